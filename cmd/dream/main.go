@@ -1,0 +1,21 @@
+// Command dream trains and inspects model-based reinforcement-learning
+// agents with probabilistic latent dynamics. Run `dream --help`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := newRootCmd()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "dream:", oneLine(err))
+		os.Exit(1)
+	}
+}
