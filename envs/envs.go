@@ -145,6 +145,13 @@ type StateSetter interface {
 	SetState(s []float64) error
 }
 
+// Successor is a Simulator whose episodes can end in success, such as a
+// gridworld whose agent reached a goal. Success reports whether the
+// current state is one.
+type Successor interface {
+	Success() bool
+}
+
 // ObsMode selects what an Env observes.
 type ObsMode string
 

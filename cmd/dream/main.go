@@ -4,10 +4,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/dreamrl/dream/agent"
 )
 
 func main() {
@@ -16,6 +19,9 @@ func main() {
 	cmd := newRootCmd()
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dream:", oneLine(err))
+		if errors.Is(err, agent.ErrInterrupted) {
+			os.Exit(130)
+		}
 		os.Exit(1)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dreamrl/dream/agent/picture"
+	"github.com/dreamrl/dream/internal/atomicfile"
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
 )
@@ -89,7 +90,7 @@ func runRecord(_ context.Context, opts *recordOptions) error {
 			}
 		}
 	}
-	if err := writeFileAtomic(opts.gif, func(w io.Writer) error { return picture.WriteGIF(w, frames, 5) }); err != nil {
+	if err := atomicfile.Write(opts.gif, func(w io.Writer) error { return picture.WriteGIF(w, frames, 5) }); err != nil {
 		return fmt.Errorf("--gif %s: %w", opts.gif, err)
 	}
 	fmt.Fprintf(opts.out, "wrote %d frames of %d episode(s) to %s\n", len(frames), opts.episodes, opts.gif)

@@ -20,6 +20,8 @@ latent, and a planner samples many imagined futures from it to choose actions.`,
 		newEnvsCmd(nil),
 		newRolloutCmd(nil),
 		newRecordCmd(nil),
+		newTrainCmd(nil),
+		newEvalCmd(nil),
 	)
 	return root
 }

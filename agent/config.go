@@ -1,0 +1,308 @@
+// Package agent runs dream's learning loop: it collects experience with
+// the imagination planner, trains the world model on replayed sequences,
+// evaluates, logs and checkpoints a run directory.
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/planner"
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+// ErrConfig reports a run configuration that cannot be used.
+var ErrConfig = errors.New("bad config")
+
+// Planning modes.
+const (
+	// PlanSamples scores each candidate on K futures sampled from the
+	// predicted distributions.
+	PlanSamples = "samples"
+	// PlanMean scores each candidate on one future that follows the
+	// predicted means (for a Gaussian its mean), so that the effect of
+	// sampling can be told from that of the learned representation.
+	PlanMean = "mean"
+)
+
+// Config holds every setting of a run. The zero value of each field means
+// the default written next to it (WithDefaults fills them in; the run
+// directory's config.json holds the filled-in config). JSON and YAML
+// config files use the snake_case names.
+type Config struct {
+	// Env is the environment's registry name. Default
+	// "gridworld/frozenlake-4x4".
+	Env string `json:"env"`
+	// Map is the map file of the environment "gridworld".
+	Map string `json:"map,omitempty"`
+	// Obs is what the agent observes: "pixels" (default) or "state".
+	Obs string `json:"obs"`
+	// Size is the side of pixel observations. Default 32.
+	Size int `json:"size"`
+	// Seed derives every random stream of the run. Default 0 (a valid seed).
+	Seed uint64 `json:"seed"`
+	// Steps is the total number of environment steps. Default: the
+	// environment's budget (DefaultSteps).
+	Steps int `json:"steps"`
+	// SeedSteps is the number of first steps taken with random actions,
+	// before the planner acts and training starts. Default 1000.
+	SeedSteps int `json:"seed_steps"`
+	// TrainRatio is the number of gradient steps per environment step
+	// (fractions accumulate). Default 0.5.
+	TrainRatio float64 `json:"train_ratio"`
+	// BatchSize is the number of sequences per gradient step. Default 64.
+	BatchSize int `json:"batch_size"`
+	// BufferSize is the replay capacity in steps. Default 100000.
+	BufferSize int `json:"buffer_size"`
+	// EvalEvery is the number of environment steps between evaluations.
+	// Default Steps/10.
+	EvalEvery int `json:"eval_every"`
+	// EvalEpisodes is the number of episodes of each evaluation.
+	// Default 20.
+	EvalEpisodes int `json:"eval_episodes"`
+	// LogEvery is the number of environment steps between log rows.
+	// Default 500.
+	LogEvery int `json:"log_every"`
+	// CheckpointEvery is the number of environment steps between
+	// checkpoints (one is also written at the end and on interrupt).
+	// Default 5000.
+	CheckpointEvery int `json:"checkpoint_every"`
+	// KeepCheckpoints is how many of the newest checkpoints are kept.
+	// Default 2.
+	KeepCheckpoints int `json:"keep_checkpoints"`
+	// Explore is the exploration while training: the probability of a
+	// uniformly random action for discrete actions, the standard
+	// deviation of Gaussian action noise as a fraction of the action range
+	// for continuous ones. It decays linearly to ExploreFinal over
+	// ExploreSteps steps after SeedSteps. Defaults 0.3, 0.05 and Steps/2.
+	Explore      float64 `json:"explore"`
+	ExploreFinal float64 `json:"explore_final"`
+	ExploreSteps int     `json:"explore_steps"`
+	// PlanWith is "samples" (default) or "mean" (see PlanSamples, PlanMean).
+	PlanWith string `json:"plan_with"`
+	// MaxBadSteps is the number of gradient steps in a row with a NaN or
+	// Inf loss or gradient after which the run stops with an error (each
+	// is skipped and counted). Default 20.
+	MaxBadSteps int `json:"max_bad_steps"`
+	// Model configures the world model.
+	Model worldmodel.Config `json:"model"`
+	// Planner configures the planner.
+	Planner planner.Config `json:"planner"`
+}
+
+// DefaultSteps is the environment-step budget of a run that does not set
+// one.
+func DefaultSteps(env string) int {
+	switch env {
+	case "gridworld/frozenlake-4x4":
+		return 20000
+	case "physics/cartpole":
+		return 50000
+	case "physics/pendulum", "physics/pendulum-gusty":
+		return 30000
+	default:
+		return 50000
+	}
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Env == "" {
+		c.Env = "gridworld/frozenlake-4x4"
+	}
+	if c.Obs == "" {
+		c.Obs = string(envs.ObsPixels)
+	}
+	if c.Size == 0 {
+		c.Size = envs.DefaultSize
+	}
+	if c.Steps == 0 {
+		c.Steps = DefaultSteps(c.Env)
+	}
+	setInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setFloat := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setInt(&c.SeedSteps, min(1000, c.Steps/5))
+	setFloat(&c.TrainRatio, 0.5)
+	setInt(&c.BatchSize, 64)
+	setInt(&c.BufferSize, 100000)
+	setInt(&c.EvalEvery, max(1, c.Steps/10))
+	setInt(&c.EvalEpisodes, 20)
+	setInt(&c.LogEvery, 500)
+	setInt(&c.CheckpointEvery, 5000)
+	setInt(&c.KeepCheckpoints, 2)
+	setFloat(&c.Explore, 0.3)
+	setFloat(&c.ExploreFinal, 0.05)
+	setInt(&c.ExploreSteps, max(1, c.Steps/2))
+	if c.PlanWith == "" {
+		c.PlanWith = PlanSamples
+	}
+	setInt(&c.MaxBadSteps, 20)
+	c.Model = c.Model.WithDefaults()
+	c.Planner = c.Planner.WithDefaults()
+	return c
+}
+
+// Validate checks the config after filling in defaults and returns an
+// error wrapping ErrConfig naming the first bad field and what is allowed.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	bad := func(field string, v any, allowed string) error {
+		return fmt.Errorf("%w: %s %v (allowed: %s)", ErrConfig, field, v, allowed)
+	}
+	if _, err := registry.Lookup(c.Env); err != nil {
+		return fmt.Errorf("%w: env: %v", ErrConfig, err)
+	}
+	if c.Env == "gridworld" && c.Map == "" {
+		return fmt.Errorf("%w: env \"gridworld\" needs a map file (map, or --map FILE)", ErrConfig)
+	}
+	if c.Env != "gridworld" && c.Map != "" {
+		return fmt.Errorf("%w: map applies only to env \"gridworld\", not %q", ErrConfig, c.Env)
+	}
+	if c.Obs != string(envs.ObsPixels) && c.Obs != string(envs.ObsState) {
+		return bad("obs", fmt.Sprintf("%q", c.Obs), `"pixels", "state"`)
+	}
+	ints := []struct {
+		name   string
+		v, lo  int
+		hi     int
+		detail string
+	}{
+		{"size", c.Size, 8, 256, ""},
+		{"steps", c.Steps, 1, 100_000_000, ""},
+		{"seed_steps", c.SeedSteps, 1, c.Steps, " and at most steps"},
+		{"batch_size", c.BatchSize, 1, 4096, ""},
+		{"buffer_size", c.BufferSize, 100, 10_000_000, ""},
+		{"eval_every", c.EvalEvery, 1, 100_000_000, ""},
+		{"eval_episodes", c.EvalEpisodes, 1, 10000, ""},
+		{"log_every", c.LogEvery, 1, 100_000_000, ""},
+		{"checkpoint_every", c.CheckpointEvery, 1, 100_000_000, ""},
+		{"keep_checkpoints", c.KeepCheckpoints, 1, 1000, ""},
+		{"explore_steps", c.ExploreSteps, 1, 100_000_000, ""},
+		{"max_bad_steps", c.MaxBadSteps, 1, 1_000_000, ""},
+	}
+	for _, f := range ints {
+		if f.v < f.lo || f.v > f.hi {
+			return bad(f.name, f.v, fmt.Sprintf("%d to %d%s", f.lo, f.hi, f.detail))
+		}
+	}
+	floats := []struct {
+		name   string
+		v      float64
+		lo, hi float64
+	}{
+		{"train_ratio", c.TrainRatio, 0, 64},
+		{"explore", c.Explore, 0, 1},
+		{"explore_final", c.ExploreFinal, 0, 1},
+	}
+	for _, f := range floats {
+		if math.IsNaN(f.v) || f.v < f.lo || f.v > f.hi {
+			return bad(f.name, f.v, fmt.Sprintf("%g to %g", f.lo, f.hi))
+		}
+	}
+	if c.PlanWith != PlanSamples && c.PlanWith != PlanMean {
+		return bad("plan_with", fmt.Sprintf("%q", c.PlanWith), `"samples", "mean"`)
+	}
+	if err := c.Model.Validate(); err != nil {
+		return fmt.Errorf("%w: model: %v", ErrConfig, err)
+	}
+	if err := c.Planner.Validate(); err != nil {
+		return fmt.Errorf("%w: planner: %v", ErrConfig, err)
+	}
+	return nil
+}
+
+// Preset returns the config of a named preset: "default", or "debug"
+// (tiny networks and budgets: a run finishes in seconds).
+func Preset(name string) (Config, error) {
+	switch name {
+	case "", "default":
+		m, err := worldmodel.Preset("default")
+		return Config{Model: m}, err
+	case "debug":
+		m, err := worldmodel.Preset("debug")
+		if err != nil {
+			return Config{}, err
+		}
+		return Config{
+			Steps:           2000,
+			SeedSteps:       200,
+			TrainRatio:      0.25,
+			BatchSize:       16,
+			BufferSize:      5000,
+			EvalEpisodes:    5,
+			LogEvery:        100,
+			CheckpointEvery: 500,
+			Model:           m,
+			Planner:         planner.Config{Candidates: 32, Iterations: 2, Horizon: 3, Samples: 2},
+		}, nil
+	}
+	return Config{}, fmt.Errorf("%w: preset %q (allowed: \"default\", \"debug\")", ErrConfig, name)
+}
+
+// LoadConfigFile reads a JSON or YAML config file over base (fields the
+// file does not name keep base's values). Unknown keys are errors.
+func LoadConfigFile(path string, base Config) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := ParseConfig(data, strings.ToLower(filepath.Ext(path)) == ".json", base)
+	if err != nil {
+		return base, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig decodes a JSON (isJSON) or YAML document over base,
+// rejecting unknown keys and values of the wrong type.
+func ParseConfig(data []byte, isJSON bool, base Config) (Config, error) {
+	if !isJSON {
+		var doc any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return base, fmt.Errorf("%w: %s", ErrConfig, firstLine(err.Error()))
+		}
+		if doc == nil {
+			return base, nil
+		}
+		j, err := json.Marshal(doc)
+		if err != nil {
+			return base, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		data = j
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	c := base
+	if err := dec.Decode(&c); err != nil {
+		return base, fmt.Errorf("%w: %s", ErrConfig, strings.TrimPrefix(firstLine(err.Error()), "json: "))
+	}
+	if dec.More() {
+		return base, fmt.Errorf("%w: trailing data after the config", ErrConfig)
+	}
+	return c, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

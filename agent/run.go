@@ -1,0 +1,457 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/planner"
+	"github.com/dreamrl/dream/replay"
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+// Errors a caller branches on.
+var (
+	// ErrInterrupted is returned by Train when its context was cancelled;
+	// a checkpoint was written and the run can be resumed.
+	ErrInterrupted = errors.New("interrupted")
+	// ErrNonFinite is returned when MaxBadSteps gradient steps in a row
+	// had a NaN or Inf loss or gradient; the last good checkpoint is kept.
+	ErrNonFinite = errors.New("training diverged")
+	// ErrRunDir reports a run directory that cannot be used as asked.
+	ErrRunDir = errors.New("run directory")
+)
+
+// Status is what Train reports to its progress callback.
+type Status struct {
+	EnvSteps, TotalSteps int
+	GradSteps            int
+	Episodes             int
+	StepsPerSecond       float64
+	Elapsed              time.Duration
+	// LastEval is the newest evaluation (zero Steps if none yet).
+	LastEval Eval
+	// Log is true for the rows written to metrics.csv (log intervals and
+	// evaluations); other calls are progress ticks.
+	Log bool
+}
+
+// counters is the part of a run's state that is not the model, the buffer
+// or a random stream.
+type counters struct {
+	EnvSteps     int     `json:"env_steps"`
+	GradSteps    int     `json:"grad_steps"`
+	Episodes     int     `json:"episodes"`
+	SkippedSteps int     `json:"skipped_steps"`
+	BadInARow    int     `json:"bad_in_a_row"`
+	TrainDebt    float64 `json:"train_debt"`
+	WallSeconds  float64 `json:"wall_seconds"`
+	LastEval     Eval    `json:"last_eval"`
+}
+
+// Run is one training run in a run directory. It is not safe for
+// concurrent use; separate Runs may train on separate goroutines.
+type Run struct {
+	cfg  Config
+	dir  string
+	env  envs.Env
+	sim  envs.Simulator
+	spec worldmodel.Spec
+
+	model *worldmodel.Model
+	plan  *planner.Planner
+	buf   *replay.Buffer
+	batch *replay.Batch
+	wmb   *worldmodel.Batch
+
+	// Random streams, each derived from the run's seed.
+	envSrc, actSrc, trainSrc *rand.PCG
+	envRNG, actRNG, trainRNG *rand.Rand
+
+	st counters
+
+	// Acting state.
+	obs          *observer
+	action       []float64 // env action
+	modelAction  []float32 // model/replay action (one-hot for discrete)
+	episodeRet   float64
+	recentReturn []float64
+
+	log *metricsLog
+	// Progress, when set, is called after every log interval and evaluation
+	// and about once a second otherwise.
+	Progress func(Status)
+	// FailAfterBytes, when positive, makes checkpoint writes fail after
+	// that many bytes (to test that a failed write keeps the last good
+	// checkpoint).
+	FailAfterBytes int64
+	// corruptBatch, when set, is applied to each training batch before the
+	// gradient step (tests inject NaNs through it).
+	corruptBatch func(*worldmodel.Batch)
+}
+
+// ConfigFile is the name of the resolved config in a run directory.
+const ConfigFile = "config.json"
+
+// New creates a fresh run in dir, which must not exist or be empty. It
+// writes the resolved config there.
+func New(cfg Config, dir string) (*Run, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("%w %s is not empty: resume it with --resume or choose another --run-dir", ErrRunDir, dir)
+	} else if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
+	}
+	if err := writeJSONAtomic(filepath.Join(dir, ConfigFile), cfg); err != nil {
+		return nil, fmt.Errorf("%w %s: write config: %v", ErrRunDir, dir, err)
+	}
+	r, err := build(cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	r.model, err = worldmodel.New(cfg.Model, r.spec, rand.New(rand.NewPCG(cfg.Seed, streamModelInit)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: model: %v", ErrConfig, err)
+	}
+	if err := r.finish(); err != nil {
+		return nil, err
+	}
+	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), r.model.MetricNames(), 0)
+	return r, err
+}
+
+// Stream identifiers: the second PCG word of each random stream.
+const (
+	streamModelInit = 0x6d6f64656c // "model"
+	streamEnv       = 0x656e76     // "env"
+	streamAct       = 0x616374     // "act"
+	streamTrain     = 0x747261696e // "train"
+	streamEval      = 0x6576616c   // "eval"
+)
+
+// build makes everything of a run but the model and the log.
+func build(cfg Config, dir string) (*Run, error) {
+	r := &Run{cfg: cfg, dir: dir}
+	var err error
+	opts := envs.Options{Obs: envs.ObsMode(cfg.Obs), Size: cfg.Size, MapFile: cfg.Map}
+	r.env, err = registry.Make(cfg.Env, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: env %s: %v", ErrConfig, cfg.Env, err)
+	}
+	r.sim = r.env.Simulator()
+	r.spec = modelSpec(r.env, cfg.Model.FrameStack)
+	r.envSrc = rand.NewPCG(cfg.Seed, streamEnv)
+	r.actSrc = rand.NewPCG(cfg.Seed, streamAct)
+	r.trainSrc = rand.NewPCG(cfg.Seed, streamTrain)
+	r.envRNG, r.actRNG, r.trainRNG = rand.New(r.envSrc), rand.New(r.actSrc), rand.New(r.trainSrc)
+	rs := replay.Spec{ActionDim: r.spec.ActionDim}
+	if r.spec.Pixels() {
+		rs.FrameShape = r.spec.Frame
+	} else {
+		rs.ObsDim = r.spec.ObsDim
+	}
+	r.buf, err = replay.New(rs, cfg.BufferSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return r, nil
+}
+
+// finish makes the parts that need the model.
+func (r *Run) finish() error {
+	cfg := r.cfg
+	var err error
+	r.plan, err = newPlanner(cfg, r.env.ActionSpace(), r.model)
+	if err != nil {
+		return err
+	}
+	k, f := cfg.Model.Horizon, r.spec.Stack
+	r.batch = replay.NewBatch(r.buf.Spec(), cfg.BatchSize, k, f)
+	r.wmb = worldmodel.NewBatch(r.spec, cfg.BatchSize, k)
+	r.obs = newObserver(r.spec)
+	r.action = make([]float64, r.env.ActionSpace().Dim())
+	r.modelAction = make([]float32, r.spec.ActionDim)
+	return nil
+}
+
+// modelSpec describes the environment's observations and actions to the
+// world model.
+func modelSpec(env envs.Env, stack int) worldmodel.Spec {
+	s := worldmodel.Spec{Stack: max(stack, 1)}
+	if env.Mode() == envs.ObsPixels {
+		shape := env.ObservationSpace().Shape
+		s.Frame = [3]int{shape[0], shape[1], 3}
+		s.ObsDim = shape[0] * shape[1] * 3
+	} else {
+		s.ObsDim = env.ObservationSpace().Dim()
+	}
+	as := env.ActionSpace()
+	if as.Kind == envs.KindDiscrete {
+		s.ActionDim, s.Discrete = as.N, true
+	} else {
+		s.ActionDim = as.Dim()
+	}
+	return s
+}
+
+// newPlanner makes a planner for the action space with the run's planning
+// mode.
+func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.Planner, error) {
+	pc := cfg.Planner
+	if cfg.PlanWith == PlanMean || cfg.Model.Dynamics == worldmodel.DynamicsDeterministic {
+		pc.Samples = 1
+		pc.UseMean = true
+	}
+	spec := planner.ActionSpec{}
+	if space.Kind == envs.KindDiscrete {
+		spec.Discrete = space.N
+	} else {
+		spec.Dim, spec.Low, spec.High = space.Dim(), space.Low, space.High
+	}
+	p, err := planner.New(pc, spec, m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: planner: %v", ErrConfig, err)
+	}
+	return p, nil
+}
+
+// Config returns the run's resolved config.
+func (r *Run) Config() Config { return r.cfg }
+
+// Model returns the run's world model.
+func (r *Run) Model() *worldmodel.Model { return r.model }
+
+// EnvSteps is the number of environment steps taken so far.
+func (r *Run) EnvSteps() int { return r.st.EnvSteps }
+
+// Buffer returns the run's replay buffer.
+func (r *Run) Buffer() *replay.Buffer { return r.buf }
+
+// SetSteps raises (or lowers, not below the steps taken) the run's total
+// budget, as `dream train --resume --steps N` does.
+func (r *Run) SetSteps(n int) error {
+	if n < r.st.EnvSteps {
+		return fmt.Errorf("%w: steps %d is below the %d steps already taken", ErrConfig, n, r.st.EnvSteps)
+	}
+	r.cfg.Steps = n
+	return writeJSONAtomic(filepath.Join(r.dir, ConfigFile), r.cfg)
+}
+
+// exploration is the current exploration level.
+func (r *Run) exploration() float64 {
+	c := r.cfg
+	t := float64(r.st.EnvSteps-c.SeedSteps) / float64(c.ExploreSteps)
+	t = math.Min(math.Max(t, 0), 1)
+	return c.Explore + t*(c.ExploreFinal-c.Explore)
+}
+
+// Train runs until the step budget is spent or ctx is cancelled. On
+// cancellation it writes a checkpoint and returns ErrInterrupted.
+func (r *Run) Train(ctx context.Context) error {
+	start := time.Now()
+	wall0 := r.st.WallSeconds
+	lastTick := start
+	stepsAtStart := r.st.EnvSteps
+	status := func(log bool) Status {
+		el := time.Since(start)
+		r.st.WallSeconds = wall0 + el.Seconds()
+		sps := 0.0
+		if el > 0 {
+			sps = float64(r.st.EnvSteps-stepsAtStart) / el.Seconds()
+		}
+		return Status{EnvSteps: r.st.EnvSteps, TotalSteps: r.cfg.Steps, GradSteps: r.st.GradSteps,
+			Episodes: r.st.Episodes, StepsPerSecond: sps, Elapsed: time.Duration(r.st.WallSeconds * float64(time.Second)),
+			LastEval: r.st.LastEval, Log: log}
+	}
+	r.startEpisode()
+	space := r.env.ActionSpace()
+	for r.st.EnvSteps < r.cfg.Steps {
+		if ctx.Err() != nil {
+			status(false)
+			if err := r.Checkpoint(); err != nil {
+				return fmt.Errorf("%w, and the checkpoint failed: %v", ErrInterrupted, err)
+			}
+			return ErrInterrupted
+		}
+		r.act(space)
+		obs, rew, term, trunc := r.env.Step(r.action)
+		r.st.EnvSteps++
+		r.episodeRet += rew
+		next := r.obs.push(obs)
+		r.buf.Append(r.modelAction, float32(rew), term, trunc, next)
+		if term || trunc {
+			r.st.Episodes++
+			r.recentReturn = append(r.recentReturn, r.episodeRet)
+			if len(r.recentReturn) > 20 {
+				r.recentReturn = r.recentReturn[1:]
+			}
+			r.startEpisode()
+		}
+		if r.st.EnvSteps >= r.cfg.SeedSteps {
+			if err := r.trainSome(); err != nil {
+				return err
+			}
+		}
+		n := r.st.EnvSteps
+		if n%r.cfg.EvalEvery == 0 || n == r.cfg.Steps {
+			ev := r.Evaluate(r.cfg.EvalEpisodes, evalSeed(r.cfg.Seed), nil)
+			ev.Steps = n
+			r.st.LastEval = ev
+			if err := r.log.write(r.row("eval", status(true))); err != nil {
+				return err
+			}
+			r.report(status(true))
+		} else if n%r.cfg.LogEvery == 0 {
+			if err := r.log.write(r.row("log", status(true))); err != nil {
+				return err
+			}
+			r.report(status(true))
+		} else if time.Since(lastTick) > time.Second {
+			lastTick = time.Now()
+			r.report(status(false))
+		}
+		if n%r.cfg.CheckpointEvery == 0 && n != r.cfg.Steps {
+			if err := r.Checkpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	status(false)
+	return r.Checkpoint()
+}
+
+func (r *Run) report(s Status) {
+	if r.Progress != nil {
+		r.Progress(s)
+	}
+}
+
+// startEpisode resets the environment with the next seed of its stream.
+func (r *Run) startEpisode() {
+	r.buf.StartEpisode(r.obs.reset(r.env.Reset(r.envRNG.Uint64())))
+	r.plan.Reset()
+	r.episodeRet = 0
+}
+
+// act chooses the next action: random during the seed steps, then the
+// planner's with exploration.
+func (r *Run) act(space envs.Space) {
+	if r.st.EnvSteps < r.cfg.SeedSteps {
+		randomAction(r.action, space, r.actRNG)
+	} else {
+		z := r.obs.encode(r.model)
+		copy(r.action, r.plan.Plan(z, r.actRNG))
+		explore(r.action, space, r.exploration(), r.actRNG)
+	}
+	encodeAction(r.modelAction, r.action, space)
+}
+
+// randomAction draws a uniform action.
+func randomAction(dst []float64, space envs.Space, rng *rand.Rand) {
+	if space.Kind == envs.KindDiscrete {
+		dst[0] = float64(rng.IntN(space.N))
+		return
+	}
+	for i := range dst {
+		dst[i] = space.Low[i] + rng.Float64()*(space.High[i]-space.Low[i])
+	}
+}
+
+// explore perturbs an action: ε-random for discrete spaces, clipped
+// Gaussian noise of std level·range for boxes.
+func explore(a []float64, space envs.Space, level float64, rng *rand.Rand) {
+	if level <= 0 {
+		return
+	}
+	if space.Kind == envs.KindDiscrete {
+		if rng.Float64() < level {
+			a[0] = float64(rng.IntN(space.N))
+		}
+		return
+	}
+	for i := range a {
+		lo, hi := space.Low[i], space.High[i]
+		a[i] = math.Min(math.Max(a[i]+level*(hi-lo)*rng.NormFloat64(), lo), hi)
+	}
+}
+
+// encodeAction writes the model's form of an env action: one-hot for a
+// discrete space, the values otherwise.
+func encodeAction(dst []float32, a []float64, space envs.Space) {
+	if space.Kind == envs.KindDiscrete {
+		clear(dst)
+		dst[int(a[0])] = 1
+		return
+	}
+	for i, v := range a {
+		dst[i] = float32(v)
+	}
+}
+
+// trainSome takes the gradient steps owed for one environment step.
+func (r *Run) trainSome() error {
+	r.st.TrainDebt += r.cfg.TrainRatio
+	for r.st.TrainDebt >= 1 {
+		r.st.TrainDebt--
+		if r.buf.Sequences(r.batch.K, r.batch.F) == 0 {
+			continue
+		}
+		if err := r.buf.Sample(r.trainRNG, r.batch); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		toModelBatch(r.wmb, r.batch, r.spec)
+		if r.corruptBatch != nil {
+			r.corruptBatch(r.wmb)
+		}
+		m, err := r.model.TrainStep(r.wmb, r.trainRNG)
+		if errors.Is(err, worldmodel.ErrNonFinite) {
+			r.st.SkippedSteps++
+			r.st.BadInARow++
+			if r.st.BadInARow >= r.cfg.MaxBadSteps {
+				return fmt.Errorf("%w at env step %d: %d gradient steps in a row skipped, the last because %v; the last good checkpoint is kept", ErrNonFinite, r.st.EnvSteps, r.st.BadInARow, err)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		r.st.BadInARow = 0
+		r.st.GradSteps++
+		r.log.observe(m)
+	}
+	return nil
+}
+
+// toModelBatch converts a replay batch into the model's layout.
+func toModelBatch(dst *worldmodel.Batch, src *replay.Batch, spec worldmodel.Spec) {
+	rows := (src.K + 1) * src.B
+	in := spec.InputDim()
+	if spec.Pixels() {
+		h, w := spec.Frame[0], spec.Frame[1]
+		per := src.F * spec.ObsDim
+		for i := 0; i < rows; i++ {
+			worldmodel.PixelsToInput(dst.Obs[i*in:(i+1)*in], src.Frames[i*per:(i+1)*per], src.F, h, w)
+		}
+	} else {
+		copy(dst.Obs, src.Vectors[:rows*in])
+	}
+	copy(dst.Actions, src.Actions)
+	copy(dst.Rewards, src.Rewards)
+	copy(dst.Terminated, src.Terminated)
+}
+
+// LastEval is the newest evaluation (zero Episodes if none yet).
+func (r *Run) LastEval() Eval { return r.st.LastEval }

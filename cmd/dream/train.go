@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/planner"
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+type trainOptions struct {
+	out      io.Writer
+	flags    *pflag.FlagSet
+	env      string
+	mapFile  string
+	obs      string
+	dynamics string
+	steps    int
+	seed     uint64
+	runDir   string
+	preset   string
+	config   string
+	resume   bool
+	planner  string
+	samples  int
+	horizon  int
+	risk     string
+	planWith string
+	now      func() time.Time
+}
+
+func newTrainCmd(runF func(context.Context, *trainOptions) error) *cobra.Command {
+	opts := &trainOptions{now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train an agent (default: Gaussian dynamics on gridworld/frozenlake-4x4)",
+		Long: `Train a world-model agent. Without flags it trains the default agent on
+gridworld/frozenlake-4x4 from 32x32 pixels with Gaussian latent dynamics, in a
+new run directory under runs/. Settings come from the preset, then the config
+file (--config, YAML or JSON), then the flags. Ctrl-C writes a checkpoint; run
+again with --resume --run-dir DIR to continue.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.out = cmd.OutOrStdout()
+			opts.flags = cmd.Flags()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runTrain(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.env, "env", "", "environment (see `dream envs`; default gridworld/frozenlake-4x4)")
+	f.StringVar(&opts.mapFile, "map", "", "map file, with --env gridworld")
+	f.StringVar(&opts.obs, "obs", "", "observations: pixels (default) or state")
+	f.StringVar(&opts.dynamics, "dynamics", "", "latent dynamics: gaussian (default) or deterministic")
+	f.IntVar(&opts.steps, "steps", 0, "total environment steps (default: the environment's budget)")
+	f.Uint64Var(&opts.seed, "seed", 0, "seed of every random stream of the run")
+	f.StringVar(&opts.runDir, "run-dir", "", "run directory (default: a new one under runs/)")
+	f.StringVar(&opts.preset, "preset", "default", "preset: default or debug (tiny, seconds)")
+	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON); flags override it")
+	f.BoolVar(&opts.resume, "resume", false, "continue the run in --run-dir from its latest checkpoint")
+	f.StringVar(&opts.planner, "planner", "", "planner: cem (default) or mppi")
+	f.IntVar(&opts.samples, "samples", 0, "futures sampled per candidate (K)")
+	f.IntVar(&opts.horizon, "horizon", 0, "planning horizon (H)")
+	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
+	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default) or mean")
+	return cmd
+}
+
+// resolveTrainConfig builds a run config from the preset, the config file
+// and the flags that were set.
+func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
+	cfg, err := agent.Preset(opts.preset)
+	if err != nil {
+		return cfg, fmt.Errorf("--preset %q is not valid (allowed: default, debug)", opts.preset)
+	}
+	if opts.config != "" {
+		if cfg, err = agent.LoadConfigFile(opts.config, cfg); err != nil {
+			return cfg, err
+		}
+	}
+	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
+	if set("env") {
+		cfg.Env = opts.env
+	}
+	if set("map") {
+		cfg.Map = opts.mapFile
+		if !set("env") && opts.config == "" {
+			cfg.Env = "gridworld"
+		}
+	}
+	if set("obs") {
+		cfg.Obs = opts.obs
+	}
+	if set("dynamics") {
+		if opts.dynamics != worldmodel.DynamicsGaussian && opts.dynamics != worldmodel.DynamicsDeterministic {
+			return cfg, fmt.Errorf("--dynamics %q is not valid (allowed: gaussian, deterministic)", opts.dynamics)
+		}
+		cfg.Model.Dynamics = opts.dynamics
+	}
+	if set("steps") {
+		if opts.steps < 1 {
+			return cfg, fmt.Errorf("--steps %d is not valid (allowed: a positive number of environment steps)", opts.steps)
+		}
+		cfg.Steps = opts.steps
+	}
+	if set("seed") {
+		cfg.Seed = opts.seed
+	}
+	if set("planner") {
+		if opts.planner != "cem" && opts.planner != "mppi" {
+			return cfg, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", opts.planner)
+		}
+		cfg.Planner.Method = opts.planner
+	}
+	if set("samples") {
+		if opts.samples < 1 || opts.samples > 1024 {
+			return cfg, fmt.Errorf("--samples %d is not valid (allowed: 1 to 1024)", opts.samples)
+		}
+		cfg.Planner.Samples = opts.samples
+	}
+	if set("horizon") {
+		if opts.horizon < 1 || opts.horizon > 256 {
+			return cfg, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", opts.horizon)
+		}
+		cfg.Planner.Horizon = opts.horizon
+	}
+	if set("risk") {
+		if _, err := planner.ParseRisk(opts.risk); err != nil {
+			return cfg, fmt.Errorf("--risk: %v", err)
+		}
+		cfg.Planner.Risk = opts.risk
+	}
+	if set("plan-with") {
+		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean {
+			return cfg, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean)", opts.planWith)
+		}
+		cfg.PlanWith = opts.planWith
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// defaultRunDir names a new run directory under runs/.
+func defaultRunDir(cfg agent.Config, now time.Time) string {
+	env := strings.ReplaceAll(cfg.Env, "/", "-")
+	return filepath.Join("runs", fmt.Sprintf("%s-%s-s%d-%s", env, cfg.Model.Dynamics, cfg.Seed, now.Format("20060102-150405")))
+}
+
+func runTrain(ctx context.Context, opts *trainOptions) error {
+	var run *agent.Run
+	var err error
+	if opts.resume {
+		if opts.runDir == "" {
+			return fmt.Errorf("--resume needs --run-dir: the run directory to continue")
+		}
+		for _, name := range []string{"env", "map", "obs", "dynamics", "seed", "preset", "config", "planner", "samples", "horizon", "risk", "plan-with"} {
+			if opts.flags != nil && opts.flags.Changed(name) {
+				return fmt.Errorf("--%s cannot be changed when resuming (allowed with --resume: --run-dir, --steps)", name)
+			}
+		}
+		if run, err = agent.Open(opts.runDir); err != nil {
+			return err
+		}
+		if opts.flags != nil && opts.flags.Changed("steps") {
+			if opts.steps < 1 {
+				return fmt.Errorf("--steps %d is not valid (allowed: a positive number of environment steps)", opts.steps)
+			}
+			if err := run.SetSteps(opts.steps); err != nil {
+				return fmt.Errorf("--steps: %w", err)
+			}
+		}
+		fmt.Fprintf(opts.out, "resuming %s at step %d of %d\n", opts.runDir, run.EnvSteps(), run.Config().Steps)
+	} else {
+		cfg, err := resolveTrainConfig(opts)
+		if err != nil {
+			return err
+		}
+		dir := opts.runDir
+		if dir == "" {
+			dir = defaultRunDir(cfg, opts.now())
+		}
+		if run, err = agent.New(cfg, dir); err != nil {
+			return err
+		}
+		opts.runDir = dir
+		c := run.Config()
+		fmt.Fprintf(opts.out, "training %s (%s dynamics, %s observations) for %d steps in %s\n", c.Env, c.Model.Dynamics, c.Obs, c.Steps, dir)
+	}
+	bar := newProgress(opts.out)
+	run.Progress = bar.update
+	err = run.Train(ctx)
+	bar.finish()
+	if errors.Is(err, agent.ErrInterrupted) {
+		fmt.Fprintf(opts.out, "interrupted at step %d; checkpoint written. Continue with: dream train --resume --run-dir %s\n", run.EnvSteps(), opts.runDir)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	ev := run.LastEval()
+	fmt.Fprintf(opts.out, "done: %d steps; last evaluation: return %.3f [%.3f, %.3f]", run.EnvSteps(), ev.Return, ev.ReturnLo, ev.ReturnHi)
+	if ev.HasGoal {
+		fmt.Fprintf(opts.out, ", success %.2f", ev.Success)
+	}
+	fmt.Fprintf(opts.out, "\nrun directory: %s\n", opts.runDir)
+	return nil
+}
+
+// progress draws a progress bar on a terminal and plain lines otherwise.
+type progress struct {
+	out  io.Writer
+	tty  bool
+	last int
+}
+
+func newProgress(out io.Writer) *progress {
+	p := &progress{out: out}
+	if f, ok := out.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(s agent.Status) {
+	if !p.tty && !s.Log {
+		return
+	}
+	eta := "-"
+	if s.StepsPerSecond > 0 {
+		eta = (time.Duration(float64(s.TotalSteps-s.EnvSteps)/s.StepsPerSecond) * time.Second).Round(time.Second).String()
+	}
+	ev := "no evaluation yet"
+	if s.LastEval.Episodes > 0 {
+		ev = fmt.Sprintf("eval@%d return %.3f", s.LastEval.Steps, s.LastEval.Return)
+		if s.LastEval.HasGoal {
+			ev += fmt.Sprintf(" success %.2f", s.LastEval.Success)
+		}
+	}
+	line := fmt.Sprintf("%d/%d steps  %.0f steps/s  ETA %s  %s", s.EnvSteps, s.TotalSteps, s.StepsPerSecond, eta, ev)
+	if p.tty {
+		const width = 24
+		done := width * s.EnvSteps / max(s.TotalSteps, 1)
+		fmt.Fprintf(p.out, "\r[%s%s] %s\x1b[K", strings.Repeat("#", done), strings.Repeat(".", width-done), line)
+		p.last = len(line)
+		return
+	}
+	fmt.Fprintln(p.out, line)
+}
+
+func (p *progress) finish() {
+	if p.tty && p.last > 0 {
+		fmt.Fprintln(p.out)
+	}
+}

@@ -1,0 +1,373 @@
+package worldmodel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Dynamics heads.
+const (
+	// DynamicsGaussian predicts a Gaussian N(μ, diag(σ²) + UUᵀ) over the
+	// next latent and is trained by its negative log-likelihood.
+	DynamicsGaussian = "gaussian"
+	// DynamicsDeterministic predicts the next latent μ only and is trained
+	// by the squared error ‖z̄ − μ‖².
+	DynamicsDeterministic = "deterministic"
+)
+
+// Collapse guards.
+const (
+	// GuardSIGReg is LeJEPA's sketched isotropic Gaussian regulariser.
+	GuardSIGReg = "sigreg"
+	// GuardVICReg is VICReg's variance and covariance terms.
+	GuardVICReg = "vicreg"
+	// GuardNone trains without a guard (the embeddings collapse).
+	GuardNone = "none"
+)
+
+// Target encoders.
+const (
+	// TargetEMA computes target embeddings with an exponential moving
+	// average of the online encoder's weights.
+	TargetEMA = "ema"
+	// TargetStopGrad computes target embeddings with the online encoder's
+	// current weights, without gradient.
+	TargetStopGrad = "stopgrad"
+)
+
+// Value targets.
+const (
+	// ValueLambda regresses the value on imagined TD(λ) returns.
+	ValueLambda = "lambda"
+	// ValueNStep regresses the value on n-step returns from replay.
+	ValueNStep = "nstep"
+)
+
+// ErrConfig reports a configuration or spec that cannot be used.
+var ErrConfig = errors.New("worldmodel: bad config")
+
+// Config holds every hyperparameter of the world model. The zero value of
+// each field means the default written next to it, so Config{} is the
+// default model; WithDefaults returns the config with those defaults filled
+// in, which is what a run should save. The JSON names are snake_case so a
+// config can be read from JSON or YAML.
+//
+// The model trained is (see DESIGN.md, "The world model"):
+//
+//	z_t        = f_θ(o_t)                online encoder
+//	z̄_{t+j}    = f_ξ(o_{t+j})            target encoder (EMA of θ, or θ without gradient)
+//	ẑ_0 = z_t,  ẑ_{j+1} = μ_j or a sample of N(μ_j, Σ_j)
+//	μ_j, Σ_j   = h_ψ(ẑ_j, a_{t+j}),      Σ_j = diag(σ_j²) + U_j U_jᵀ
+//	L          = (1−λ)·Σ_j w_j ℓ(z̄_{t+j+1}; μ_j, Σ_j) + λ·guard(z)
+//	             + c_r·L_reward + c_c·L_cont + c_v·L_value
+//
+// with w_j = ρ^j / Σ_i ρ^i for j = 0 … k−1, ℓ the Gaussian NLL (or the
+// squared error for the deterministic model), and the heads trained on the
+// imagined latents ẑ_j.
+type Config struct {
+	// Dynamics is the dynamics head: "gaussian" (default) or
+	// "deterministic". Nothing else differs between the two models.
+	Dynamics string `json:"dynamics"`
+	// LatentDim is the latent dimension d. Default 32.
+	LatentDim int `json:"latent_dim"`
+	// Hidden is the width of the hidden layers of the state encoder, the
+	// predictor and the value network. Default 128.
+	Hidden int `json:"hidden"`
+	// Patch is the side P of the pixel encoder's patchify convolution
+	// (kernel P×P, stride P). Default 4.
+	Patch int `json:"patch"`
+	// Channels is the number of output channels of the patchify
+	// convolution. Default 16.
+	Channels int `json:"channels"`
+	// Rank is the rank r of the low-rank factor U ∈ R^{d×r} of the
+	// predicted covariance; 0 (default) is a diagonal covariance.
+	Rank int `json:"rank"`
+	// MinLogVar and MaxLogVar are the soft bounds on the predicted log σ²
+	// (mbrl-lib style, via softplus). Defaults −10 and 2.
+	MinLogVar float64 `json:"min_log_var"`
+	MaxLogVar float64 `json:"max_log_var"`
+	// VarFloor is added to the soft-bounded σ², σ² = exp(log σ²) + floor.
+	// Default 1e-4.
+	VarFloor float64 `json:"var_floor"`
+	// BetaNLL is the β of β-NLL (Seitzer et al. 2022), weighting each
+	// row's NLL by stop-grad(σ²)^β; 0 (default) is the plain NLL.
+	BetaNLL float64 `json:"beta_nll"`
+	// Guard is the collapse guard: "sigreg" (default), "vicreg" or "none".
+	Guard string `json:"guard"`
+	// GuardWeight is λ in (1−λ)·prediction + λ·guard. Default 0.05.
+	GuardWeight float64 `json:"guard_weight"`
+	// SIGRegDirections is the number M of random unit directions SIGReg
+	// draws each step. Default 64.
+	SIGRegDirections int `json:"sigreg_directions"`
+	// SIGRegKnots is the number of Epps–Pulley knots on [0, 3]. Default 17.
+	SIGRegKnots int `json:"sigreg_knots"`
+	// Horizon is the number k of predicted steps in the multi-step loss;
+	// a training batch holds k+1 frames per sequence. Default 3.
+	Horizon int `json:"horizon"`
+	// Rho is the per-step weight decay ρ of the multi-step loss
+	// (TD-MPC2). Default 0.5.
+	Rho float64 `json:"rho"`
+	// FeedSamples feeds reparameterised samples μ + σ⊙ε + Uη to the next
+	// step of the training rollout instead of the means (default false).
+	FeedSamples bool `json:"feed_samples"`
+	// Target is the target encoder: "ema" (default) or "stopgrad".
+	Target string `json:"target"`
+	// EMATau is τ in ξ ← τξ + (1−τ)θ for the target encoder and the target
+	// value network. Default 0.99.
+	EMATau float64 `json:"ema_tau"`
+	// FrameStack is the number F of frames stacked into one input.
+	// Default 1.
+	FrameStack int `json:"frame_stack"`
+	// Discount is γ. Default 0.99.
+	Discount float64 `json:"discount"`
+	// ValueTarget is "lambda" (default: imagined TD(λ) returns from replay
+	// latents with a greedy one-step-lookahead action, bootstrapped from
+	// the target value) or "nstep" (n-step returns from replay).
+	ValueTarget string `json:"value_target"`
+	// NStep is n of the n-step value target, cut at the end of the
+	// sequence. Default 3.
+	NStep int `json:"n_step"`
+	// Lambda is λ of the TD(λ) value target. Default 0.95.
+	Lambda float64 `json:"lambda"`
+	// ValueHorizon is the number of imagined steps of the TD(λ) target.
+	// Default 5.
+	ValueHorizon int `json:"value_horizon"`
+	// ValueCandidates is the number of random actions in [−1, 1]^A among
+	// which the TD(λ) target picks its greedy action when actions are
+	// continuous (discrete actions use every action). Default 16.
+	ValueCandidates int `json:"value_candidates"`
+	// RewardWeight, ContWeight and ValueWeight scale the reward,
+	// continuation and value losses. Defaults 1.
+	RewardWeight float64 `json:"reward_weight"`
+	ContWeight   float64 `json:"cont_weight"`
+	ValueWeight  float64 `json:"value_weight"`
+	// LR is Adam's learning rate. Default 3e-4.
+	LR float64 `json:"lr"`
+	// Beta1, Beta2 and AdamEps are Adam's moment decays and ε. Defaults
+	// 0.9, 0.999 and 1e-8.
+	Beta1   float64 `json:"beta1"`
+	Beta2   float64 `json:"beta2"`
+	AdamEps float64 `json:"adam_eps"`
+	// GradClip is the maximum global norm of the gradient (TD-MPC2's 20 by
+	// default); larger gradients are scaled down to it.
+	GradClip float64 `json:"grad_clip"`
+	// MeanImageFrames is the number of first training frames whose running
+	// mean is subtracted from every input (pixels or state vectors), so
+	// that frames differing only in a small region are not all mapped to
+	// one point at initialisation (DESIGN.md, "Start-up collapse").
+	// Default 4096; negative disables the subtraction.
+	MeanImageFrames int `json:"mean_image_frames"`
+	// DecoderHidden is the hidden width of the probe decoder latent →
+	// frame, trained on detached latents for pictures only. Default 128.
+	DecoderHidden int `json:"decoder_hidden"`
+	// DecoderBatch is the number of rows of each batch the probe decoder
+	// is trained on. Default 32.
+	DecoderBatch int `json:"decoder_batch"`
+}
+
+// WithDefaults returns c with every zero field replaced by its default.
+func (c Config) WithDefaults() Config {
+	str := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	num := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	flt := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	str(&c.Dynamics, DynamicsGaussian)
+	num(&c.LatentDim, 32)
+	num(&c.Hidden, 128)
+	num(&c.Patch, 4)
+	num(&c.Channels, 16)
+	flt(&c.MinLogVar, -10)
+	flt(&c.MaxLogVar, 2)
+	flt(&c.VarFloor, 1e-4)
+	str(&c.Guard, GuardSIGReg)
+	flt(&c.GuardWeight, 0.05)
+	num(&c.SIGRegDirections, 64)
+	num(&c.SIGRegKnots, 17)
+	num(&c.Horizon, 3)
+	flt(&c.Rho, 0.5)
+	str(&c.Target, TargetEMA)
+	flt(&c.EMATau, 0.99)
+	num(&c.FrameStack, 1)
+	flt(&c.Discount, 0.99)
+	str(&c.ValueTarget, ValueLambda)
+	num(&c.NStep, 3)
+	flt(&c.Lambda, 0.95)
+	num(&c.ValueHorizon, 5)
+	num(&c.ValueCandidates, 16)
+	flt(&c.RewardWeight, 1)
+	flt(&c.ContWeight, 1)
+	flt(&c.ValueWeight, 1)
+	flt(&c.LR, 3e-4)
+	flt(&c.Beta1, 0.9)
+	flt(&c.Beta2, 0.999)
+	flt(&c.AdamEps, 1e-8)
+	flt(&c.GradClip, 20)
+	num(&c.MeanImageFrames, 4096)
+	num(&c.DecoderHidden, 128)
+	num(&c.DecoderBatch, 32)
+	return c
+}
+
+// Validate checks the config (after filling defaults) and returns an
+// error wrapping ErrConfig that names the first bad field and its allowed
+// values.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	bad := func(field string, v any, allowed string) error {
+		return fmt.Errorf("%w: %s %v (allowed: %s)", ErrConfig, field, v, allowed)
+	}
+	oneOf := func(field, v string, allowed ...string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s %q (allowed: %s)", ErrConfig, field, v, quoteJoin(allowed))
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if err := oneOf("dynamics", c.Dynamics, DynamicsGaussian, DynamicsDeterministic); err != nil {
+		return err
+	}
+	if err := oneOf("guard", c.Guard, GuardSIGReg, GuardVICReg, GuardNone); err != nil {
+		return err
+	}
+	if err := oneOf("target", c.Target, TargetEMA, TargetStopGrad); err != nil {
+		return err
+	}
+	if err := oneOf("value_target", c.ValueTarget, ValueLambda, ValueNStep); err != nil {
+		return err
+	}
+	positive := []struct {
+		name string
+		v    int
+		max  int
+	}{
+		{"latent_dim", c.LatentDim, 4096},
+		{"hidden", c.Hidden, 1 << 14},
+		{"patch", c.Patch, 256},
+		{"channels", c.Channels, 1024},
+		{"sigreg_directions", c.SIGRegDirections, 1 << 14},
+		{"sigreg_knots", c.SIGRegKnots, 1024},
+		{"horizon", c.Horizon, 64},
+		{"frame_stack", c.FrameStack, 64},
+		{"n_step", c.NStep, 1024},
+		{"value_horizon", c.ValueHorizon, 256},
+		{"value_candidates", c.ValueCandidates, 4096},
+		{"decoder_hidden", c.DecoderHidden, 1 << 14},
+		{"decoder_batch", c.DecoderBatch, 1 << 16},
+	}
+	for _, p := range positive {
+		if p.v < 1 || p.v > p.max {
+			return bad(p.name, p.v, fmt.Sprintf("1 to %d, 0 for the default", p.max))
+		}
+	}
+	if c.SIGRegKnots < 2 {
+		return bad("sigreg_knots", c.SIGRegKnots, "2 or more")
+	}
+	if c.Rank < 0 || c.Rank > c.LatentDim {
+		return bad("rank", c.Rank, fmt.Sprintf("0 (diagonal) to latent_dim %d", c.LatentDim))
+	}
+	if c.Rank > 0 && c.Dynamics != DynamicsGaussian {
+		return bad("rank", c.Rank, "0 unless dynamics is gaussian")
+	}
+	if !finite(c.MinLogVar) || !finite(c.MaxLogVar) || c.MinLogVar >= c.MaxLogVar {
+		return fmt.Errorf("%w: min_log_var %g, max_log_var %g (allowed: finite, min < max)", ErrConfig, c.MinLogVar, c.MaxLogVar)
+	}
+	ranges := []struct {
+		name           string
+		v, lo, hi      float64
+		openLo, openHi bool
+		allowed        string
+	}{
+		{"var_floor", c.VarFloor, 0, 1, true, false, "0 < var_floor ≤ 1"},
+		{"beta_nll", c.BetaNLL, 0, 1, false, false, "0 to 1"},
+		{"guard_weight", c.GuardWeight, 0, 1, true, true, "0 < λ < 1"},
+		{"rho", c.Rho, 0, 1, true, false, "0 < ρ ≤ 1"},
+		{"ema_tau", c.EMATau, 0, 1, false, true, "0 ≤ τ < 1"},
+		{"discount", c.Discount, 0, 1, true, false, "0 < γ ≤ 1"},
+		{"lambda", c.Lambda, 0, 1, false, false, "0 to 1"},
+		{"reward_weight", c.RewardWeight, 0, 1e6, false, false, "0 to 1e6"},
+		{"cont_weight", c.ContWeight, 0, 1e6, false, false, "0 to 1e6"},
+		{"value_weight", c.ValueWeight, 0, 1e6, false, false, "0 to 1e6"},
+		{"lr", c.LR, 0, 1, true, false, "0 < lr ≤ 1"},
+		{"beta1", c.Beta1, 0, 1, false, true, "0 ≤ β1 < 1"},
+		{"beta2", c.Beta2, 0, 1, false, true, "0 ≤ β2 < 1"},
+		{"adam_eps", c.AdamEps, 0, 1, true, false, "0 < ε ≤ 1"},
+		{"grad_clip", c.GradClip, 0, math.MaxFloat64, true, false, "> 0"},
+	}
+	for _, r := range ranges {
+		if !finite(r.v) || r.v < r.lo || r.v > r.hi || (r.openLo && r.v == r.lo) || (r.openHi && r.v == r.hi) {
+			return bad(r.name, r.v, r.allowed)
+		}
+	}
+	return nil
+}
+
+func quoteJoin(s []string) string {
+	out := ""
+	for i, v := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+// presets returns the named configs. It is a function, not a package
+// variable, so that nothing can change a preset.
+func presets() map[string]Config {
+	debug := Config{
+		LatentDim:        8,
+		Hidden:           32,
+		Patch:            8,
+		Channels:         4,
+		SIGRegDirections: 16,
+		SIGRegKnots:      9,
+		Horizon:          2,
+		ValueHorizon:     3,
+		ValueCandidates:  4,
+		LR:               1e-3,
+		MeanImageFrames:  256,
+		DecoderHidden:    16,
+		DecoderBatch:     8,
+	}
+	return map[string]Config{
+		"debug":   debug.WithDefaults(),
+		"default": Config{}.WithDefaults(),
+	}
+}
+
+// PresetNames lists the names Preset accepts, sorted.
+func PresetNames() []string {
+	var names []string
+	for n := range presets() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Preset returns a named config with its defaults filled in: "default"
+// (the documented defaults) or "debug" (tiny networks for tests and smoke
+// runs: a training step takes about a millisecond).
+func Preset(name string) (Config, error) {
+	c, ok := presets()[name]
+	if !ok {
+		return Config{}, fmt.Errorf("%w: preset %q (allowed: %s)", ErrConfig, name, quoteJoin(PresetNames()))
+	}
+	return c, nil
+}

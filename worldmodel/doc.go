@@ -1,0 +1,44 @@
+// Package worldmodel is dream's world model: a decoder-free latent
+// dynamics model with a Gaussian (or, with one config field, a
+// deterministic) predictor, trained in a gorgonia graph and run for
+// planning by a pure-Go inference path on the same weights.
+//
+// Notation: frame o_t, action a_t, latent dimension d, rank r.
+//
+//	z_t      = f_θ(o_t)                   online encoder (patchify conv or MLP)
+//	z̄_{t+1}  = f_ξ(o_{t+1})               target encoder: ξ = EMA(θ), or θ without gradient
+//	μ, Σ     = h_ψ(z_t, a_t)              predictor, μ = z_t + Δμ, Σ = diag(σ²) + UUᵀ, U ∈ R^{d×r}
+//	r̂, ĉ     = heads of h_ψ(z_t, a_t)     reward and continuation (logit)
+//	V(z)                                  value; V̄ is its EMA target
+//
+// The predictor is trained by the Gaussian negative log-likelihood of the
+// target embedding,
+//
+//	ℓ = ½ [ (z̄−μ)ᵀ Σ⁻¹ (z̄−μ) + log det Σ + d log 2π ],
+//
+// over k steps rolled out from z_t with the logged actions and weighted ρ^j
+// (TD-MPC2), plus a collapse guard (SIGReg by default, Balestriero & LeCun
+// 2025) on the online embeddings, weighted λ:
+//
+//	L = (1−λ)·Σ_j w_j ℓ_j + λ·SIGReg + c_r·L_r + c_c·L_c + c_v·L_V.
+//
+// The deterministic model replaces ℓ by ‖z̄−μ‖²; nothing else differs.
+// The reward, continuation and value heads are trained on the predictor's
+// own imagined latents. The value regresses on imagined TD(λ) returns (or
+// n-step returns from replay), computed outside the graph by the
+// inference path and bootstrapped from V̄. A probe decoder latent → frame
+// is trained on detached latents, for pictures only.
+//
+// Inputs are described by a Spec: state vectors, or stacks of RGB frames
+// laid out channels first (PixelsToInput converts HWC bytes). The mean of
+// the first training frames is subtracted from every input, which keeps
+// frames that differ only in a small square from collapsing at
+// initialisation (DESIGN.md, "Lessons measured").
+//
+// Training: TrainStep takes one Adam step on a Batch of sequences. The
+// inference path (Encode, Step, Value, Predict, Decode) allocates nothing
+// in steady state and implements the planner's model interface. Save and
+// Load write and read the whole model, optimiser state included, in a
+// versioned, checksummed format. Build with -tags openblas (cgo,
+// CGO_LDFLAGS=-lopenblas) and call UseFastBLAS to run on OpenBLAS.
+package worldmodel

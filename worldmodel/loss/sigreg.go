@@ -1,0 +1,215 @@
+package loss
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gorgonia.org/gorgonia"
+)
+
+// DefaultKnots is the usual number of Epps–Pulley knots on [0, 3] (LeJEPA).
+const DefaultKnots = 17
+
+// sigRegTMax is the end of the knot interval [0, t_max]; φ(3) ≈ 0.011, so
+// the integrand beyond it is negligible.
+const sigRegTMax = 3
+
+// SIGReg returns the sketched isotropic Gaussian regulariser of LeJEPA
+// (Balestriero & LeCun 2025, "LeJEPA: Provable and Scalable Self-Supervised
+// Learning Without the Heuristics"), a scalar node: the Epps–Pulley
+// statistic of the batch z (N×d) projected on each column of dirs (d×M),
+// averaged over the M directions:
+//
+//	x_nᵐ = ⟨z_n, aᵐ⟩
+//	EPᵐ = N Σ_k w_k [ (1/N Σ_n cos(t_k x_nᵐ) − φ(t_k))² + (1/N Σ_n sin(t_k x_nᵐ))² ]
+//	SIGReg = (1/M) Σ_m EPᵐ
+//
+// where aᵐ is the m-th column of dirs (unit vectors: fill dirs with fresh
+// RandomDirections each step), φ(t) = exp(−t²/2) is the characteristic
+// function of N(0, 1), the knots t_k = 3k/(K−1), k = 0…K−1, are evenly
+// spaced on [0, 3] and
+//
+//	w_k = 2 · Δ_k · φ(t_k),   Δ_k = 3/(K−1), halved at k = 0 and k = K−1
+//
+// are the trapezoid weights of ∫₀³, doubled because the integrand is even
+// in t, times the weight function φ. EPᵐ is zero in expectation up to
+// O(1) when every projection is N(0, 1) and grows like N when the
+// projections collapse. knots is K ≥ 2; DefaultKnots is 17. The gradient
+// flows to z and to dirs. The node is one fused op.
+func SIGReg(z, dirs *gorgonia.Node, knots int) (*gorgonia.Node, error) {
+	if z == nil || dirs == nil {
+		return nil, fmt.Errorf("loss: SIGReg: z and dirs are required: %w", ErrShape)
+	}
+	if knots < 2 {
+		return nil, fmt.Errorf("loss: SIGReg: %d knots, want ≥ 2: %w", knots, ErrOption)
+	}
+	n, d, err := matrixShape("SIGReg", "z", z)
+	if err != nil {
+		return nil, err
+	}
+	d2, m, err := matrixShape("SIGReg", "dirs", dirs)
+	if err != nil {
+		return nil, err
+	}
+	if d2 != d {
+		return nil, fmt.Errorf("loss: SIGReg: dirs has %d rows, z has %d columns: %w", d2, d, ErrShape)
+	}
+	t, w, phi := eppsPulleyKnots(knots)
+	return applyLoss(sigRegKernel{n: n, d: d, m: m, t: t, w: w, phi: phi}, z, dirs)
+}
+
+// eppsPulleyKnots returns the knots t_k, the weights w_k (trapezoid on
+// [0, 3], doubled, times φ) and φ(t_k) of SIGReg.
+func eppsPulleyKnots(k int) (t, w, phi []float64) {
+	t = make([]float64, k)
+	w = make([]float64, k)
+	phi = make([]float64, k)
+	dt := float64(sigRegTMax) / float64(k-1)
+	for i := range k {
+		t[i] = float64(i) * dt
+		phi[i] = math.Exp(-0.5 * t[i] * t[i])
+		trap := dt
+		if i == 0 || i == k-1 {
+			trap = dt / 2
+		}
+		w[i] = 2 * trap * phi[i]
+	}
+	return t, w, phi
+}
+
+// RandomDirections fills dst, a d×m matrix (row-major), with m independent
+// directions drawn uniformly from the unit sphere in R^d as its columns:
+// each column is a standard normal vector divided by its norm. It panics if
+// len(dst) ≠ d·m.
+func RandomDirections[T float32 | float64](dst []T, d, m int, rng *rand.Rand) {
+	if len(dst) != d*m || d < 1 {
+		panic(fmt.Sprintf("loss: RandomDirections: len(dst) = %d, want d·m = %d·%d", len(dst), d, m))
+	}
+	for j := range m {
+		var norm2 float64
+		for norm2 == 0 {
+			for i := range d {
+				x := rng.NormFloat64()
+				dst[i*m+j] = T(x)
+				norm2 += float64(dst[i*m+j]) * float64(dst[i*m+j])
+			}
+		}
+		inv := 1 / math.Sqrt(norm2)
+		for i := range d {
+			dst[i*m+j] = T(float64(dst[i*m+j]) * inv)
+		}
+	}
+}
+
+// sigRegKernel is SIGReg of an N×d batch on M directions.
+type sigRegKernel struct {
+	n, d, m   int
+	t, w, phi []float64
+}
+
+func (k sigRegKernel) String() string {
+	return fmt.Sprintf("SIGReg{N=%d d=%d M=%d K=%d}", k.n, k.d, k.m, len(k.t))
+}
+
+func (k sigRegKernel) workLen() int { return 2*k.n*k.m + 2*k.m*len(k.t) }
+
+// project writes X = Z A (N×M) into x.
+func (k sigRegKernel) project(z, a, x []float64) {
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
+		blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: z},
+		blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: a},
+		0, blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: x})
+}
+
+// moments writes Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) into cs and sn
+// (M×K). The knots are evenly spaced, so cos and sin of t_k x follow from
+// those of t_1 x by rotation: one sincos per projection instead of K.
+func (k sigRegKernel) moments(x, cs, sn []float64) {
+	nk := len(k.t)
+	clear(cs)
+	clear(sn)
+	dt := k.t[1]
+	for n := range k.n {
+		xr := x[n*k.m : (n+1)*k.m]
+		for m, xv := range xr {
+			s1, c1 := math.Sincos(dt * xv)
+			c, s := 1.0, 0.0
+			cm := cs[m*nk : (m+1)*nk]
+			sm := sn[m*nk : (m+1)*nk]
+			cm[0]++
+			for j := 1; j < nk; j++ {
+				c, s = c*c1-s*s1, s*c1+c*s1
+				cm[j] += c
+				sm[j] += s
+			}
+		}
+	}
+}
+
+func (k sigRegKernel) loss(in [][]float64, work []float64) float64 {
+	nk := len(k.t)
+	x := work[:k.n*k.m]
+	cs := work[2*k.n*k.m : 2*k.n*k.m+k.m*nk]
+	sn := work[2*k.n*k.m+k.m*nk:]
+	k.project(in[0], in[1], x)
+	k.moments(x, cs, sn)
+	inv := 1 / float64(k.n)
+	var sum float64
+	for i := range cs {
+		j := i % nk
+		c := cs[i]*inv - k.phi[j]
+		s := sn[i] * inv
+		sum += k.w[j] * (c*c + s*s)
+	}
+	return sum * float64(k.n) / float64(k.m)
+}
+
+// grad uses
+//
+//	∂EPᵐ/∂x_nᵐ = 2 Σ_k w_k t_k [ s̄_kᵐ cos(t_k x_nᵐ) − (c̄_kᵐ − φ_k) sin(t_k x_nᵐ) ]
+//
+// with c̄, s̄ the empirical means, then ∂/∂Z = G Aᵀ and ∂/∂A = Zᵀ G.
+func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []float64) {
+	nk := len(k.t)
+	x := work[:k.n*k.m]
+	gx := work[k.n*k.m : 2*k.n*k.m]
+	cs := work[2*k.n*k.m : 2*k.n*k.m+k.m*nk]
+	sn := work[2*k.n*k.m+k.m*nk:]
+	k.project(in[0], in[1], x)
+	k.moments(x, cs, sn)
+	// Turn the sums into the coefficients of cos and −sin.
+	inv := 1 / float64(k.n)
+	scale := 2 * g / float64(k.m)
+	for i := range cs {
+		j := i % nk
+		f := scale * k.w[j] * k.t[j]
+		cs[i], sn[i] = f*sn[i]*inv, f*(cs[i]*inv-k.phi[j])
+	}
+	dt := k.t[1]
+	for n := range k.n {
+		xr := x[n*k.m : (n+1)*k.m]
+		gr := gx[n*k.m : (n+1)*k.m]
+		for m, xv := range xr {
+			s1, c1 := math.Sincos(dt * xv)
+			c, s := 1.0, 0.0
+			a := cs[m*nk : (m+1)*nk]
+			b := sn[m*nk : (m+1)*nk]
+			var sum float64
+			for j := 1; j < nk; j++ {
+				c, s = c*c1-s*s1, s*c1+c*s1
+				sum += a[j]*c - b[j]*s
+			}
+			gr[m] = sum
+		}
+	}
+	gxm := blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: gx}
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gxm,
+		blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: in[1]},
+		0, blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: out[0]})
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1,
+		blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: in[0]}, gxm,
+		0, blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: out[1]})
+}

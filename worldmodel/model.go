@@ -1,0 +1,313 @@
+package worldmodel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// param is one weight matrix (rows×cols, row-major; a bias is 1×cols).
+// Its data is the backing array of the gorgonia tensor bound to its node,
+// so Adam's in-place update is what the next graph run and the inference
+// path both read.
+type param struct {
+	name       string
+	rows, cols int
+	data       []float32
+	// trained params have Adam moments; target copies have none.
+	trained bool
+	decoder bool // trained by the decoder's loss, clipped separately
+	m, v    []float32
+	node    *G.Node // node of the current graph; nil before it is built
+}
+
+// linear is x ↦ x·W + b with W in×out and an optional bias.
+type linear struct {
+	w, b    *param
+	in, out int
+}
+
+// encoder is f(x) = relu(x·W₁ + b₁)·W₂ + b₂, where x is the state input or,
+// for pixels, each P×P patch (so the first layer is a patchify
+// convolution whose outputs are flattened into the second layer's input).
+type encoder struct {
+	first, second linear
+}
+
+// predictor is the dynamics network h(z, a): a trunk
+//
+//	t = relu(relu(z·W_z + a·W_a + b₁)·W₂ + b₂)
+//
+// and linear heads on t: Δμ (μ = z + Δμ), the raw log σ², the factor U
+// (d·r values per row, U_{ik} at i·r+k), the reward and the continuation
+// logit. The deterministic model has no log σ² or U head.
+type predictor struct {
+	inZ, inA, hidden linear
+	mu, logVar, u    linear
+	reward, cont     linear
+}
+
+// valueNet is V(z) = relu(relu(z·W₁ + b₁)·W₂ + b₂)·W₃ + b₃.
+type valueNet struct {
+	l1, l2, out linear
+}
+
+// decoder is the probe decoder relu(z·W₁ + b₁)·W₂ + b₂, followed by a
+// sigmoid for pixels (frames H×W×3 in [0, 1]).
+type decoder struct {
+	l1, out linear
+}
+
+// Model is the world model: encoders, the Gaussian or deterministic
+// predictor, the reward, continuation and value heads, the probe decoder,
+// the optimiser state and a gorgonia training graph. The inference methods
+// (Encode, Step, Value, Predict, Decode) run in pure Go on the same
+// weights.
+//
+// A Model is not safe for concurrent use: its methods share scratch
+// buffers and one gorgonia machine. Use one Model per goroutine.
+type Model struct {
+	cfg  Config
+	spec Spec
+
+	params []*param // fixed order: the order of the file format
+	enc    encoder  // online encoder f_θ
+	tenc   encoder  // target encoder f_ξ
+	pred   predictor
+	val    valueNet // online value V
+	tval   valueNet // target value V̄ (EMA of V)
+	dec    decoder
+
+	// Pixel geometry: patches per frame row, values per patch.
+	nPatch, patchLen, patchRows, patchCols int
+
+	steps     int64 // Adam steps taken
+	mean      []float32
+	meanSum   []float64
+	meanCount int64
+	// meanSumPrev holds the sums before the last update, to undo it.
+	meanSumPrev []float64
+
+	tg  *trainGraph
+	buf buffers
+}
+
+// New returns a model with freshly initialised weights drawn from rng.
+// The config's zero fields take their defaults; a bad config or spec is an
+// error wrapping ErrConfig.
+func New(cfg Config, spec Spec, rng *rand.Rand) (*Model, error) {
+	m, err := newModel(cfg, spec)
+	if err != nil {
+		return nil, err
+	}
+	m.init(rng)
+	return m, nil
+}
+
+// newModel allocates a model's parameters (all zero).
+func newModel(cfg Config, spec Spec) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	spec = spec.withDefaults(cfg)
+	if err := spec.validate(cfg); err != nil {
+		return nil, err
+	}
+	m := &Model{cfg: cfg, spec: spec}
+	d, h, a := cfg.LatentDim, cfg.Hidden, spec.ActionDim
+	lin := func(name string, in, out int, bias, trained bool) linear {
+		l := linear{in: in, out: out}
+		l.w = m.newParam(name+".w", in, out, trained)
+		if bias {
+			l.b = m.newParam(name+".b", 1, out, trained)
+		}
+		return l
+	}
+	newEncoder := func(prefix string, trained bool) encoder {
+		if spec.Pixels() {
+			p := cfg.Patch
+			m.patchRows, m.patchCols = spec.Frame[0]/p, spec.Frame[1]/p
+			m.nPatch = m.patchRows * m.patchCols
+			m.patchLen = spec.Stack * 3 * p * p
+			return encoder{
+				first:  lin(prefix+".patch", m.patchLen, cfg.Channels, true, trained),
+				second: lin(prefix+".out", m.nPatch*cfg.Channels, d, true, trained),
+			}
+		}
+		return encoder{
+			first:  lin(prefix+".l1", spec.InputDim(), h, true, trained),
+			second: lin(prefix+".l2", h, d, true, trained),
+		}
+	}
+	m.enc = newEncoder("enc", true)
+	m.pred = predictor{
+		inZ:    lin("pred.in_z", d, h, true, true),
+		inA:    lin("pred.in_a", a, h, false, true),
+		hidden: lin("pred.hidden", h, h, true, true),
+		mu:     lin("pred.mu", h, d, true, true),
+		reward: lin("pred.reward", h, 1, true, true),
+		cont:   lin("pred.cont", h, 1, true, true),
+	}
+	if cfg.Dynamics == DynamicsGaussian {
+		m.pred.logVar = lin("pred.log_var", h, d, true, true)
+		if cfg.Rank > 0 {
+			m.pred.u = lin("pred.u", h, d*cfg.Rank, true, true)
+		}
+	}
+	m.val = valueNet{
+		l1:  lin("value.l1", d, h, true, true),
+		l2:  lin("value.l2", h, h, true, true),
+		out: lin("value.out", h, 1, true, true),
+	}
+	first := len(m.params)
+	m.dec = decoder{
+		l1:  lin("decoder.l1", d, cfg.DecoderHidden, true, true),
+		out: lin("decoder.out", cfg.DecoderHidden, m.decodeDim(), true, true),
+	}
+	for _, p := range m.params[first:] {
+		p.decoder = true
+	}
+	m.tenc = newEncoder("target_enc", false)
+	m.tval = valueNet{
+		l1:  lin("target_value.l1", d, h, true, false),
+		l2:  lin("target_value.l2", h, h, true, false),
+		out: lin("target_value.out", h, 1, true, false),
+	}
+	unit := spec.ObsDim
+	if spec.Pixels() {
+		unit = 3 * spec.Frame[0] * spec.Frame[1]
+	}
+	m.mean = make([]float32, unit)
+	m.meanSum = make([]float64, unit)
+	return m, nil
+}
+
+func (m *Model) newParam(name string, rows, cols int, trained bool) *param {
+	p := &param{name: name, rows: rows, cols: cols, data: make([]float32, rows*cols), trained: trained}
+	if trained {
+		p.m = make([]float32, rows*cols)
+		p.v = make([]float32, rows*cols)
+	}
+	m.params = append(m.params, p)
+	return p
+}
+
+// decodeDim is the length of one decoded row: H·W·3 for pixels, ObsDim for
+// state vectors.
+func (m *Model) decodeDim() int { return m.spec.ObsDim }
+
+// init draws the weights as PyTorch's nn.Linear does, W, b ~ U(−1/√in,
+// 1/√in), with three changes: the factor head U starts 10× smaller (so the
+// covariance starts near diagonal), the reward, continuation and value
+// outputs start at zero (DreamerV3), and the target networks start as
+// copies of the online ones.
+func (m *Model) init(rng *rand.Rand) {
+	uniform := func(l linear, scale float64) {
+		if l.w == nil {
+			return
+		}
+		bound := scale / math.Sqrt(float64(l.in))
+		for i := range l.w.data {
+			l.w.data[i] = float32(bound * (2*rng.Float64() - 1))
+		}
+		if l.b != nil {
+			for i := range l.b.data {
+				l.b.data[i] = float32(bound * (2*rng.Float64() - 1))
+			}
+		}
+	}
+	zero := func(l linear) {
+		clear(l.w.data)
+		clear(l.b.data)
+	}
+	uniform(m.enc.first, 1)
+	uniform(m.enc.second, 1)
+	p := m.pred
+	for _, l := range []linear{p.inZ, p.inA, p.hidden, p.mu, p.logVar} {
+		uniform(l, 1)
+	}
+	uniform(p.u, 0.1)
+	zero(p.reward)
+	zero(p.cont)
+	uniform(m.val.l1, 1)
+	uniform(m.val.l2, 1)
+	zero(m.val.out)
+	uniform(m.dec.l1, 1)
+	uniform(m.dec.out, 1)
+	copyEncoder(m.tenc, m.enc)
+	copyValue(m.tval, m.val)
+}
+
+func copyLinear(dst, src linear) {
+	copy(dst.w.data, src.w.data)
+	if src.b != nil {
+		copy(dst.b.data, src.b.data)
+	}
+}
+
+func copyEncoder(dst, src encoder) {
+	copyLinear(dst.first, src.first)
+	copyLinear(dst.second, src.second)
+}
+
+func copyValue(dst, src valueNet) {
+	copyLinear(dst.l1, src.l1)
+	copyLinear(dst.l2, src.l2)
+	copyLinear(dst.out, src.out)
+}
+
+// emaLinear sets dst ← τ·dst + (1−τ)·src.
+func emaLinear(dst, src linear, tau float32) {
+	ema := func(d, s []float32) {
+		for i, v := range s {
+			d[i] = tau*d[i] + (1-tau)*v
+		}
+	}
+	ema(dst.w.data, src.w.data)
+	if src.b != nil {
+		ema(dst.b.data, src.b.data)
+	}
+}
+
+// Config returns the model's config with its defaults filled in.
+func (m *Model) Config() Config { return m.cfg }
+
+// Spec returns the model's input spec with its defaults filled in.
+func (m *Model) Spec() Spec { return m.spec }
+
+// LatentDim is the latent dimension d.
+func (m *Model) LatentDim() int { return m.cfg.LatentDim }
+
+// ActionDim is the width of an action row.
+func (m *Model) ActionDim() int { return m.spec.ActionDim }
+
+// InputDim is the length of one input row (see Spec).
+func (m *Model) InputDim() int { return m.spec.InputDim() }
+
+// Steps is the number of training steps applied so far.
+func (m *Model) Steps() int64 { return m.steps }
+
+// NumParams is the number of trained weights (decoder included, target
+// copies excluded).
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.params {
+		if p.trained {
+			n += len(p.data)
+		}
+	}
+	return n
+}
+
+// String summarises the architecture.
+func (m *Model) String() string {
+	in := fmt.Sprintf("state %d×%d", m.spec.Stack, m.spec.ObsDim)
+	if m.spec.Pixels() {
+		in = fmt.Sprintf("pixels %d×%dx%dx3", m.spec.Stack, m.spec.Frame[0], m.spec.Frame[1])
+	}
+	return fmt.Sprintf("worldmodel(%s, d=%d, rank=%d, hidden=%d, %s, %d params)",
+		m.cfg.Dynamics, m.cfg.LatentDim, m.cfg.Rank, m.cfg.Hidden, in, m.NumParams())
+}

@@ -1,0 +1,433 @@
+package worldmodel
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/dreamrl/dream/worldmodel/loss"
+)
+
+// ErrNonFinite reports a NaN or an infinity in a loss or a gradient; the
+// training step that met it changed nothing.
+var ErrNonFinite = errors.New("worldmodel: non-finite value")
+
+// ErrBatch reports a batch whose sizes do not fit the model.
+var ErrBatch = errors.New("worldmodel: bad batch")
+
+// Batch is B sequences of K transitions, stored time-major: row t·B+b of
+// Obs is the input of sequence b at time t. For time j = 0 … K−1, action
+// Actions[j·B+b] led from Obs row j·B+b to row (j+1)·B+b with reward
+// Rewards[j·B+b], and Terminated[j·B+b] = 1 if that step ended the episode
+// in a terminal state (0 otherwise). Rows after a terminal step are
+// ignored by the reward, continuation and value losses.
+type Batch struct {
+	// B is the number of sequences and K the number of transitions in
+	// each (usually Config.Horizon).
+	B, K int
+	// Obs holds (K+1)·B input rows of InputDim values (see Spec).
+	Obs []float32
+	// Actions holds K·B rows of ActionDim values, one-hot for discrete
+	// actions.
+	Actions []float32
+	// Rewards and Terminated hold K·B values.
+	Rewards    []float32
+	Terminated []float32
+}
+
+// Metrics are the losses and diagnostics of one training step.
+type Metrics struct {
+	// Total is the world model's loss (everything but the decoder).
+	Total float64
+	// Prediction is the ρ-weighted multi-step prediction loss (Gaussian
+	// NLL, or squared error for the deterministic model).
+	Prediction float64
+	// Guard is the collapse guard's loss (0 without a guard).
+	Guard float64
+	// Reward, Cont and Value are the heads' losses.
+	Reward, Cont, Value float64
+	// Decoder is the probe decoder's loss.
+	Decoder float64
+	// EmbedStd is the per-coordinate standard deviation of the online
+	// embeddings of the batch, averaged over coordinates; near zero means
+	// collapse.
+	EmbedStd float64
+	// LogVar is the mean predicted log σ² (0 for the deterministic model).
+	LogVar float64
+	// GradNorm is the global norm of the world model's gradient before
+	// clipping.
+	GradNorm float64
+	// ValueTarget is the mean value target of the valid rows.
+	ValueTarget float64
+}
+
+// Names returns the metric names, in the order of Values, as column
+// names for a CSV log.
+func (Metrics) Names() []string {
+	return []string{"total", "prediction", "guard", "reward", "cont", "value", "decoder",
+		"embed_std", "log_var", "grad_norm", "value_target"}
+}
+
+// Values returns the metrics in the order of Names.
+func (x Metrics) Values() []float64 {
+	return []float64{x.Total, x.Prediction, x.Guard, x.Reward, x.Cont, x.Value, x.Decoder,
+		x.EmbedStd, x.LogVar, x.GradNorm, x.ValueTarget}
+}
+
+func (m *Model) checkBatch(b *Batch) error {
+	if b == nil {
+		return fmt.Errorf("%w: nil batch", ErrBatch)
+	}
+	if b.B < 1 || b.K < 1 {
+		return fmt.Errorf("%w: B %d, K %d (both must be at least 1)", ErrBatch, b.B, b.K)
+	}
+	check := func(name string, got, want int) error {
+		if got != want {
+			return fmt.Errorf("%w: %s has %d values, want %d for B %d, K %d", ErrBatch, name, got, want, b.B, b.K)
+		}
+		return nil
+	}
+	kb := b.K * b.B
+	if err := check("obs", len(b.Obs), (b.K+1)*b.B*m.spec.InputDim()); err != nil {
+		return err
+	}
+	if err := check("actions", len(b.Actions), kb*m.spec.ActionDim); err != nil {
+		return err
+	}
+	if err := check("rewards", len(b.Rewards), kb); err != nil {
+		return err
+	}
+	return check("terminated", len(b.Terminated), kb)
+}
+
+// TrainStep takes one gradient step on batch b: it computes the loss and
+// its gradient in the gorgonia graph, clips the gradient to GradClip by
+// global norm, applies Adam, and moves the target encoder and the target
+// value network towards the online ones. rng draws the SIGReg directions,
+// the sampling noise and the continuous candidate actions of the TD(λ)
+// target.
+//
+// A NaN or infinity in any loss or gradient returns an error wrapping
+// ErrNonFinite that names it, and nothing is applied. The graph is built
+// on the first step and rebuilt when B or K change.
+func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
+	if err := m.checkBatch(b); err != nil {
+		return Metrics{}, err
+	}
+	if m.tg == nil || m.tg.B != b.B || m.tg.K != b.K {
+		tg, err := m.buildGraph(b.B, b.K)
+		if err != nil {
+			return Metrics{}, err
+		}
+		m.tg = tg
+	}
+	tg := m.tg
+	meanCount := m.meanCount
+	m.updateMean(b)
+	valueTarget := m.fillInputs(tg, b, rng)
+	defer tg.vm.Reset()
+	if err := tg.vm.RunAll(); err != nil {
+		m.restoreMean(meanCount)
+		return Metrics{}, fmt.Errorf("worldmodel: train step: %w", err)
+	}
+	met := m.readMetrics(tg)
+	met.ValueTarget = valueTarget
+	if err := checkFiniteLosses(met); err != nil {
+		m.restoreMean(meanCount)
+		return met, err
+	}
+	modelSq, decSq, bad := gradSquares(tg)
+	if bad != "" {
+		m.restoreMean(meanCount)
+		return met, fmt.Errorf("%w: gradient of %s", ErrNonFinite, bad)
+	}
+	met.GradNorm = math.Sqrt(modelSq)
+	m.adam(tg, m.clipScale(modelSq), m.clipScale(decSq))
+	m.updateTargets()
+	return met, nil
+}
+
+func checkFiniteLosses(x Metrics) error {
+	for i, v := range x.Values() {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: %s loss is %g", ErrNonFinite, x.Names()[i], v)
+		}
+	}
+	return nil
+}
+
+// gradSquares returns the squared global norms of the world model's and
+// the decoder's gradients, or the name of a param whose gradient is not
+// finite.
+func gradSquares(tg *trainGraph) (model, dec float64, bad string) {
+	for _, p := range tg.trained {
+		g := gradOf(p)
+		s := 0.0
+		for _, v := range g {
+			s += float64(v) * float64(v)
+		}
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return 0, 0, p.name
+		}
+		if p.decoder {
+			dec += s
+		} else {
+			model += s
+		}
+	}
+	return model, dec, ""
+}
+
+func gradOf(p *param) []float32 {
+	g, err := p.node.Grad()
+	if err != nil {
+		panic(fmt.Sprintf("worldmodel: no gradient for %s: %v", p.name, err))
+	}
+	return g.Data().([]float32)
+}
+
+func (m *Model) clipScale(sq float64) float64 {
+	if n := math.Sqrt(sq); n > m.cfg.GradClip {
+		return m.cfg.GradClip / n
+	}
+	return 1
+}
+
+// adam applies one Adam step (Kingma & Ba 2015) to every trained param,
+// with the gradient scaled by the clipping factor of its group:
+//
+//	m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²
+//	θ ← θ − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)
+func (m *Model) adam(tg *trainGraph, modelScale, decScale float64) {
+	c := m.cfg
+	m.steps++
+	t := float64(m.steps)
+	b1, b2 := float32(c.Beta1), float32(c.Beta2)
+	c1 := float32(1 / (1 - math.Pow(c.Beta1, t)))
+	c2 := float32(1 / (1 - math.Pow(c.Beta2, t)))
+	lr, eps := float32(c.LR), float32(c.AdamEps)
+	for _, p := range tg.trained {
+		scale := float32(modelScale)
+		if p.decoder {
+			scale = float32(decScale)
+		}
+		g := gradOf(p)
+		for i, gi := range g {
+			gi *= scale
+			p.m[i] = b1*p.m[i] + (1-b1)*gi
+			p.v[i] = b2*p.v[i] + (1-b2)*gi*gi
+			mh, vh := p.m[i]*c1, p.v[i]*c2
+			p.data[i] -= lr * mh / (float32(math.Sqrt(float64(vh))) + eps)
+		}
+	}
+}
+
+// updateTargets moves the target encoder (EMA, or a copy for stopgrad)
+// and the target value network (EMA) towards the online ones.
+func (m *Model) updateTargets() {
+	tau := float32(m.cfg.EMATau)
+	if m.cfg.Target == TargetStopGrad {
+		copyEncoder(m.tenc, m.enc)
+	} else {
+		emaLinear(m.tenc.first, m.enc.first, tau)
+		emaLinear(m.tenc.second, m.enc.second, tau)
+	}
+	emaLinear(m.tval.l1, m.val.l1, tau)
+	emaLinear(m.tval.l2, m.val.l2, tau)
+	emaLinear(m.tval.out, m.val.out, tau)
+}
+
+// updateMean adds the observations of the batch's first frames to the
+// running mean image until MeanImageFrames have been seen. It keeps the
+// sums it started from, so that restoreMean can undo it.
+func (m *Model) updateMean(b *Batch) {
+	limit := int64(m.cfg.MeanImageFrames)
+	if limit <= 0 || m.meanCount >= limit {
+		return
+	}
+	m.meanSumPrev = append(m.meanSumPrev[:0], m.meanSum...)
+	unit := len(m.mean)
+	in := m.spec.InputDim()
+	for r := 0; r < b.B && m.meanCount < limit; r++ {
+		row := b.Obs[r*in : (r+1)*in]
+		for f := 0; f < m.spec.Stack && m.meanCount < limit; f++ {
+			for i, v := range row[f*unit : (f+1)*unit] {
+				m.meanSum[i] += float64(v)
+			}
+			m.meanCount++
+		}
+	}
+	m.setMean()
+}
+
+// setMean recomputes the mean image from its sums.
+func (m *Model) setMean() {
+	if m.meanCount == 0 {
+		clear(m.mean)
+		return
+	}
+	inv := 1 / float64(m.meanCount)
+	for i, s := range m.meanSum {
+		m.mean[i] = float32(s * inv)
+	}
+}
+
+// restoreMean undoes the last updateMean, which started from count frames.
+func (m *Model) restoreMean(count int64) {
+	if count == m.meanCount {
+		return
+	}
+	m.meanCount = count
+	copy(m.meanSum, m.meanSumPrev)
+	m.setMean()
+}
+
+// fillInputs writes batch b into the graph's input slices and returns the
+// mean value target of the valid rows.
+func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
+	c := m.cfg
+	B, K, d := b.B, b.K, c.LatentDim
+	in := m.spec.InputDim()
+	frames := (K + 1) * B
+	if m.spec.Pixels() {
+		m.patchify(tg.obs, b.Obs, frames)
+	} else {
+		m.center(tg.obs, b.Obs, frames)
+	}
+	copy(tg.act, b.Actions)
+
+	// Target embeddings of frames 1 … K.
+	m.encodeWith(m.tenc, tg.zbar, b.Obs[B*in:], K*B)
+
+	// Heads: rewards, continuation targets and masks.
+	weights := stepWeights(c.Rho, K)
+	valid := grow(&m.buf.ret, K*B)
+	for bi := 0; bi < B; bi++ {
+		alive := float32(1)
+		for j := 0; j < K; j++ {
+			i := j*B + bi
+			valid[i] = alive
+			tg.reward[i] = b.Rewards[i]
+			tg.cont[i] = 1 - b.Terminated[i]
+			tg.headWeight[i] = alive * float32(weights[j]*float64(K))
+			tg.valWeight[i] = tg.headWeight[i]
+			if b.Terminated[i] != 0 {
+				alive = 0
+			}
+		}
+	}
+	meanTarget := m.valueTargets(tg.value, b, tg.zbar, valid, rng)
+
+	if tg.dirs != nil {
+		loss.RandomDirections(tg.dirs, d, c.SIGRegDirections, rng)
+	}
+	for i := range tg.eps {
+		tg.eps[i] = float32(rng.NormFloat64())
+	}
+	if r := c.Rank; tg.eta != nil {
+		for row := 0; row < K*B; row++ {
+			eta := tg.eta[row*d*r : (row+1)*d*r]
+			for k := 0; k < r; k++ {
+				eta[k] = float32(rng.NormFloat64())
+			}
+			for i := 1; i < d; i++ {
+				copy(eta[i*r:(i+1)*r], eta[:r])
+			}
+		}
+	}
+
+	// Probe decoder: latents of the first frames (cycling when the batch
+	// is smaller) and their newest observation as targets.
+	nd := c.DecoderBatch
+	n := min(nd, frames)
+	m.Encode(tg.decZ, b.Obs, n)
+	for i := n; i < nd; i++ {
+		copy(tg.decZ[i*d:(i+1)*d], tg.decZ[(i%n)*d:(i%n+1)*d])
+	}
+	dim := m.decodeDim()
+	for i := 0; i < nd; i++ {
+		row := b.Obs[(i%n)*in : (i%n+1)*in]
+		m.decodeTarget(tg.decTarget[i*dim:(i+1)*dim], row)
+	}
+	return meanTarget
+}
+
+// decodeTarget writes the newest observation of input row x in the
+// decoder's layout: HWC for pixels.
+func (m *Model) decodeTarget(dst, x []float32) {
+	newest := x[(m.spec.Stack-1)*m.spec.ObsDim:]
+	if !m.spec.Pixels() {
+		copy(dst, newest[:m.spec.ObsDim])
+		return
+	}
+	hw := m.spec.Frame[0] * m.spec.Frame[1]
+	for p := 0; p < hw; p++ {
+		dst[3*p] = newest[p]
+		dst[3*p+1] = newest[hw+p]
+		dst[3*p+2] = newest[2*hw+p]
+	}
+}
+
+// readMetrics reads the losses and diagnostics after a graph run.
+func (m *Model) readMetrics(tg *trainGraph) Metrics {
+	var x Metrics
+	x.Total = nodeScalar(tg.total)
+	x.Prediction = nodeScalar(tg.pred)
+	if tg.guard != nil {
+		x.Guard = nodeScalar(tg.guard)
+	}
+	x.Reward = nodeScalar(tg.rewardLoss)
+	x.Cont = nodeScalar(tg.contLoss)
+	x.Value = nodeScalar(tg.valLoss)
+	x.Decoder = nodeScalar(tg.decLoss)
+	z := tg.z.Value().Data().([]float32)
+	x.EmbedStd = meanStd(z, m.cfg.LatentDim)
+	if len(tg.logVars) > 0 {
+		s, n := 0.0, 0
+		for _, lv := range tg.logVars {
+			for _, v := range lv.Value().Data().([]float32) {
+				s += float64(v)
+			}
+			n += lv.Shape().TotalSize()
+		}
+		x.LogVar = s / float64(n)
+	}
+	return x
+}
+
+// nodeScalar reads a scalar node's value after a run.
+func nodeScalar(n *G.Node) float64 {
+	switch v := n.Value().Data().(type) {
+	case float32:
+		return float64(v)
+	case []float32:
+		return float64(v[0])
+	case float64:
+		return v
+	}
+	panic(fmt.Sprintf("worldmodel: node %v is not a float32 scalar", n))
+}
+
+// meanStd is the standard deviation of each column of the row-major
+// matrix x (n×d), averaged over the columns.
+func meanStd(x []float32, d int) float64 {
+	n := len(x) / d
+	if n < 2 {
+		return 0
+	}
+	total := 0.0
+	for j := 0; j < d; j++ {
+		s, ss := 0.0, 0.0
+		for i := 0; i < n; i++ {
+			v := float64(x[i*d+j])
+			s += v
+			ss += v * v
+		}
+		mu := s / float64(n)
+		total += math.Sqrt(math.Max(ss/float64(n)-mu*mu, 0))
+	}
+	return total / float64(d)
+}
