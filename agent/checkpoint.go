@@ -243,7 +243,7 @@ func Open(dir string) (*Run, error) {
 		if err := r.finish(); err != nil {
 			return nil, err
 		}
-		r.log, err = openMetrics(filepath.Join(dir, MetricsFile), r.model.MetricNames(), 0)
+		r.log, err = openMetrics(filepath.Join(dir, MetricsFile), worldmodel.Metrics{}.Names(), 0)
 		return r, err
 	}
 	path := ckpts[len(ckpts)-1]
@@ -285,7 +285,7 @@ func Open(dir string) (*Run, error) {
 	if err := r.finish(); err != nil {
 		return nil, err
 	}
-	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), r.model.MetricNames(), r.st.EnvSteps)
+	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), worldmodel.Metrics{}.Names(), r.st.EnvSteps)
 	return r, err
 }
 

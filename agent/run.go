@@ -66,7 +66,7 @@ type Run struct {
 	spec worldmodel.Spec
 
 	model *worldmodel.Model
-	plan  *planner.Planner
+	plan  *planner.MPC
 	buf   *replay.Buffer
 	batch *replay.Batch
 	wmb   *worldmodel.Batch
@@ -129,7 +129,7 @@ func New(cfg Config, dir string) (*Run, error) {
 	if err := r.finish(); err != nil {
 		return nil, err
 	}
-	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), r.model.MetricNames(), 0)
+	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), worldmodel.Metrics{}.Names(), 0)
 	return r, err
 }
 
@@ -180,7 +180,7 @@ func (r *Run) finish() error {
 	}
 	k, f := cfg.Model.Horizon, r.spec.Stack
 	r.batch = replay.NewBatch(r.buf.Spec(), cfg.BatchSize, k, f)
-	r.wmb = worldmodel.NewBatch(r.spec, cfg.BatchSize, k)
+	r.wmb = newModelBatch(r.spec, cfg.BatchSize, k)
 	r.obs = newObserver(r.spec)
 	r.action = make([]float64, r.env.ActionSpace().Dim())
 	r.modelAction = make([]float32, r.spec.ActionDim)
@@ -209,11 +209,10 @@ func modelSpec(env envs.Env, stack int) worldmodel.Spec {
 
 // newPlanner makes a planner for the action space with the run's planning
 // mode.
-func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.Planner, error) {
+func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.MPC, error) {
 	pc := cfg.Planner
 	if cfg.PlanWith == PlanMean || cfg.Model.Dynamics == worldmodel.DynamicsDeterministic {
 		pc.Samples = 1
-		pc.UseMean = true
 	}
 	spec := planner.ActionSpec{}
 	if space.Kind == envs.KindDiscrete {
@@ -421,6 +420,10 @@ func (r *Run) trainSome() error {
 			r.st.SkippedSteps++
 			r.st.BadInARow++
 			if r.st.BadInARow >= r.cfg.MaxBadSteps {
+				// Skipped steps changed no weight, so the state is still good.
+				if cerr := r.Checkpoint(); cerr != nil {
+					return fmt.Errorf("%w at env step %d (%v), and the checkpoint failed: %v", ErrNonFinite, r.st.EnvSteps, err, cerr)
+				}
 				return fmt.Errorf("%w at env step %d: %d gradient steps in a row skipped, the last because %v; the last good checkpoint is kept", ErrNonFinite, r.st.EnvSteps, r.st.BadInARow, err)
 			}
 			continue
@@ -455,3 +458,14 @@ func toModelBatch(dst *worldmodel.Batch, src *replay.Batch, spec worldmodel.Spec
 
 // LastEval is the newest evaluation (zero Episodes if none yet).
 func (r *Run) LastEval() Eval { return r.st.LastEval }
+
+// newModelBatch allocates a world-model batch of b sequences of k steps.
+func newModelBatch(spec worldmodel.Spec, b, k int) *worldmodel.Batch {
+	return &worldmodel.Batch{
+		B: b, K: k,
+		Obs:        make([]float32, (k+1)*b*spec.InputDim()),
+		Actions:    make([]float32, k*b*spec.ActionDim),
+		Rewards:    make([]float32, k*b),
+		Terminated: make([]float32, k*b),
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,8 +33,8 @@ const (
 	DefaultSamples     = 4
 	DefaultIterations  = 4
 	DefaultDiscount    = 0.99
-	DefaultTemperature = 0.1
-	DefaultInitStd     = 1.0
+	DefaultTemperature = 0.5
+	DefaultInitStd     = 0.5
 	DefaultMinStd      = 0.05
 	DefaultSmoothing   = 0.05
 )
@@ -60,11 +61,11 @@ type Config struct {
 	// Discount γ ∈ (0, 1] (default 0.99).
 	Discount float64 `json:"discount" yaml:"discount"`
 	// Temperature T > 0 of MPPI's weights exp((score − max)/T), in units
-	// of score (default 0.1, PDDM's inverse temperature 10, Nagabandi et
-	// al. 2019).
+	// of score, so it must suit the scale of the rewards (default 0.5).
 	Temperature float64 `json:"temperature" yaml:"temperature"`
 	// InitStd is the prior standard deviation of continuous actions as a
-	// fraction of each dimension's half range (High − Low)/2 (default 1).
+	// fraction of each dimension's half range (High − Low)/2 (default 0.5:
+	// a quarter of the range, the initial spread of mbrl-lib's CEM).
 	InitStd float64 `json:"init_std" yaml:"init_std"`
 	// MinStd is the smallest standard deviation of continuous actions as a
 	// fraction of the half range (default 0.05, TD-MPC2's min_std on
@@ -285,7 +286,7 @@ func (r Risk) Aggregate(scores []float64) float64 {
 		}
 		return s / float64(n)
 	}
-	sortFloats(scores)
+	slices.Sort(scores)
 	switch r.Kind {
 	case RiskCVaR:
 		m := r.Level * float64(n)
@@ -305,44 +306,5 @@ func (r Risk) Aggregate(scores []float64) float64 {
 			return scores[n-1]
 		}
 		return scores[lo] + (p-float64(lo))*(scores[lo+1]-scores[lo])
-	}
-}
-
-// sortFloats sorts a short slice ascending by insertion (K is small); for
-// longer slices it falls back to a heap sort. Neither allocates.
-func sortFloats(a []float64) {
-	if len(a) <= 32 {
-		for i := 1; i < len(a); i++ {
-			v, j := a[i], i
-			for ; j > 0 && a[j-1] > v; j-- {
-				a[j] = a[j-1]
-			}
-			a[j] = v
-		}
-		return
-	}
-	n := len(a)
-	down := func(i, n int) {
-		for {
-			c := 2*i + 1
-			if c >= n {
-				return
-			}
-			if c+1 < n && a[c+1] > a[c] {
-				c++
-			}
-			if a[i] >= a[c] {
-				return
-			}
-			a[i], a[c] = a[c], a[i]
-			i = c
-		}
-	}
-	for i := n/2 - 1; i >= 0; i-- {
-		down(i, n)
-	}
-	for end := n - 1; end > 0; end-- {
-		a[0], a[end] = a[end], a[0]
-		down(0, end)
 	}
 }

@@ -12,30 +12,15 @@ import (
 	"path/filepath"
 )
 
-// File format, all integers and floats little-endian:
-//
-//	magic     8 bytes  "DREAMRPL"
-//	version   uint32   formatVersion
-//	spec      5×uint32 H, W, C, ObsDim, ActionDim
-//	capacity  uint64
-//	records   uint64   number of steps held
-//	nextEp    uint64   id of the next episode
-//	curEp     uint64   id of the episode being written
-//	curStep   uint64   its last step index
-//	open      uint8    1 if that episode accepts Append
-//	records × (episode uint64, step uint64, flags uint8, reward float32,
-//	           action ActionDim×float32, observation ObsLen×uint8 or ×float32)
-//	checksum  uint32   CRC-32C (Castagnoli) of every byte before it
-//
-// Records run from the oldest step held to the newest, so a loaded buffer
-// holds its steps in slots 0…records−1 in the same order.
+// Constants of the file format documented on WriteTo.
 const (
 	magic         = "DREAMRPL"
 	formatVersion = 1
 	headerLen     = 8 + 4 + 5*4 + 5*8 + 1
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// newCRC returns the file's checksum, CRC-32C (Castagnoli).
+func newCRC() hash.Hash32 { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }
 
 func (b *Buffer) recordLen() int {
 	n := 8 + 8 + 1 + 4 + 4*b.spec.ActionDim
@@ -57,13 +42,32 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo writes the buffer in the format described in file.go and returns
-// the number of bytes written. Only the steps held are written, oldest
-// first.
+// WriteTo writes the buffer to w and returns the number of bytes written.
+// Only the steps held are written, oldest first.
+//
+// The format, all integers and floats little-endian:
+//
+//	magic     8 bytes  "DREAMRPL"
+//	version   uint32   1
+//	spec      5×uint32 H, W, C, ObsDim, ActionDim
+//	capacity  uint64
+//	records   uint64   number of steps held
+//	nextEp    uint64   id of the next episode
+//	curEp     uint64   id of the episode being written
+//	curStep   uint64   its last step index
+//	open      uint8    1 if that episode accepts Append
+//	records × (episode uint64, step uint64, flags uint8, reward float32,
+//	           action ActionDim×float32, observation ObsLen×uint8 or ×float32)
+//	           flags: bit 0 terminated, bit 1 truncated, bit 2 a transition
+//	           leaves the step (its reward and action are meaningful)
+//	checksum  uint32   CRC-32C (Castagnoli) of every byte before it
+//
+// Records run from the oldest step held to the newest, so a loaded buffer
+// holds its steps in slots 0…records−1 in the same order.
 func (b *Buffer) WriteTo(w io.Writer) (int64, error) {
 	cw := &countWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 1<<16)
-	sum := crc32.New(castagnoli)
+	sum := newCRC()
 	out := io.MultiWriter(bw, sum)
 
 	hdr := make([]byte, 0, headerLen)
@@ -231,7 +235,7 @@ func (r *reader) full(p []byte, what string, i int) error {
 }
 
 func read(src io.Reader) (*Buffer, int64, error) {
-	r := &reader{r: src, sum: crc32.New(castagnoli)}
+	r := &reader{r: src, sum: newCRC()}
 	hdr := make([]byte, headerLen)
 	if err := r.full(hdr, "header", -1); err != nil {
 		return nil, r.n, err

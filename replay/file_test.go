@@ -282,7 +282,7 @@ func TestFailedSaveKeepsPreviousFile(t *testing.T) {
 	}
 }
 
-func crc(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+func crc(p []byte) uint32 { return crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli)) }
 
 func FuzzLoad(f *testing.F) {
 	good := encode(f, filled(f))

@@ -14,7 +14,7 @@ import (
 // Inputs are tensors over slices owned here, refilled in place each step.
 type trainGraph struct {
 	B, K int
-	g    *G.Graph
+	g    *G.ExprGraph
 	vm   G.VM
 
 	// Inputs.
@@ -24,15 +24,15 @@ type trainGraph struct {
 	reward     []float32 // K·B, r_j
 	cont       []float32 // K·B, 1 − terminated_j
 	headWeight []float32 // K·B, weight of the reward and continuation rows
-	value      []float32 // K·B, value targets
-	valWeight  []float32 // K·B, weight of the value rows
+	value      []float32 // valueSteps·B, value targets
+	valWeight  []float32 // valueSteps·B, weight of the value rows
 	dirs       []float32 // d × M, SIGReg directions
 	eps, eta   []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
 	decZ       []float32 // DecoderBatch × d, detached latents
 	decTarget  []float32 // DecoderBatch × decodeDim
 
 	// Outputs.
-	cost, total, pred, guard     *G.Node
+	cost, total, pred, guard      *G.Node
 	rewardLoss, contLoss, valLoss *G.Node
 	decLoss                       *G.Node
 	z                             *G.Node   // online embeddings, (K+1)·B × d
@@ -43,7 +43,7 @@ type trainGraph struct {
 // graphBuilder wraps gorgonia's constructors; construction errors are
 // programmer errors, so they panic and buildGraph recovers them.
 type graphBuilder struct {
-	g *G.Graph
+	g *G.ExprGraph
 }
 
 func (b graphBuilder) input(name string, rows, cols int) (*G.Node, []float32) {
@@ -153,7 +153,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		}
 		rewards = append(rewards, b.affine(t, m.pred.reward))
 		conts = append(conts, b.affine(t, m.pred.cont))
-		values = append(values, m.graphValue(b, zhat))
+		if j < m.valueSteps(K) {
+			values = append(values, m.graphValue(b, zhat))
+		}
 		if j == K-1 {
 			break
 		}
@@ -181,8 +183,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	rewardIn, rewardData := b.input("rewards", K*B, 1)
 	contIn, contData := b.input("continues", K*B, 1)
 	headW, headWData := b.input("head_weights", K*B, 1)
-	valueIn, valueData := b.input("value_targets", K*B, 1)
-	valW, valWData := b.input("value_weights", K*B, 1)
+	nv := m.valueSteps(K) * B
+	valueIn, valueData := b.input("value_targets", nv, 1)
+	valW, valWData := b.input("value_weights", nv, 1)
 	tg.reward, tg.cont, tg.headWeight, tg.value, tg.valWeight = rewardData, contData, headWData, valueData, valWData
 	tg.rewardLoss = must(loss.MSE(cat(rewards), rewardIn, headW))
 	tg.contLoss = must(loss.BCEWithLogits(cat(conts), contIn, headW))
@@ -214,12 +217,8 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	decZ, decZData := b.input("decoder_latents", nd, d)
 	decT, decTData := b.input("decoder_targets", nd, m.decodeDim())
 	tg.decZ, tg.decTarget = decZData, decTData
-	logits := b.affine(b.relu(b.affine(decZ, m.dec.l1)), m.dec.out)
-	if m.spec.Pixels() {
-		tg.decLoss = must(loss.BCEWithLogits(logits, decT, nil))
-	} else {
-		tg.decLoss = must(loss.MSE(logits, decT, nil))
-	}
+	out := b.affine(b.relu(b.affine(decZ, m.dec.l1)), m.dec.out)
+	tg.decLoss = must(loss.MSE(out, decT, nil))
 	tg.cost = b.add(total, tg.decLoss)
 
 	var nodes G.Nodes
@@ -242,6 +241,17 @@ func (m *Model) graphLogVar(b graphBuilder, t *G.Node) *G.Node {
 	raw := b.affine(t, m.pred.logVar)
 	sb := must(loss.SoftBound(raw, m.cfg.MinLogVar, m.cfg.MaxLogVar))
 	return must(G.Log(b.add(must(G.Exp(sb)), b.scalar(m.cfg.VarFloor))))
+}
+
+// valueSteps is the number of imagined latents ẑ_0 … per sequence that
+// the value is trained on: all K for n-step targets, the first (the replay
+// latent z_0) for TD(λ) targets, whose imagined rollouts cost K times more
+// for every extra step.
+func (m *Model) valueSteps(K int) int {
+	if m.cfg.ValueTarget == ValueNStep {
+		return K
+	}
+	return 1
 }
 
 // graphValue is the online value network on z.

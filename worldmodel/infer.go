@@ -124,16 +124,17 @@ func checkLen(method, name string, s []float32, n int) {
 	}
 }
 
-// center writes x − mean into dst for rows input rows; the mean (one
-// observation) is subtracted from each of the stacked observations.
+// center writes the standardised inputs (x − mean)/s into dst for rows
+// input rows; the mean (one observation) is subtracted from each of the
+// stacked observations.
 func (m *Model) center(dst, obs []float32, rows int) {
-	unit := len(m.mean)
+	unit, inv := len(m.norm.mean), m.norm.inv
 	for i := range dst[:rows*m.spec.InputDim()] {
-		dst[i] = obs[i] - m.mean[i%unit]
+		dst[i] = (obs[i] - m.norm.mean[i%unit]) * inv
 	}
 }
 
-// patchify writes the centred P×P patches of rows pixel inputs into dst,
+// patchify writes the standardised P×P patches of rows pixel inputs into dst,
 // one patch per row of dst (rows·nPatch rows of patchLen values): the
 // values of patch (py, px) are ordered by channel, then ky, then kx.
 func (m *Model) patchify(dst, obs []float32, rows int) {
@@ -141,6 +142,7 @@ func (m *Model) patchify(dst, obs []float32, rows int) {
 	hw := h * w
 	channels := 3 * m.spec.Stack
 	in := m.spec.InputDim()
+	inv := m.norm.inv
 	o := 0
 	for r := 0; r < rows; r++ {
 		x := obs[r*in : (r+1)*in]
@@ -148,12 +150,12 @@ func (m *Model) patchify(dst, obs []float32, rows int) {
 			for px := 0; px < m.patchCols; px++ {
 				for ch := 0; ch < channels; ch++ {
 					plane := x[ch*hw : (ch+1)*hw]
-					mean := m.mean[(ch%3)*hw : (ch%3+1)*hw]
+					mean := m.norm.mean[(ch%3)*hw : (ch%3+1)*hw]
 					for ky := 0; ky < p; ky++ {
 						off := (py*p+ky)*w + px*p
 						src, mu := plane[off:off+p], mean[off:off+p]
 						for kx, v := range src {
-							dst[o] = v - mu[kx]
+							dst[o] = (v - mu[kx]) * inv
 							o++
 						}
 					}
@@ -338,26 +340,22 @@ func (m *Model) Value(dst, z []float32, rows int) {
 	m.valueWith(m.val, dst, z, rows)
 }
 
-// decodeLogits runs the probe decoder without its final sigmoid.
-func (m *Model) decodeLogits(dst, z []float32, rows int) {
-	d1 := grow(&m.buf.d1, rows*m.dec.l1.out)
-	affine(d1, z, rows, m.dec.l1)
-	relu(d1)
-	affine(dst, d1, rows, m.dec.out)
-}
-
 // Decode writes the probe decoder's picture of rows latents into dst: for
 // pixels, frames H×W×3 in [0, 1] in row-major HWC order (the newest frame
 // of a stack); for state vectors, the observation vector. The probe
-// decoder is trained on detached latents and serves pictures only.
+// decoder is trained on detached latents by squared error and serves
+// pictures only; its pixels are clamped to [0, 1].
 func (m *Model) Decode(dst, z []float32, rows int) {
 	n := m.decodeDim()
 	checkLen("Decode", "z", z, rows*m.cfg.LatentDim)
 	checkLen("Decode", "dst", dst, rows*n)
-	m.decodeLogits(dst, z, rows)
+	d1 := grow(&m.buf.d1, rows*m.dec.l1.out)
+	affine(d1, z, rows, m.dec.l1)
+	relu(d1)
+	affine(dst, d1, rows, m.dec.out)
 	if m.spec.Pixels() {
 		for i, v := range dst[:rows*n] {
-			dst[i] = float32(sigmoid(float64(v)))
+			dst[i] = min(max(v, 0), 1)
 		}
 	}
 }

@@ -54,8 +54,8 @@ type valueNet struct {
 	l1, l2, out linear
 }
 
-// decoder is the probe decoder relu(z·W₁ + b₁)·W₂ + b₂, followed by a
-// sigmoid for pixels (frames H×W×3 in [0, 1]).
+// decoder is the probe decoder relu(z·W₁ + b₁)·W₂ + b₂ (frames H×W×3,
+// clamped to [0, 1] when decoding).
 type decoder struct {
 	l1, out linear
 }
@@ -83,12 +83,8 @@ type Model struct {
 	// Pixel geometry: patches per frame row, values per patch.
 	nPatch, patchLen, patchRows, patchCols int
 
-	steps     int64 // Adam steps taken
-	mean      []float32
-	meanSum   []float64
-	meanCount int64
-	// meanSumPrev holds the sums before the last update, to undo it.
-	meanSumPrev []float64
+	steps int64 // Adam steps taken
+	norm  inputNorm
 
 	tg  *trainGraph
 	buf buffers
@@ -180,8 +176,7 @@ func newModel(cfg Config, spec Spec) (*Model, error) {
 	if spec.Pixels() {
 		unit = 3 * spec.Frame[0] * spec.Frame[1]
 	}
-	m.mean = make([]float32, unit)
-	m.meanSum = make([]float64, unit)
+	m.norm = newInputNorm(unit)
 	return m, nil
 }
 

@@ -32,7 +32,8 @@ var (
 //	config     uint32 length + JSON
 //	spec       uint32 length + JSON
 //	steps      int64 (Adam steps)
-//	mean       int64 frame count + uint32 n + n float64 sums
+//	input norm int64 frame count, float64 sum of squares, uint32 n and n
+//	           float64 sums (see inputNorm)
 //	params     uint32 count, then per param: uint16 name length, name,
 //	           uint32 rows, uint32 cols, rows·cols float32 weights, and for
 //	           trained params the Adam moments m and v (rows·cols each)
@@ -70,9 +71,10 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	blob(m.cfg)
 	blob(m.spec)
 	put64(uint64(m.steps))
-	put64(uint64(m.meanCount))
-	put32(uint32(len(m.meanSum)))
-	for _, v := range m.meanSum {
+	put64(uint64(m.norm.count))
+	put64(math.Float64bits(m.norm.sumSq))
+	put32(uint32(len(m.norm.sum)))
+	for _, v := range m.norm.sum {
 		put64(math.Float64bits(v))
 	}
 	put32(uint32(len(m.params)))
@@ -162,9 +164,7 @@ func (m *Model) ReadFrom(r io.Reader) (int64, error) {
 	}
 	m.cfg = loaded.cfg
 	m.steps = loaded.steps
-	m.meanCount = loaded.meanCount
-	copy(m.meanSum, loaded.meanSum)
-	m.setMean()
+	m.norm = loaded.norm
 	for i, p := range m.params {
 		q := loaded.params[i]
 		copy(p.data, q.data)
@@ -177,10 +177,10 @@ func (m *Model) ReadFrom(r io.Reader) (int64, error) {
 
 // architecture is what fixes the shapes of a model's tensors.
 type architecture struct {
-	Dynamics                                      string
-	LatentDim, Hidden, Patch, Channels, Rank      int
-	FrameStack, DecoderHidden                     int
-	Spec                                          Spec
+	Dynamics                                 string
+	LatentDim, Hidden, Patch, Channels, Rank int
+	FrameStack, DecoderHidden                int
+	Spec                                     Spec
 }
 
 func (m *Model) architecture() architecture {
@@ -275,12 +275,13 @@ func decodeModel(data []byte, into *Model) (*Model, error) {
 		return nil, fmt.Errorf("%w: file has %+v, model has %+v", ErrArchitecture, m.architecture(), into.architecture())
 	}
 	m.steps = int64(r.u64())
-	m.meanCount = int64(r.u64())
-	if n := r.u32(); r.err == nil && int(n) != len(m.meanSum) {
-		return nil, fmt.Errorf("%w: mean image of %d values, want %d", ErrCorrupt, n, len(m.meanSum))
+	m.norm.count = int64(r.u64())
+	m.norm.sumSq = math.Float64frombits(r.u64())
+	if n := r.u32(); r.err == nil && int(n) != len(m.norm.sum) {
+		return nil, fmt.Errorf("%w: mean image of %d values, want %d", ErrCorrupt, n, len(m.norm.sum))
 	}
-	for i := range m.meanSum {
-		m.meanSum[i] = math.Float64frombits(r.u64())
+	for i := range m.norm.sum {
+		m.norm.sum[i] = math.Float64frombits(r.u64())
 	}
 	if n := r.u32(); r.err == nil && int(n) != len(m.params) {
 		return nil, fmt.Errorf("%w: %d tensors, want %d", ErrCorrupt, n, len(m.params))
@@ -306,9 +307,9 @@ func decodeModel(data []byte, into *Model) (*Model, error) {
 	if len(r.b) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(r.b))
 	}
-	if m.steps < 0 || m.meanCount < 0 {
-		return nil, fmt.Errorf("%w: negative counts", ErrCorrupt)
+	if m.steps < 0 || m.norm.count < 0 || math.IsNaN(m.norm.sumSq) {
+		return nil, fmt.Errorf("%w: bad counts", ErrCorrupt)
 	}
-	m.setMean()
+	m.norm.refresh()
 	return m, nil
 }

@@ -125,23 +125,22 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 		m.tg = tg
 	}
 	tg := m.tg
-	meanCount := m.meanCount
-	m.updateMean(b)
+	m.updateNorm(b)
 	valueTarget := m.fillInputs(tg, b, rng)
-	defer tg.vm.Reset()
+	defer tg.reset()
 	if err := tg.vm.RunAll(); err != nil {
-		m.restoreMean(meanCount)
+		m.norm.undo()
 		return Metrics{}, fmt.Errorf("worldmodel: train step: %w", err)
 	}
 	met := m.readMetrics(tg)
 	met.ValueTarget = valueTarget
 	if err := checkFiniteLosses(met); err != nil {
-		m.restoreMean(meanCount)
+		m.norm.undo()
 		return met, err
 	}
 	modelSq, decSq, bad := gradSquares(tg)
 	if bad != "" {
-		m.restoreMean(meanCount)
+		m.norm.undo()
 		return met, fmt.Errorf("%w: gradient of %s", ErrNonFinite, bad)
 	}
 	met.GradNorm = math.Sqrt(modelSq)
@@ -179,6 +178,15 @@ func gradSquares(tg *trainGraph) (model, dec float64, bad string) {
 		}
 	}
 	return model, dec, ""
+}
+
+// reset readies the machine for the next run. The tape machine adds each
+// run's gradients to the ones it holds, so they are zeroed too.
+func (tg *trainGraph) reset() {
+	tg.vm.Reset()
+	for _, p := range tg.trained {
+		clear(gradOf(p))
+	}
 }
 
 func gradOf(p *param) []float32 {
@@ -240,51 +248,6 @@ func (m *Model) updateTargets() {
 	emaLinear(m.tval.out, m.val.out, tau)
 }
 
-// updateMean adds the observations of the batch's first frames to the
-// running mean image until MeanImageFrames have been seen. It keeps the
-// sums it started from, so that restoreMean can undo it.
-func (m *Model) updateMean(b *Batch) {
-	limit := int64(m.cfg.MeanImageFrames)
-	if limit <= 0 || m.meanCount >= limit {
-		return
-	}
-	m.meanSumPrev = append(m.meanSumPrev[:0], m.meanSum...)
-	unit := len(m.mean)
-	in := m.spec.InputDim()
-	for r := 0; r < b.B && m.meanCount < limit; r++ {
-		row := b.Obs[r*in : (r+1)*in]
-		for f := 0; f < m.spec.Stack && m.meanCount < limit; f++ {
-			for i, v := range row[f*unit : (f+1)*unit] {
-				m.meanSum[i] += float64(v)
-			}
-			m.meanCount++
-		}
-	}
-	m.setMean()
-}
-
-// setMean recomputes the mean image from its sums.
-func (m *Model) setMean() {
-	if m.meanCount == 0 {
-		clear(m.mean)
-		return
-	}
-	inv := 1 / float64(m.meanCount)
-	for i, s := range m.meanSum {
-		m.mean[i] = float32(s * inv)
-	}
-}
-
-// restoreMean undoes the last updateMean, which started from count frames.
-func (m *Model) restoreMean(count int64) {
-	if count == m.meanCount {
-		return
-	}
-	m.meanCount = count
-	copy(m.meanSum, m.meanSumPrev)
-	m.setMean()
-}
-
 // fillInputs writes batch b into the graph's input slices and returns the
 // mean value target of the valid rows.
 func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
@@ -313,7 +276,9 @@ func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 			tg.reward[i] = b.Rewards[i]
 			tg.cont[i] = 1 - b.Terminated[i]
 			tg.headWeight[i] = alive * float32(weights[j]*float64(K))
-			tg.valWeight[i] = tg.headWeight[i]
+			if i < len(tg.valWeight) {
+				tg.valWeight[i] = tg.headWeight[i]
+			}
 			if b.Terminated[i] != 0 {
 				alive = 0
 			}

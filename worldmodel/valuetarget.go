@@ -5,8 +5,9 @@ import (
 	"math/rand/v2"
 )
 
-// valueTargets writes the value targets of the K·B imagined latents ẑ_j of
-// batch b into dst and returns their mean over the valid rows. The targets
+// valueTargets writes the value targets of the imagined latents ẑ_j of
+// batch b (j < valueSteps, len(dst) rows) into dst and returns their mean
+// over the valid rows. The targets
 // come from the inference path with the current weights and enter the
 // graph as constants.
 func (m *Model) valueTargets(dst []float32, b *Batch, zbar, valid []float32, rng *rand.Rand) float64 {
@@ -16,7 +17,7 @@ func (m *Model) valueTargets(dst []float32, b *Batch, zbar, valid []float32, rng
 		m.lambdaTargets(dst, b, rng)
 	}
 	s, n := 0.0, 0.0
-	for i, v := range dst[:b.K*b.B] {
+	for i, v := range dst {
 		s += float64(valid[i] * v)
 		n += float64(valid[i])
 	}
@@ -60,7 +61,8 @@ func (m *Model) nStepTargets(dst []float32, b *Batch, zbar []float32) {
 }
 
 // lambdaTargets writes imagined TD(λ) returns from the replay latents
-// s_0 = f_θ(o_j), j = 0 … K−1 (DESIGN.md, "The value target decides it"):
+// s_0 = f_θ(o_0) of the batch's first frames (DESIGN.md, "The value target
+// decides it"):
 // for h = 0 … H−1 the model takes the greedy one-step-lookahead action
 //
 //	a_h = argmax_a r̂(s_h, a) + γ ĉ(s_h, a) V̄(μ(s_h, a))
@@ -72,11 +74,11 @@ func (m *Model) nStepTargets(dst []float32, b *Batch, zbar []float32) {
 //	G_H = V̄(s_H),   G_h = r_h + γ c_h ((1−λ) V̄(s_{h+1}) + λ G_{h+1})
 //
 // with r_h = r̂(s_h, a_h) and c_h = ĉ(s_h, a_h) the predicted reward and
-// continuation probability. The target of V(ẑ_j) is G_0.
+// continuation probability. The target of V(ẑ_0) is G_0.
 func (m *Model) lambdaTargets(dst []float32, b *Batch, rng *rand.Rand) {
 	c := m.cfg
 	d, A := c.LatentDim, m.spec.ActionDim
-	rows := b.K * b.B
+	rows := b.B
 	H := c.ValueHorizon
 	nc := c.ValueCandidates
 	if m.spec.Discrete {
@@ -138,4 +140,3 @@ func (m *Model) lambdaTargets(dst []float32, b *Batch, rng *rand.Rand) {
 		dst[r] = g
 	}
 }
-

@@ -11,11 +11,13 @@ import (
 	"syscall"
 
 	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/worldmodel"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	worldmodel.UseFastBLAS()
 	cmd := newRootCmd()
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "dream:", oneLine(err))

@@ -22,6 +22,8 @@ latent, and a planner samples many imagined futures from it to choose actions.`,
 		newRecordCmd(nil),
 		newTrainCmd(nil),
 		newEvalCmd(nil),
+		newCompareCmd(nil),
+		newImagineCmd(nil),
 	)
 	return root
 }

@@ -122,7 +122,7 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		if opts.planner != "cem" && opts.planner != "mppi" {
 			return cfg, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", opts.planner)
 		}
-		cfg.Planner.Method = opts.planner
+		cfg.Planner.Method = planner.Method(opts.planner)
 	}
 	if set("samples") {
 		if opts.samples < 1 || opts.samples > 1024 {
@@ -137,10 +137,11 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		cfg.Planner.Horizon = opts.horizon
 	}
 	if set("risk") {
-		if _, err := planner.ParseRisk(opts.risk); err != nil {
+		risk, err := planner.ParseRisk(opts.risk)
+		if err != nil {
 			return cfg, fmt.Errorf("--risk: %v", err)
 		}
-		cfg.Planner.Risk = opts.risk
+		cfg.Planner.Risk = risk
 	}
 	if set("plan-with") {
 		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-
-	"github.com/dreamrl/dream/envs"
 )
 
 // builtinMaps holds the built-in maps, written in the map format.
@@ -99,36 +97,6 @@ func Windy() *Env { return New(builtin("windy")) }
 // 10 % takes the rock; a model that predicts only the mean outcome cannot
 // tell the two apart. (Exact values from finite-horizon value iteration;
 // see the package tests.)
+//
+// Its registry name is gridworld/cliff-ice.
 func CliffIce() *Env { return New(builtin("cliff-ice")) }
-
-// Registry returns the gridworlds by registry name. Each maker builds a
-// fresh simulator and wraps it with envs.New:
-//
-//	gridworld/frozenlake-4x4  FrozenLake4x4
-//	gridworld/frozenlake-8x8  FrozenLake8x8
-//	gridworld/windy           Windy
-//	gridworld/cliff-ice       CliffIce
-//	gridworld/map             the map file named by Options.MapFile
-//
-// The built-in entries ignore Options.MapFile.
-func Registry() map[string]func(envs.Options) (envs.Env, error) {
-	fixed := func(build func() *Env) func(envs.Options) (envs.Env, error) {
-		return func(opts envs.Options) (envs.Env, error) { return envs.New(build(), opts) }
-	}
-	return map[string]func(envs.Options) (envs.Env, error){
-		"gridworld/frozenlake-4x4": fixed(FrozenLake4x4),
-		"gridworld/frozenlake-8x8": fixed(FrozenLake8x8),
-		"gridworld/windy":          fixed(Windy),
-		"gridworld/cliff-ice":      fixed(CliffIce),
-		"gridworld/map": func(opts envs.Options) (envs.Env, error) {
-			if opts.MapFile == "" {
-				return nil, fmt.Errorf("%w: gridworld/map needs a map file (Options.MapFile)", envs.ErrOptions)
-			}
-			m, err := LoadMap(opts.MapFile)
-			if err != nil {
-				return nil, err
-			}
-			return envs.New(New(m), opts)
-		},
-	}
-}

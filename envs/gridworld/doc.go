@@ -20,8 +20,8 @@
 // before and after the grid are ignored; the grid itself is contiguous.
 // There is no comment syntax ('#' is a wall tile).
 //
-// A header line is `key = value` (spaces around '=' optional); each key
-// appears at most once. Keys and their defaults:
+// A header line is `key = value` (spaces around '=' optional): before the
+// grid, every line holding '=' is one. Each key appears at most once. Keys and their defaults:
 //
 //	slip        = 0     probability that a move goes sideways, in [0, 1]
 //	slip_tiles  = ice   ice: moves made from I tiles slip; all: moves from every tile

@@ -132,6 +132,9 @@ func (e *Env) SetState(s []float64) error {
 	return nil
 }
 
+// Success reports whether the agent stands on a goal tile.
+func (e *Env) Success() bool { return e.m.At(e.row, e.col) == Goal }
+
 // Step applies the action a[0] ∈ {0, 1, 2, 3} as the package documentation
 // describes and returns the reward and the flags. It panics on an action
 // outside the action space.

@@ -615,49 +615,23 @@ func TestStepPanicsOnBadAction(t *testing.T) {
 	}
 }
 
-func TestRegistry(t *testing.T) {
-	reg := Registry()
-	tests := []struct {
-		name string
-		opts envs.Options
-		dim  int
-		err  error
-	}{
-		{"gridworld/frozenlake-4x4", envs.Options{Obs: envs.ObsState}, 16, nil},
-		{"gridworld/frozenlake-8x8", envs.Options{Obs: envs.ObsState}, 64, nil},
-		{"gridworld/windy", envs.Options{Obs: envs.ObsState}, 70, nil},
-		{"gridworld/cliff-ice", envs.Options{}, 32 * 32 * 3, nil},
-		{"gridworld/map", envs.Options{Obs: envs.ObsState, MapFile: filepath.Join(testdataMaps, "lake-16x16.map")}, 256, nil},
-		{"gridworld/map", envs.Options{}, 0, envs.ErrOptions},
-		{"gridworld/map", envs.Options{MapFile: filepath.Join(testdataMaps, "none.map")}, 0, nil},
-		{"gridworld/windy", envs.Options{Size: -1}, 0, envs.ErrOptions},
+func TestSuccess(t *testing.T) {
+	e := FrozenLake4x4()
+	var _ envs.Successor = e
+	e.Reset(1)
+	if e.Success() {
+		t.Fatal("success at the start")
 	}
-	if len(reg) != 5 {
-		t.Errorf("registry has %d entries, want 5", len(reg))
+	if err := e.SetState([]float64{3, 3}); err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			mk, ok := reg[tc.name]
-			if !ok {
-				t.Fatalf("%s not registered", tc.name)
-			}
-			env, err := mk(tc.opts)
-			if tc.dim == 0 {
-				if err == nil || (tc.err != nil && !errors.Is(err, tc.err)) {
-					t.Errorf("err = %v, want %v", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := env.ObservationSpace().Dim(); got != tc.dim {
-				t.Errorf("observation dim %d, want %d", got, tc.dim)
-			}
-			obs := env.Reset(1)
-			if obs.Frame == nil && len(obs.Vector) != tc.dim {
-				t.Errorf("first observation %+v", obs)
-			}
-		})
+	if !e.Success() {
+		t.Error("no success on the goal tile")
+	}
+	if err := e.SetState([]float64{1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if e.Success() {
+		t.Error("success in a hole")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseMap checks that no input makes ParseMap panic, that every
@@ -54,7 +55,22 @@ func FuzzParseMap(f *testing.F) {
 		if starts != 1 || m.At(m.StartRow, m.StartCol) != Start {
 			t.Fatalf("%d starts, start (%d, %d)", starts, m.StartRow, m.StartCol)
 		}
-		// Rectangular: the grid's non-blank lines all have Cols tiles.
+		// Rectangular: the input's grid lines (neither blank nor a header)
+		// number Rows and all hold Cols tiles.
+		rows := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimRight(line, " \t\r\v\f")
+			if line == "" || strings.Contains(line, "=") {
+				continue
+			}
+			rows++
+			if n := utf8.RuneCountInString(line); n != m.Cols {
+				t.Fatalf("grid line %q has %d tiles, map has %d columns", line, n, m.Cols)
+			}
+		}
+		if rows != m.Rows {
+			t.Fatalf("input has %d grid lines, map has %d rows", rows, m.Rows)
+		}
 		if err := m.Validate(); err != nil {
 			t.Fatal(err)
 		}

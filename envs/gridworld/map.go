@@ -182,8 +182,9 @@ func (m *Map) clone() *Map {
 	return &c
 }
 
-// String writes m in the map format, every header key included, so that
-// ParseMap reads back an equal Map. Floor is written '.'.
+// String writes m in the map format, so that ParseMap reads back an equal
+// Map: every header key (the wind keys only when set), a blank line, then
+// the grid, with floor written '.'.
 func (m *Map) String() string {
 	var b strings.Builder
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
@@ -195,7 +196,10 @@ func (m *Map) String() string {
 		for _, w := range m.Wind {
 			fmt.Fprintf(&b, " %d", w)
 		}
-		fmt.Fprintf(&b, "\nwind_noise = %d\n", m.WindNoise)
+		b.WriteByte('\n')
+	}
+	if m.Wind != nil || m.WindNoise != 0 {
+		fmt.Fprintf(&b, "wind_noise = %d\n", m.WindNoise)
 	}
 	b.WriteByte('\n')
 	for r := 0; r < m.Rows; r++ {

@@ -16,14 +16,58 @@ const discMinCell = 6
 // discRadius is the agent disc's radius as a fraction of the cell's side.
 const discRadius = 0.36
 
-// background caches the static picture (the tiles) for one frame size.
-// pix holds w·h RGBA pixels with stride 4w; xs[c] and ys[r] are the first
-// pixel column of grid column c and the first pixel row of grid row r
-// (xs[Cols] = w, ys[Rows] = h).
+// background caches what Render needs for one frame size: the static
+// picture (the tiles) and the agent's disc. pix holds w·h RGBA pixels with
+// stride 4w; xs[c] and ys[r] are the first pixel column of grid column c
+// and the first pixel row of grid row r (xs[Cols] = w, ys[Rows] = h). Cells
+// differ in size by at most one pixel, so discs holds one mask per cell
+// size met.
 type background struct {
 	w, h   int
 	pix    []uint8
 	xs, ys []int
+	discs  []disc
+}
+
+// disc is the agent's mask for a cw×ch cell: mask[y·cw + x] is one of
+// maskNone, maskFill or maskRim.
+type disc struct {
+	cw, ch int
+	mask   []uint8
+}
+
+const (
+	maskNone = iota
+	maskFill
+	maskRim
+)
+
+// newDisc computes the mask of a disc of radius discRadius·side centred in
+// a cw×ch cell (an ellipse when the cell is not square). Points beyond the
+// inner radius, one and a half pixels in from the edge, form the rim, which
+// only discs wide enough to keep a filled centre get.
+func newDisc(cw, ch int) disc {
+	d := disc{cw: cw, ch: ch, mask: make([]uint8, cw*ch)}
+	cx, cy := float64(cw)/2, float64(ch)/2
+	rx, ry := discRadius*float64(cw), discRadius*float64(ch)
+	inner := 2.0
+	if rx >= 6 {
+		inner = (1 - 1.5/rx) * (1 - 1.5/rx)
+	}
+	for y := range ch {
+		dy := (float64(y) + 0.5 - cy) / ry
+		for x := range cw {
+			dx := (float64(x) + 0.5 - cx) / rx
+			switch r := dx*dx + dy*dy; {
+			case r > 1:
+			case r > inner:
+				d.mask[y*cw+x] = maskRim
+			default:
+				d.mask[y*cw+x] = maskFill
+			}
+		}
+	}
+	return d
 }
 
 // tileColor is the opaque colour of tile t.
@@ -73,6 +117,16 @@ func (bg *background) draw(m *Map, w, h int) {
 	bg.w, bg.h = w, h
 	bg.pix = make([]uint8, 4*w*h)
 	bg.xs, bg.ys = cellEdges(m.Cols, w), cellEdges(m.Rows, h)
+	bg.discs = bg.discs[:0]
+	for r := range m.Rows {
+		for c := range m.Cols {
+			cw, ch := bg.xs[c+1]-bg.xs[c], bg.ys[r+1]-bg.ys[r]
+			if cw < discMinCell || ch < discMinCell || bg.disc(cw, ch) != nil {
+				continue
+			}
+			bg.discs = append(bg.discs, newDisc(cw, ch))
+		}
+	}
 	maxWind := 0
 	for _, v := range m.Wind {
 		maxWind = max(maxWind, v, -v)
@@ -131,41 +185,35 @@ func (e *Env) Render(dst *image.RGBA) {
 	e.drawAgent(dst)
 }
 
-// drawAgent paints the agent over its cell.
+// disc returns the cached mask for a cw×ch cell, or nil.
+func (bg *background) disc(cw, ch int) *disc {
+	for i := range bg.discs {
+		if bg.discs[i].cw == cw && bg.discs[i].ch == ch {
+			return &bg.discs[i]
+		}
+	}
+	return nil
+}
+
+// drawAgent paints the agent over its cell: the cached disc, or the whole
+// cell where it is too small for one.
 func (e *Env) drawAgent(dst *image.RGBA) {
 	bg := &e.canvas
 	x0, x1 := span(bg.xs, e.col, e.m.Cols, bg.w)
 	y0, y1 := span(bg.ys, e.row, e.m.Rows, bg.h)
-	fill := agentColor()
-	cw, ch := x1-x0, y1-y0
-	if cw < discMinCell || ch < discMinCell {
-		for y := y0; y < y1; y++ {
-			for x := x0; x < x1; x++ {
-				setPix(dst, x, y, fill)
-			}
-		}
-		return
-	}
-	rim := agentRim()
-	cx, cy := float64(x0+x1)/2, float64(y0+y1)/2
-	rx, ry := discRadius*float64(cw), discRadius*float64(ch)
-	// Points beyond the inner radius (one pixel in from the edge) form the
-	// rim, which is drawn only on discs wide enough to keep a filled centre.
-	inner := 2.0
-	if rx >= 6 {
-		inner = (1 - 1.5/rx) * (1 - 1.5/rx)
-	}
+	fill, rim := agentColor(), agentRim()
+	d := bg.disc(x1-x0, y1-y0)
 	for y := y0; y < y1; y++ {
-		dy := (float64(y) + 0.5 - cy) / ry
 		for x := x0; x < x1; x++ {
-			dx := (float64(x) + 0.5 - cx) / rx
-			d := dx*dx + dy*dy
-			switch {
-			case d > 1:
-			case d > inner:
-				setPix(dst, x, y, rim)
-			default:
+			k := uint8(maskFill)
+			if d != nil {
+				k = d.mask[(y-y0)*d.cw+x-x0]
+			}
+			switch k {
+			case maskFill:
 				setPix(dst, x, y, fill)
+			case maskRim:
+				setPix(dst, x, y, rim)
 			}
 		}
 	}

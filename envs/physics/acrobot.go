@@ -22,6 +22,8 @@ const (
 	acrobotMaxVel1    = 4 * math.Pi
 	acrobotMaxVel2    = 9 * math.Pi
 	acrobotResetBound = 0.1
+	// wrapLimit bounds the angles that wrap reduces by Gymnasium's loop.
+	wrapLimit = 1e6
 )
 
 // AcrobotMaxSteps is Acrobot-v1's time limit.
@@ -187,8 +189,14 @@ func acrobotDsdt(s [4]float64, tq float64) [4]float64 {
 }
 
 // wrap is Gymnasium's wrap: x shifted by multiples of M − m into [m, M].
+// Beyond ±wrapLimit, where Gymnasium's loop would run for ages (or forever:
+// a huge x minus M − m is x again), x is first reduced by math.Mod; a
+// non-finite x becomes NaN.
 func wrap(x, m, M float64) float64 {
 	diff := M - m
+	if math.Abs(x) > wrapLimit {
+		x = math.Mod(x, diff)
+	}
 	for x > M {
 		x = x - diff
 	}

@@ -52,9 +52,10 @@ const CartPoleMaxSteps = 500
 // steps_beyond_terminated). Reset draws each of the four state values
 // uniformly from [−0.05, 0.05). The state vector is s itself.
 //
-// The picture is Gymnasium's: a black cart on a black track, a tan pole and
-// a blue axle, the 4.8 m between the track's ends spanning the width of the
-// picture (the track is drawn beneath the cart and pole).
+// The picture is Gymnasium's: a black cart on a track, a tan pole and a
+// blue axle, the 4.8 m between the track's ends spanning the width of the
+// picture. The track is a thin line drawn beneath the cart and pole (it is
+// drawn last, over them, in Gymnasium).
 type CartPole struct {
 	state [4]float64
 	steps int

@@ -9,9 +9,11 @@ import (
 // pygame screen (pixels, y up, since pygame's surface is flipped before it
 // is shown) and mapped onto the destination by a view: the Gymnasium screen
 // scaled to fit the destination and centred in it. Shapes are tested per
-// pixel against the pixel centre, inside the shape's bounding box only, and
-// blended by their approximate coverage of the pixel, so that a small
-// change of state changes the picture a little rather than not at all.
+// pixel against the pixel centre, only near the shape (within its bounding
+// box, and for lines and boxes within the row's span of a bounding
+// rectangle), and blended by their approximate coverage of the pixel, so
+// that a small change of state changes the picture a little rather than
+// not at all.
 
 // minHalfStroke is the least half-width, in destination pixels, of the
 // strokes that carry the state (poles, rods, links, arcs): at 32×32 the
@@ -45,7 +47,7 @@ type view struct {
 }
 
 func newView(w, h int, gw, gh float64) view {
-	k := math.Min(float64(w)/gw, float64(h)/gh)
+	k := min(float64(w)/gw, float64(h)/gh)
 	return view{k: k, ox: (float64(w) - k*gw) / 2, oy: (float64(h) + k*gh) / 2}
 }
 
@@ -53,12 +55,12 @@ func newView(w, h int, gw, gh float64) view {
 func (v view) pt(x, y float64) (float64, float64) { return v.ox + v.k*x, v.oy - v.k*y }
 
 // stroke maps a screen half-width to pixels, at least minHalfStroke.
-func (v view) stroke(hw float64) float64 { return math.Max(v.k*hw, minHalfStroke) }
+func (v view) stroke(hw float64) float64 { return max(v.k*hw, minHalfStroke) }
 
 // hair maps the half-width of a line that carries no state (a track, a
 // target height) to pixels, at least minHalfHair: faint at small sizes, so
 // that it does not hide the parts that move.
-func (v view) hair(hw float64) float64 { return math.Max(v.k*hw, minHalfHair) }
+func (v view) hair(hw float64) float64 { return max(v.k*hw, minHalfHair) }
 
 // raster is a view of a destination's pixels for one drawing pass: pixel
 // (x, y), 0 ≤ x < w, 0 ≤ y < h, relative to the destination's Min, starts
@@ -145,8 +147,8 @@ func span(lo, hi float64, n int) (a, b int, ok bool) {
 // pixel whose centre lies at signed distance c from the middle of a band
 // of half-width h.
 func overlap(c, h float64) float64 {
-	lo := math.Max(c-0.5, -h)
-	hi := math.Min(c+0.5, h)
+	lo := max(c-0.5, -h)
+	hi := min(c+0.5, h)
 	if hi <= lo {
 		return 0
 	}
@@ -195,10 +197,10 @@ func (r raster) strokes(ss []segment, hw float64, c rgb) {
 	x0, y0 := math.Inf(1), math.Inf(1)
 	x1, y1 := math.Inf(-1), math.Inf(-1)
 	for _, s := range ss {
-		x0 = math.Min(x0, math.Min(s.ax, s.ax+s.dx))
-		x1 = math.Max(x1, math.Max(s.ax, s.ax+s.dx))
-		y0 = math.Min(y0, math.Min(s.ay, s.ay+s.dy))
-		y1 = math.Max(y1, math.Max(s.ay, s.ay+s.dy))
+		x0 = min(x0, min(s.ax, s.ax+s.dx))
+		x1 = max(x1, max(s.ax, s.ax+s.dx))
+		y0 = min(y0, min(s.ay, s.ay+s.dy))
+		y1 = max(y1, max(s.ay, s.ay+s.dy))
 	}
 	xa, xb, okx := span(x0-reach, x1+reach, r.w)
 	ya, yb, oky := span(y0-reach, y1+reach, r.h)
@@ -213,7 +215,7 @@ func (r raster) strokes(ss []segment, hw float64, c rgb) {
 			cx := float64(x) + 0.5
 			d2 := math.Inf(1)
 			for _, s := range ss {
-				d2 = math.Min(d2, s.dist2(cx, cy))
+				d2 = min(d2, s.dist2(cx, cy))
 			}
 			if d2 >= reach2 {
 				continue
@@ -225,10 +227,40 @@ func (r raster) strokes(ss []segment, hw float64, c rgb) {
 	}
 }
 
-// line draws one segment of half-width hw with round ends.
+// line draws one segment from (ax, ay) to (bx, by) thickened to
+// half-width hw with round ends, as strokes does, testing per row only the
+// pixels inside the segment's rectangle grown by hw + ½.
 func (r raster) line(ax, ay, bx, by, hw float64, c rgb) {
-	s := [1]segment{seg(ax, ay, bx, by)}
-	r.strokes(s[:], hw, c)
+	s := seg(ax, ay, bx, by)
+	ux, uy := 1.0, 0.0
+	if l := math.Hypot(s.dx, s.dy); l > 0 {
+		ux, uy = s.dx/l, s.dy/l
+	}
+	reach := hw + 0.5
+	hu := math.Hypot(s.dx, s.dy)/2 + reach
+	cx, cy := ax+s.dx/2, ay+s.dy/2
+	ya, yb, ok := span(min(ay, by)-reach, max(ay, by)+reach, r.h)
+	if !ok {
+		return
+	}
+	reach2 := reach * reach
+	for y := ya; y < yb; y++ {
+		py := float64(y) + 0.5
+		xa, xb, ok := rowSpan(cx, cy, ux, uy, hu, reach, py, r.w)
+		if !ok {
+			continue
+		}
+		row := y * r.stride
+		for x := xa; x < xb; x++ {
+			d2 := s.dist2(float64(x)+0.5, py)
+			if d2 >= reach2 {
+				continue
+			}
+			if a := overlap(math.Sqrt(d2), hw); a > 0 {
+				r.blend(row+4*x, c, a)
+			}
+		}
+	}
 }
 
 // disc draws a disc of radius rad centred at (x, y).
@@ -238,15 +270,18 @@ func (r raster) disc(x, y, rad float64, c rgb) { r.line(x, y, x, y, rad, c) }
 // half-length hu along the axis and half-width hv across it; a pixel's
 // coverage is the product of its coverages along and across the axis.
 func (r raster) box(cx, cy, ux, uy, hu, hv float64, c rgb) {
-	ex := math.Abs(ux)*hu + math.Abs(uy)*hv + 0.5
 	ey := math.Abs(uy)*hu + math.Abs(ux)*hv + 0.5
-	xa, xb, okx := span(cx-ex, cx+ex, r.w)
-	ya, yb, oky := span(cy-ey, cy+ey, r.h)
-	if !okx || !oky {
+	ya, yb, ok := span(cy-ey, cy+ey, r.h)
+	if !ok {
 		return
 	}
 	for y := ya; y < yb; y++ {
-		dy := float64(y) + 0.5 - cy
+		py := float64(y) + 0.5
+		xa, xb, ok := rowSpan(cx, cy, ux, uy, hu+0.5, hv+0.5, py, r.w)
+		if !ok {
+			continue
+		}
+		dy := py - cy
 		row := y * r.stride
 		for x := xa; x < xb; x++ {
 			dx := float64(x) + 0.5 - cx
@@ -259,6 +294,36 @@ func (r raster) box(cx, cy, ux, uy, hu, hv float64, c rgb) {
 			}
 		}
 	}
+}
+
+// rowSpan returns the pixels [xa, xb) of a row, clipped to [0, w), whose
+// centres' x lies within the rectangle centred at (cx, cy) with unit axis
+// (ux, uy), half-length hu and half-width hv, on the line y = py.
+func rowSpan(cx, cy, ux, uy, hu, hv, py float64, w int) (xa, xb int, ok bool) {
+	dy := py - cy
+	lo, hi := math.Inf(-1), math.Inf(1)
+	lo, hi = slab(ux, dy*uy, hu, lo, hi)  // |dx·ux + dy·uy| ≤ hu
+	lo, hi = slab(-uy, dy*ux, hv, lo, hi) // |−dx·uy + dy·ux| ≤ hv
+	if !(lo <= hi) {
+		return 0, 0, false
+	}
+	// Pixel x has its centre at x + ½.
+	return span(cx+lo-0.5, cx+hi+0.5, w)
+}
+
+// slab narrows [lo, hi] to the dx with |a·dx + b| ≤ h.
+func slab(a, b, h, lo, hi float64) (float64, float64) {
+	if a == 0 {
+		if math.Abs(b) > h {
+			return 1, 0
+		}
+		return lo, hi
+	}
+	l, u := (-h-b)/a, (h-b)/a
+	if a < 0 {
+		l, u = u, l
+	}
+	return max(lo, l), min(hi, u)
 }
 
 // triangle fills the triangle with the given corners; a pixel's coverage
@@ -280,8 +345,8 @@ func (r raster) triangle(x0, y0, x1, y1, x2, y2 float64, c rgb) {
 		}
 		es[i] = edge{a[0], a[1], -dy / l, dx / l}
 	}
-	xa, xb, okx := span(math.Min(x0, math.Min(x1, x2))-0.5, math.Max(x0, math.Max(x1, x2))+0.5, r.w)
-	ya, yb, oky := span(math.Min(y0, math.Min(y1, y2))-0.5, math.Max(y0, math.Max(y1, y2))+0.5, r.h)
+	xa, xb, okx := span(min(x0, min(x1, x2))-0.5, max(x0, max(x1, x2))+0.5, r.w)
+	ya, yb, oky := span(min(y0, min(y1, y2))-0.5, max(y0, max(y1, y2))+0.5, r.h)
 	if !okx || !oky {
 		return
 	}
@@ -291,9 +356,9 @@ func (r raster) triangle(x0, y0, x1, y1, x2, y2 float64, c rgb) {
 			cx := float64(x) + 0.5
 			d := math.Inf(1)
 			for _, e := range es {
-				d = math.Min(d, (cx-e.x)*e.nx+(cy-e.y)*e.ny)
+				d = min(d, (cx-e.x)*e.nx+(cy-e.y)*e.ny)
 			}
-			if a := math.Min(d+0.5, 1); a > 0 {
+			if a := min(d+0.5, 1); a > 0 {
 				r.blend(y*r.stride+4*x, c, a)
 			}
 		}
@@ -310,7 +375,7 @@ func (r raster) triangle(x0, y0, x1, y1, x2, y2 float64, c rgb) {
 // distance to the arc is |ρ − rad| where the pixel's angle lies within the
 // arc, and to the nearer end elsewhere.
 func (r raster) arrow(cx, cy, rad, a0, sweep, head, hw float64, c rgb) {
-	sweep = math.Max(-maxSweep, math.Min(sweep, maxSweep))
+	sweep = max(-maxSweep, min(sweep, maxSweep))
 	// Make the arc counter-clockwise from lo to lo+s.
 	lo, s := a0, sweep
 	if s < 0 {
@@ -340,18 +405,18 @@ func (r raster) arrow(cx, cy, rad, a0, sweep, head, hw float64, c rgb) {
 		seg(tx, ty, tx-head*mx-head*ct/2, ty-head*my-head*st/2),
 	}
 
-	x0, x1 := math.Min(e0x, e1x), math.Max(e0x, e1x)
-	y0, y1 := math.Min(e0y, e1y), math.Max(e0y, e1y)
+	x0, x1 := min(e0x, e1x), max(e0x, e1x)
+	y0, y1 := min(e0y, e1y), max(e0y, e1y)
 	for _, q := range [4][2]float64{{rad, 0}, {0, rad}, {-rad, 0}, {0, -rad}} {
 		if inArc(q[0], q[1]) {
-			x0, x1 = math.Min(x0, q[0]), math.Max(x1, q[0])
-			y0, y1 = math.Min(y0, q[1]), math.Max(y1, q[1])
+			x0, x1 = min(x0, q[0]), max(x1, q[0])
+			y0, y1 = min(y0, q[1]), max(y1, q[1])
 		}
 	}
 	for _, b := range barbs {
 		ex, ey := b.ax+b.dx, b.ay+b.dy
-		x0, x1 = math.Min(x0, ex), math.Max(x1, ex)
-		y0, y1 = math.Min(y0, ey), math.Max(y1, ey)
+		x0, x1 = min(x0, ex), max(x1, ex)
+		y0, y1 = min(y0, ey), max(y1, ey)
 	}
 	reach := hw + 0.5
 	xa, xb, okx := span(cx+x0-reach, cx+x1+reach, r.w)
@@ -360,17 +425,35 @@ func (r raster) arrow(cx, cy, rad, a0, sweep, head, hw float64, c rgb) {
 		return
 	}
 	reach2 := reach * reach
+	// Pixels farther than reach from the circle and outside the barbs'
+	// box are skipped before any distance is computed.
+	inner, outer := max(rad-reach, 0), rad+reach
+	inner2, outer2 := inner*inner, outer*outer
+	bx0, bx1 := min(barbs[0].ax+barbs[0].dx, barbs[1].ax+barbs[1].dx, tx)-reach, max(barbs[0].ax+barbs[0].dx, barbs[1].ax+barbs[1].dx, tx)+reach
+	by0, by1 := min(barbs[0].ay+barbs[0].dy, barbs[1].ay+barbs[1].dy, ty)-reach, max(barbs[0].ay+barbs[0].dy, barbs[1].ay+barbs[1].dy, ty)+reach
 	for py := ya; py < yb; py++ {
 		y := cy - (float64(py) + 0.5)
 		row := py * r.stride
+		nearBarbRow := y >= by0 && y <= by1
 		for px := xa; px < xb; px++ {
 			x := float64(px) + 0.5 - cx
-			d2 := math.Min(barbs[0].dist2(x, y), barbs[1].dist2(x, y))
-			if inArc(x, y) {
-				d := math.Sqrt(x*x+y*y) - rad
-				d2 = math.Min(d2, d*d)
-			} else {
-				d2 = math.Min(d2, math.Min((x-e0x)*(x-e0x)+(y-e0y)*(y-e0y), (x-e1x)*(x-e1x)+(y-e1y)*(y-e1y)))
+			rho2 := x*x + y*y
+			nearArc := rho2 > inner2 && rho2 < outer2
+			nearBarb := nearBarbRow && x >= bx0 && x <= bx1
+			if !nearArc && !nearBarb {
+				continue
+			}
+			d2 := math.Inf(1)
+			if nearBarb {
+				d2 = min(barbs[0].dist2(x, y), barbs[1].dist2(x, y))
+			}
+			if nearArc {
+				if inArc(x, y) {
+					d := math.Sqrt(rho2) - rad
+					d2 = min(d2, d*d)
+				} else {
+					d2 = min(d2, (x-e0x)*(x-e0x)+(y-e0y)*(y-e0y), (x-e1x)*(x-e1x)+(y-e1y)*(y-e1y))
+				}
 			}
 			if d2 >= reach2 {
 				continue

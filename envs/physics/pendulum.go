@@ -64,7 +64,8 @@ const (
 // positive torque and clockwise for a negative one, through an angle of
 // |u|/2·π (a half turn at the limit), with an arrowhead. A gust on the
 // last step is a blue arc on a larger circle drawn the same way (at the
-// same angle per N·m) and a blue dot in the top-left corner.
+// same angle per N·m, up to seven eighths of a turn) and a blue dot in the
+// top-left corner.
 type Pendulum struct {
 	state [2]float64
 	steps int
@@ -124,7 +125,8 @@ func (p *Pendulum) restart() {
 }
 
 // SetState puts the pendulum in s = (θ, θ̇) at step 0 of an episode, with
-// no last torque and no gust.
+// no last torque and no gust. The gusts' random stream goes on where it
+// was.
 func (p *Pendulum) SetState(s []float64) error {
 	if err := checkState("pendulum", s, len(p.state)); err != nil {
 		return err
@@ -237,6 +239,6 @@ func (p *Pendulum) Render(dst *image.RGBA) {
 // arc.
 func torqueArc(r raster, v view, cx, cy, rad, u float64, c rgb) {
 	sweep := u * arcRadPerTorque
-	head := v.k * math.Min(arcHead, rad*math.Abs(sweep))
+	head := v.k * min(arcHead, rad*math.Abs(sweep))
 	r.arrow(cx, cy, v.k*rad, -math.Pi/2, sweep, head, v.stroke(arcHalfWidth), c)
 }

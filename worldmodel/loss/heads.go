@@ -166,16 +166,18 @@ func (k pointKernel) grad(in [][]float64, g float64, out [][]float64, _ []float6
 	}
 }
 
-// SoftBound returns x squashed smoothly into (lo, hi) by mbrl-lib's soft
-// bounds on a predicted log-variance (Chua et al. 2018, PETS; mbrl-lib's
-// GaussianMLP), elementwise:
+// SoftBound returns x softly bounded to about [lo, hi], elementwise, as
+// mbrl-lib bounds a predicted log-variance (mbrl/models/gaussian_mlp.py,
+// after Chua et al. 2018, PETS):
 //
 //	h = hi − softplus(hi − x)
 //	y = lo + softplus(h − lo),   softplus(u) = log(1 + exp(u))
 //
-// y is close to x well inside (lo, hi) and tends to lo and hi outside it;
-// the gradient σ(hi − x)·σ(h − lo) never vanishes, unlike a clamp's. It
-// needs lo < hi. The node is one fused op of x's shape and dtype.
+// y is close to x well inside (lo, hi); it tends to lo as x → −∞ and to
+// lo + softplus(hi − lo) = hi + log(1 + e^{−(hi−lo)}) ≈ hi as x → +∞. The
+// gradient σ(hi − x)·σ(h − lo) is smooth and nonzero at every finite x,
+// unlike a clamp's. It needs finite lo < hi. The node is one fused op of
+// x's shape and dtype.
 func SoftBound(x *gorgonia.Node, lo, hi float64) (*gorgonia.Node, error) {
 	if x == nil {
 		return nil, fmt.Errorf("loss: SoftBound: x is nil: %w", ErrShape)

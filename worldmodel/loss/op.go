@@ -51,10 +51,42 @@ type fused struct {
 	sizes  []int
 	total  int // Σ sizes: the length of the packed gradient
 	pool   *sync.Pool
+	packed *packedBuf
+}
+
+// packedBuf is the memory of the packed gradient, reused from one
+// evaluation to the next once every unpack node has read it. If an
+// evaluation starts while some reader has not read the previous one (a
+// machine that runs only part of the graph), it gets a fresh tensor.
+type packedBuf struct {
+	mu      sync.Mutex
+	t       *tensor.Dense
+	pending int // unpack nodes that have not yet read t
+}
+
+func (p *packedBuf) acquire(dt tensor.Dtype, n, readers int) *tensor.Dense {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.t == nil:
+		p.t = tensor.New(tensor.Of(dt), tensor.WithShape(n))
+	case p.pending > 0:
+		return tensor.New(tensor.Of(dt), tensor.WithShape(n))
+	}
+	p.pending = readers
+	return p.t
+}
+
+func (p *packedBuf) release(v gorgonia.Value) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d, ok := v.(*tensor.Dense); ok && d == p.t && p.pending > 0 {
+		p.pending--
+	}
 }
 
 func newFused(k kernel, nodes []*gorgonia.Node) (*fused, error) {
-	f := &fused{k: k, dt: nodes[0].Dtype()}
+	f := &fused{k: k, dt: nodes[0].Dtype(), packed: &packedBuf{}}
 	for i, n := range nodes {
 		if n.Dtype() != f.dt {
 			return nil, fmt.Errorf("loss: %v: input %d is %v, input 0 is %v: %w", k, i, n.Dtype(), f.dt, ErrShape)
@@ -279,7 +311,7 @@ func (op lossOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 	out := make(gorgonia.Nodes, len(inputs))
 	off := 0
 	for i, sh := range op.shapes {
-		u := unpackOp{dt: op.dt, offset: off, shape: sh, name: op.k.String()}
+		u := unpackOp{dt: op.dt, offset: off, shape: sh, name: op.k.String(), buf: op.packed}
 		if out[i], err = gorgonia.ApplyOp(u, packed); err != nil {
 			return nil, fmt.Errorf("loss: %v gradient of input %d: %w", op.k, i, err)
 		}
@@ -300,8 +332,8 @@ func (op lossOp) DoDiff(_ gorgonia.ExecutionContext, inputs gorgonia.Nodes, outp
 		vals[i] = n.Value()
 	}
 	vals[len(inputs)] = gv
-	packed, err := lossGradOp{fused: op.fused}.Do(vals...)
-	if err != nil {
+	packed := tensor.New(tensor.Of(op.dt), tensor.WithShape(op.total))
+	if err := (lossGradOp{fused: op.fused}).compute(packed, vals); err != nil {
 		return err
 	}
 	off := 0
@@ -368,23 +400,33 @@ func (op lossGradOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	return op.UsePreallocDo(nil, vals...)
 }
 
-// UsePreallocDo computes the packed gradient into prealloc when it fits.
-func (op lossGradOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) (gorgonia.Value, error) {
+// UsePreallocDo computes the packed gradient into the op's own buffer,
+// which the unpack nodes hand back once read; prealloc is not used.
+func (op lossGradOp) UsePreallocDo(_ gorgonia.Value, vals ...gorgonia.Value) (gorgonia.Value, error) {
+	res := op.packed.acquire(op.dt, op.total, len(op.shapes))
+	if err := op.compute(res, vals); err != nil {
+		op.packed.release(res)
+		return nil, err
+	}
+	return res, nil
+}
+
+// compute writes the packed gradient into res.
+func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 	n := len(op.shapes)
 	if len(vals) != n+1 {
-		return nil, fmt.Errorf("loss: %v gradient: %d inputs, want %d", op.k, len(vals), n+1)
+		return fmt.Errorf("loss: %v gradient: %d inputs, want %d", op.k, len(vals), n+1)
 	}
 	g, err := scalarOf(vals[n])
 	if err != nil {
-		return nil, fmt.Errorf("loss: %v gradient: %w", op.k, err)
+		return fmt.Errorf("loss: %v gradient: %w", op.k, err)
 	}
 	s := op.pool.Get().(*scratch)
 	defer op.pool.Put(s)
 	in, err := op.inputs(vals[:n], s, s.inp[:0])
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res := dense(prealloc, op.dt, tensor.Shape{op.total})
 	out := s.outp[:0]
 	if op.dt == tensor.Float64 {
 		p := res.Float64s()
@@ -394,7 +436,7 @@ func (op lossGradOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Val
 			off += sz
 		}
 		op.k.grad(in, g, out, s.work)
-		return res, nil
+		return nil
 	}
 	op.k.grad(in, g, s.out, s.work)
 	p := res.Float32s()
@@ -405,7 +447,7 @@ func (op lossGradOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Val
 		}
 		off += sz
 	}
-	return res, nil
+	return nil
 }
 
 func (op lossGradOp) ReturnsPtr() bool      { return false }
@@ -423,6 +465,7 @@ type unpackOp struct {
 	offset int
 	shape  tensor.Shape
 	name   string
+	buf    *packedBuf // told when the block has been read
 }
 
 func (op unpackOp) Arity() int { return 1 }
@@ -447,6 +490,7 @@ func (op unpackOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value
 	}
 	res := dense(prealloc, op.dt, op.shape)
 	n := op.shape.TotalSize()
+	defer op.buf.release(vals[0])
 	switch op.dt {
 	case tensor.Float64:
 		p, err := float64s(vals[0])
@@ -467,7 +511,7 @@ func (op unpackOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value
 func (op unpackOp) ReturnsPtr() bool      { return false }
 func (op unpackOp) CallsExtern() bool     { return false }
 func (op unpackOp) OverwritesInput() int  { return -1 }
-func (op unpackOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op) }
+func (op unpackOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op unpackOp) Hashcode() uint32      { return hashOf(op) }
 func (op unpackOp) String() string {
 	return fmt.Sprintf("unpack{%s %d %v}", op.name, op.offset, op.shape)

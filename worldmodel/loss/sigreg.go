@@ -35,10 +35,12 @@ const sigRegTMax = 3
 //	w_k = 2 · Δ_k · φ(t_k),   Δ_k = 3/(K−1), halved at k = 0 and k = K−1
 //
 // are the trapezoid weights of ∫₀³, doubled because the integrand is even
-// in t, times the weight function φ. EPᵐ is zero in expectation up to
-// O(1) when every projection is N(0, 1) and grows like N when the
-// projections collapse. knots is K ≥ 2; DefaultKnots is 17. The gradient
-// flows to z and to dirs. The node is one fused op.
+// in t, times the weight function φ. For N(0, 1) projections
+// E[EPᵐ] = Σ_k w_k (1 − φ(t_k)²) ≈ 1.05 (17 knots) whatever N; for a batch
+// collapsed to a point EPᵐ grows like N. knots is K ≥ 2; DefaultKnots is
+// 17. The gradient flows to z and to dirs. The node is one fused op; the
+// cos and sin of all knots come from one sincos per projection by
+// rotation, so a pass costs O(N·d·M) for the projections plus O(N·M·K).
 func SIGReg(z, dirs *gorgonia.Node, knots int) (*gorgonia.Node, error) {
 	if z == nil || dirs == nil {
 		return nil, fmt.Errorf("loss: SIGReg: z and dirs are required: %w", ErrShape)
@@ -126,7 +128,8 @@ func (k sigRegKernel) project(z, a, x []float64) {
 
 // moments writes Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) into cs and sn
 // (M×K). The knots are evenly spaced, so cos and sin of t_k x follow from
-// those of t_1 x by rotation: one sincos per projection instead of K.
+// those of t_1 x by rotation: one sincos per projection instead of K. Four
+// directions advance together so that their rotations overlap in the CPU.
 func (k sigRegKernel) moments(x, cs, sn []float64) {
 	nk := len(k.t)
 	clear(cs)
@@ -134,8 +137,36 @@ func (k sigRegKernel) moments(x, cs, sn []float64) {
 	dt := k.t[1]
 	for n := range k.n {
 		xr := x[n*k.m : (n+1)*k.m]
-		for m, xv := range xr {
-			s1, c1 := math.Sincos(dt * xv)
+		m := 0
+		for ; m+4 <= k.m; m += 4 {
+			sa1, ca1 := math.Sincos(dt * xr[m])
+			sb1, cb1 := math.Sincos(dt * xr[m+1])
+			sc1, cc1 := math.Sincos(dt * xr[m+2])
+			sd1, cd1 := math.Sincos(dt * xr[m+3])
+			ca, sa, cb, sb, cc, sc, cd, sd := 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0
+			cs4 := cs[m*nk : (m+4)*nk]
+			sn4 := sn[m*nk : (m+4)*nk]
+			cs4[0]++
+			cs4[nk]++
+			cs4[2*nk]++
+			cs4[3*nk]++
+			for j := 1; j < nk; j++ {
+				ca, sa = ca*ca1-sa*sa1, sa*ca1+ca*sa1
+				cb, sb = cb*cb1-sb*sb1, sb*cb1+cb*sb1
+				cc, sc = cc*cc1-sc*sc1, sc*cc1+cc*sc1
+				cd, sd = cd*cd1-sd*sd1, sd*cd1+cd*sd1
+				cs4[j] += ca
+				sn4[j] += sa
+				cs4[nk+j] += cb
+				sn4[nk+j] += sb
+				cs4[2*nk+j] += cc
+				sn4[2*nk+j] += sc
+				cs4[3*nk+j] += cd
+				sn4[3*nk+j] += sd
+			}
+		}
+		for ; m < k.m; m++ {
+			s1, c1 := math.Sincos(dt * xr[m])
 			c, s := 1.0, 0.0
 			cm := cs[m*nk : (m+1)*nk]
 			sm := sn[m*nk : (m+1)*nk]
@@ -192,8 +223,30 @@ func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []fl
 	for n := range k.n {
 		xr := x[n*k.m : (n+1)*k.m]
 		gr := gx[n*k.m : (n+1)*k.m]
-		for m, xv := range xr {
-			s1, c1 := math.Sincos(dt * xv)
+		m := 0
+		for ; m+4 <= k.m; m += 4 {
+			sa1, ca1 := math.Sincos(dt * xr[m])
+			sb1, cb1 := math.Sincos(dt * xr[m+1])
+			sc1, cc1 := math.Sincos(dt * xr[m+2])
+			sd1, cd1 := math.Sincos(dt * xr[m+3])
+			ca, sa, cb, sb, cc, sc, cd, sd := 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0
+			a4 := cs[m*nk : (m+4)*nk]
+			b4 := sn[m*nk : (m+4)*nk]
+			var ga, gb, gc, gd float64
+			for j := 1; j < nk; j++ {
+				ca, sa = ca*ca1-sa*sa1, sa*ca1+ca*sa1
+				cb, sb = cb*cb1-sb*sb1, sb*cb1+cb*sb1
+				cc, sc = cc*cc1-sc*sc1, sc*cc1+cc*sc1
+				cd, sd = cd*cd1-sd*sd1, sd*cd1+cd*sd1
+				ga += a4[j]*ca - b4[j]*sa
+				gb += a4[nk+j]*cb - b4[nk+j]*sb
+				gc += a4[2*nk+j]*cc - b4[2*nk+j]*sc
+				gd += a4[3*nk+j]*cd - b4[3*nk+j]*sd
+			}
+			gr[m], gr[m+1], gr[m+2], gr[m+3] = ga, gb, gc, gd
+		}
+		for ; m < k.m; m++ {
+			s1, c1 := math.Sincos(dt * xr[m])
 			c, s := 1.0, 0.0
 			a := cs[m*nk : (m+1)*nk]
 			b := sn[m*nk : (m+1)*nk]

@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+// debugConfig is the debug preset on an environment with a small budget.
+func debugConfig(t *testing.T, env string, steps int) Config {
+	t.Helper()
+	cfg, err := Preset("debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Env = env
+	cfg.Steps = steps
+	cfg.SeedSteps = min(cfg.SeedSteps, steps/2)
+	cfg.EvalEvery = steps / 2
+	cfg.EvalEpisodes = 2
+	cfg.LogEvery = 50
+	cfg.CheckpointEvery = steps / 4
+	return cfg
+}
+
+func readMetrics(t *testing.T, dir string) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func TestTrainSmoke(t *testing.T) {
+	for _, env := range []string{"gridworld/frozenlake-4x4", "physics/pendulum"} {
+		t.Run(env, func(t *testing.T) {
+			dir := t.TempDir()
+			run, err := New(debugConfig(t, env, 400), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := run.Train(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if run.EnvSteps() != 400 {
+				t.Errorf("env steps %d, want 400", run.EnvSteps())
+			}
+			if run.st.GradSteps == 0 {
+				t.Errorf("no gradient steps taken")
+			}
+			ev := run.LastEval()
+			if ev.Steps != 400 || ev.Episodes != 2 || math.IsNaN(ev.Return) {
+				t.Errorf("last eval %+v", ev)
+			}
+			recs := readMetrics(t, dir)
+			if len(recs) < 3 {
+				t.Fatalf("metrics.csv has %d rows", len(recs))
+			}
+			last := recs[len(recs)-1]
+			if last[0] != "eval" || last[1] != "400" {
+				t.Errorf("last metrics row %v", last)
+			}
+			ck, _ := Checkpoints(dir)
+			if len(ck) == 0 || filepath.Base(ck[len(ck)-1]) != checkpointName(400) {
+				t.Errorf("checkpoints %v", ck)
+			}
+			if _, err := New(debugConfig(t, env, 400), dir); !errors.Is(err, ErrRunDir) {
+				t.Errorf("a fresh run in a non-empty directory: err = %v, want ErrRunDir", err)
+			}
+		})
+	}
+}
+
+func TestInterruptAndResume(t *testing.T) {
+	dir := t.TempDir()
+	cfg := debugConfig(t, "gridworld/frozenlake-4x4", 600)
+	run, err := New(cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run.Progress = func(s Status) {
+		if s.EnvSteps >= 250 {
+			cancel()
+		}
+	}
+	if err := run.Train(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Train after cancel: %v, want ErrInterrupted", err)
+	}
+	stopped := run.EnvSteps()
+	held := run.Buffer().Len()
+	grads := run.st.GradSteps
+	if stopped < 250 || stopped >= 600 {
+		t.Fatalf("stopped at %d", stopped)
+	}
+	rows := len(readMetrics(t, dir))
+
+	resumed, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.EnvSteps() != stopped || resumed.Buffer().Len() != held || resumed.st.GradSteps != grads {
+		t.Fatalf("resumed at step %d with %d transitions and %d gradient steps, want %d, %d, %d",
+			resumed.EnvSteps(), resumed.Buffer().Len(), resumed.st.GradSteps, stopped, held, grads)
+	}
+	if resumed.Model().Steps() != run.Model().Steps() {
+		t.Errorf("model steps %d, want %d", resumed.Model().Steps(), run.Model().Steps())
+	}
+	if err := resumed.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if resumed.EnvSteps() != 600 {
+		t.Errorf("finished at %d, want 600", resumed.EnvSteps())
+	}
+	if resumed.Buffer().Len() <= held {
+		t.Errorf("buffer did not grow after resume: %d", resumed.Buffer().Len())
+	}
+	recs := readMetrics(t, dir)
+	if len(recs) <= rows {
+		t.Errorf("metrics did not continue: %d rows, had %d", len(recs), rows)
+	}
+	prev := -1
+	for _, rec := range recs[1:] {
+		n, _ := strconv.Atoi(rec[1])
+		if n < prev {
+			t.Errorf("metrics steps go back: %d after %d", n, prev)
+		}
+		prev = n
+	}
+}
+
+func TestFailedCheckpointKeepsPrevious(t *testing.T) {
+	dir := t.TempDir()
+	run, err := New(debugConfig(t, "gridworld/frozenlake-4x4", 200), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := Checkpoints(dir)
+	good := ck[len(ck)-1]
+	before, _ := os.ReadFile(good)
+	run.FailAfterBytes = 1000
+	if err := run.Checkpoint(); err == nil {
+		t.Fatal("checkpoint with a failing writer succeeded")
+	}
+	after, _ := os.ReadFile(good)
+	if string(before) != string(after) {
+		t.Error("the previous checkpoint changed")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".ckpt" && filepath.Ext(e.Name()) != ".json" && filepath.Ext(e.Name()) != ".csv" {
+			t.Errorf("left behind %s", e.Name())
+		}
+	}
+	if _, err := Open(dir); err != nil {
+		t.Errorf("open after a failed write: %v", err)
+	}
+}
+
+func TestCorruptCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	run, err := New(debugConfig(t, "gridworld/frozenlake-4x4", 200), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := Checkpoints(dir)
+	path := ck[len(ck)-1]
+	data, _ := os.ReadFile(path)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"truncated", data[:len(data)/2]},
+		{"flipped byte", func() []byte { d := append([]byte(nil), data...); d[len(d)/3] ^= 0x40; return d }()},
+		{"empty", nil},
+		{"other version", func() []byte { d := append([]byte(nil), data...); d[8] = 99; return d }()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(path, tt.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(dir)
+			if !errors.Is(err, ErrCheckpoint) {
+				t.Errorf("Open: %v, want ErrCheckpoint", err)
+			}
+		})
+	}
+}
+
+func TestNonFiniteBatchIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	cfg := debugConfig(t, "gridworld/frozenlake-4x4", 400)
+	cfg.MaxBadSteps = 5
+	run, err := New(cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inject := false
+	run.corruptBatch = func(b *worldmodel.Batch) {
+		if inject {
+			b.Rewards[0] = float32(math.NaN())
+		}
+	}
+	run.Progress = func(s Status) { inject = s.EnvSteps >= 300 }
+	err = run.Train(context.Background())
+	if !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("Train with NaN batches: %v, want ErrNonFinite", err)
+	}
+	if run.st.SkippedSteps < cfg.MaxBadSteps {
+		t.Errorf("skipped %d steps, want at least %d", run.st.SkippedSteps, cfg.MaxBadSteps)
+	}
+	// The checkpoints on disk hold finite weights: reopen and act.
+	r2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := r2.Evaluate(1, 1, nil)
+	if math.IsNaN(ev.Return) {
+		t.Error("evaluation after reload returned NaN")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{"unknown env", func(c *Config) { c.Env = "gridworld/nope" }},
+		{"bad obs", func(c *Config) { c.Obs = "rgb" }},
+		{"negative steps", func(c *Config) { c.Steps = -5 }},
+		{"bad plan_with", func(c *Config) { c.PlanWith = "median" }},
+		{"map without gridworld", func(c *Config) { c.Map = "x.map" }},
+		{"gridworld without map", func(c *Config) { c.Env = "gridworld" }},
+		{"bad explore", func(c *Config) { c.Explore = 2 }},
+		{"bad dynamics", func(c *Config) { c.Model.Dynamics = "quantum" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c Config
+			tt.mod(&c)
+			if err := c.Validate(); !errors.Is(err, ErrConfig) {
+				t.Errorf("Validate: %v, want ErrConfig", err)
+			}
+		})
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("zero config: %v", err)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	base, _ := Preset("debug")
+	c, err := ParseConfig([]byte("env: physics/cartpole\nsteps: 123\nmodel:\n  dynamics: deterministic\n"), false, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Env != "physics/cartpole" || c.Steps != 123 || c.Model.Dynamics != "deterministic" || c.BatchSize != base.BatchSize {
+		t.Errorf("parsed %+v", c)
+	}
+	for _, bad := range []string{"stepz: 3\n", "steps: many\n", "model:\n  latent: 3\n", "[1, 2"} {
+		if _, err := ParseConfig([]byte(bad), false, base); !errors.Is(err, ErrConfig) {
+			t.Errorf("ParseConfig(%q): %v, want ErrConfig", bad, err)
+		}
+	}
+	if _, err := ParseConfig([]byte(`{"env": "x", "bogus": 1}`), true, base); !errors.Is(err, ErrConfig) {
+		t.Errorf("unknown JSON key accepted: %v", err)
+	}
+}

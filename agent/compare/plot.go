@@ -1,0 +1,86 @@
+package compare
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Size of curves.png.
+const (
+	plotWidth  = 7 * vg.Inch
+	plotHeight = 4.5 * vg.Inch
+	// bandAlpha is the opacity of a confidence band.
+	bandAlpha = 0x48
+)
+
+// PlotCurves draws the mean evaluation return of every dynamics against
+// environment steps, each with its bootstrap confidence band as a
+// translucent polygon, and writes the picture to w as a PNG (pure Go,
+// headless).
+func PlotCurves(w io.Writer, s *Summary) error {
+	p := plot.New()
+	seeds := 0
+	for _, d := range s.Dynamics {
+		seeds = max(seeds, len(d.Seeds))
+	}
+	p.Title.Text = fmt.Sprintf("%s: mean evaluation return, %s%% bootstrap band over %d seeds",
+		s.Env, strconv.FormatFloat(100*s.Level, 'g', -1, 64), seeds)
+	p.X.Label.Text = "environment steps"
+	p.Y.Label.Text = "evaluation return"
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	for i, d := range s.Dynamics {
+		c := color.NRGBAModel.Convert(plotutil.Color(i)).(color.NRGBA)
+		mean := make(plotter.XYs, 0, len(d.Curve))
+		var upper, lower plotter.XYs
+		for _, cp := range d.Curve {
+			x := float64(cp.Steps)
+			mean = append(mean, plotter.XY{X: x, Y: cp.Return.Mean})
+			if !math.IsNaN(cp.Return.Lo) {
+				upper = append(upper, plotter.XY{X: x, Y: cp.Return.Hi})
+				lower = append(lower, plotter.XY{X: x, Y: cp.Return.Lo})
+			}
+		}
+		if len(upper) >= 2 {
+			ring := append(plotter.XYs{}, upper...)
+			for k := len(lower) - 1; k >= 0; k-- {
+				ring = append(ring, lower[k])
+			}
+			band, err := plotter.NewPolygon(ring)
+			if err != nil {
+				return fmt.Errorf("compare: plot %s band: %w", d.Name, err)
+			}
+			band.Color = color.NRGBA{R: c.R, G: c.G, B: c.B, A: bandAlpha}
+			band.LineStyle.Width = 0
+			p.Add(band)
+		}
+		line, points, err := plotter.NewLinePoints(mean)
+		if err != nil {
+			return fmt.Errorf("compare: plot %s: %w", d.Name, err)
+		}
+		line.Color = c
+		line.Width = vg.Points(2)
+		line.Dashes = plotutil.Dashes(i)
+		points.Color = c
+		points.Shape = draw.CircleGlyph{}
+		points.Radius = vg.Points(2.5)
+		p.Add(line, points)
+		p.Legend.Add(fmt.Sprintf("%s (%d seeds)", d.Name, len(d.Seeds)), line, points)
+	}
+	wt, err := p.WriterTo(plotWidth, plotHeight, "png")
+	if err != nil {
+		return fmt.Errorf("compare: plot: %w", err)
+	}
+	_, err = wt.WriteTo(w)
+	return err
+}

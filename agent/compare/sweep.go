@@ -1,0 +1,416 @@
+package compare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dreamrl/dream/agent"
+)
+
+// ErrSweep reports sweep settings that cannot be used.
+var ErrSweep = errors.New("bad sweep")
+
+// Sweep trains every dynamics on the same seeds with everything else
+// identical, each (dynamics, seed) in its own run directory under Out,
+// and summarises the comparison. The zero value of each field means the
+// default written next to it.
+type Sweep struct {
+	// Config is the run config every run shares; each run sets its
+	// Model.Dynamics and Seed.
+	Config agent.Config
+	// Dynamics lists the latent dynamics to compare (any number; the
+	// grid is sorted by name). Default: gaussian, deterministic.
+	Dynamics []string
+	// Seeds is the number of seeds, 0 … Seeds−1. Default 5.
+	Seeds int
+	// Out is the output directory; run j lives in Out/j.Name().
+	Out string
+	// Parallel is the number of runs trained at a time, each on its own
+	// goroutine with its own Run. Default 1.
+	Parallel int
+	// Shard selects the part of the grid this process runs; the zero
+	// value is the whole grid. A partial shard writes only its run
+	// directories; merge them with Merge.
+	Shard Shard
+	// Analysis configures the summary.
+	Analysis Analysis
+	// Log receives one line per run started or finished and a status
+	// line every StatusEvery; nil discards them.
+	Log io.Writer
+	// StatusEvery is the period of the status line. Default 30 s.
+	StatusEvery time.Duration
+
+	// onProgress, when set, also receives every run's progress (tests
+	// interrupt a sweep through it).
+	onProgress func(Job, agent.Status)
+}
+
+// WithDefaults returns s with its zero fields set to their defaults.
+func (s Sweep) WithDefaults() Sweep {
+	if len(s.Dynamics) == 0 {
+		s.Dynamics = []string{"gaussian", "deterministic"}
+	}
+	if s.Seeds == 0 {
+		s.Seeds = 5
+	}
+	if s.Parallel == 0 {
+		s.Parallel = 1
+	}
+	if s.StatusEvery == 0 {
+		s.StatusEvery = 30 * time.Second
+	}
+	s.Analysis = s.Analysis.WithDefaults()
+	return s
+}
+
+// Jobs returns the jobs of the sweep's shard, in grid order.
+func (s Sweep) Jobs() []Job {
+	s = s.WithDefaults()
+	return s.Shard.Select(Grid(s.Dynamics, s.Seeds))
+}
+
+// JobConfig is the resolved config of one run of the sweep.
+func (s Sweep) JobConfig(j Job) agent.Config {
+	c := s.Config
+	c.Model.Dynamics = j.Dynamics
+	c.Seed = j.Seed
+	return c.WithDefaults()
+}
+
+// Validate checks the sweep and every run config of its grid.
+func (s Sweep) Validate() error {
+	s = s.WithDefaults()
+	switch {
+	case s.Out == "":
+		return fmt.Errorf("%w: no output directory", ErrSweep)
+	case s.Seeds < 1 || s.Seeds > 1_000_000:
+		return fmt.Errorf("%w: seeds %d (allowed: 1 to 1000000)", ErrSweep, s.Seeds)
+	case s.Parallel < 1 || s.Parallel > 1024:
+		return fmt.Errorf("%w: parallel %d (allowed: 1 to 1024)", ErrSweep, s.Parallel)
+	case s.Shard.Count < 0 || (!s.Shard.Whole() && (s.Shard.Index < 0 || s.Shard.Index >= s.Shard.Count)):
+		return fmt.Errorf("%w: %w %s (allowed: i/n with 0 ≤ i < n)", ErrSweep, ErrShard, s.Shard)
+	case s.StatusEvery < 0:
+		return fmt.Errorf("%w: status period %v (allowed: positive)", ErrSweep, s.StatusEvery)
+	}
+	for _, d := range s.Dynamics {
+		if d == "" || strings.ContainsAny(d, `/\`) {
+			return fmt.Errorf("%w: dynamics %q (allowed: a dynamics name)", ErrSweep, d)
+		}
+		if err := s.JobConfig(Job{Dynamics: d}).Validate(); err != nil {
+			return fmt.Errorf("%w: dynamics %s: %w", ErrSweep, d, err)
+		}
+	}
+	return s.Analysis.Validate()
+}
+
+// Run trains the runs of the sweep's shard, up to Parallel at a time, and
+// for the whole grid writes the report (WriteReport) into Out and returns
+// its summary; a partial shard returns a nil summary.
+//
+// Existing run directories are reused: a finished run is not trained
+// again, a half-finished one resumes from its newest checkpoint, and one
+// whose config differs from the sweep's is an error wrapping ErrMismatch
+// (nothing is overwritten). When ctx is cancelled every training run
+// writes a checkpoint and Run returns an error wrapping
+// agent.ErrInterrupted; running the same sweep again resumes them.
+func (s Sweep) Run(ctx context.Context) (*Summary, error) {
+	s = s.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	jobs := s.Jobs()
+	for _, j := range jobs {
+		if err := s.checkExisting(j); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(s.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("compare: output %s: %w", s.Out, err)
+	}
+	t := newTracker(s.Log, len(jobs))
+	stop := t.statusLoop(s.StatusEvery)
+	results := make([]RunResult, len(jobs))
+	errs := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(s.Parallel, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				results[k], errs[k] = s.runJob(ctx, jobs[k], t)
+			}
+		}()
+	}
+feed:
+	for k := range jobs {
+		select {
+		case next <- k:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	stop()
+
+	var failed []error
+	interrupted := ctx.Err() != nil
+	done := 0
+	for k, err := range errs {
+		switch {
+		case err == nil && results[k].Dir != "":
+			done++
+		case errors.Is(err, agent.ErrInterrupted):
+			interrupted = true
+		case err != nil:
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return nil, fmt.Errorf("%w (%d of %d runs failed; the others are kept)", failed[0], len(failed), len(jobs))
+	}
+	if interrupted || done < len(jobs) {
+		return nil, fmt.Errorf("%w: %d of %d runs finished; run the same command again to resume", agent.ErrInterrupted, done, len(jobs))
+	}
+	if !s.Shard.Whole() {
+		t.printf("shard %s: %d runs finished in %s; merge the shards with: dream compare --merge DIR... --out DIR\n", s.Shard, done, s.Out)
+		return nil, nil
+	}
+	sum, err := Analyze(results, s.Analysis)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteReport(s.Out, results, sum); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// checkExisting fails if the job's run directory exists with another
+// config.
+func (s Sweep) checkExisting(j Job) error {
+	dir := filepath.Join(s.Out, j.Name())
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("compare: run %s: %w", dir, err)
+	}
+	have, err := agent.LoadConfig(dir)
+	if err != nil {
+		return fmt.Errorf("compare: run %s exists but is not a usable run directory (%w); move it away or choose another output directory", dir, err)
+	}
+	if d := ConfigDiff(have, s.JobConfig(j)); d != nil {
+		return fmt.Errorf("compare: %w: run %s has another config than the one requested (%s, existing vs requested); choose another output directory", ErrMismatch, dir, describeDiff(d))
+	}
+	return nil
+}
+
+// runJob trains (or resumes, or skips) one run and loads its result.
+func (s Sweep) runJob(ctx context.Context, j Job, t *tracker) (RunResult, error) {
+	dir := filepath.Join(s.Out, j.Name())
+	if ctx.Err() != nil {
+		return RunResult{}, agent.ErrInterrupted
+	}
+	eps := s.Analysis.CalibrationEpisodes
+	cfg := s.JobConfig(j)
+	if steps, ok, err := checkpointSteps(dir); err == nil && ok && steps >= cfg.Steps {
+		if _, ok := readCalibration(dir, steps, eps, HeldOutSeed); ok {
+			res, err := LoadRun(dir, eps)
+			if err == nil {
+				t.finished(j, res, "already finished")
+			}
+			return res, err
+		}
+	}
+	var run *agent.Run
+	var err error
+	if _, serr := os.Stat(filepath.Join(dir, agent.ConfigFile)); serr == nil {
+		run, err = agent.Open(dir)
+	} else {
+		run, err = agent.New(cfg, dir)
+	}
+	if err != nil {
+		return RunResult{}, fmt.Errorf("compare: run %s: %w", j.Name(), err)
+	}
+	start := time.Now()
+	how := "already finished"
+	if run.EnvSteps() < run.Config().Steps {
+		t.started(j, run.EnvSteps(), run.Config().Steps)
+		run.Progress = func(st agent.Status) {
+			t.progress(j, st)
+			if s.onProgress != nil {
+				s.onProgress(j, st)
+			}
+		}
+		if err := run.Train(ctx); err != nil {
+			t.stopped(j, run.EnvSteps(), run.Config().Steps, err)
+			if errors.Is(err, agent.ErrInterrupted) {
+				return RunResult{}, err
+			}
+			return RunResult{}, fmt.Errorf("compare: run %s: %w", j.Name(), err)
+		}
+		how = fmt.Sprintf("finished in %s", time.Since(start).Round(time.Second/10))
+	}
+	if _, err := measureCalibration(run, dir, eps); err != nil {
+		return RunResult{}, err
+	}
+	res, err := LoadRun(dir, eps)
+	if err != nil {
+		return RunResult{}, err
+	}
+	t.finished(j, res, how)
+	return res, nil
+}
+
+// tracker keeps the progress of the runs of a sweep and writes the log.
+type tracker struct {
+	mu      sync.Mutex
+	out     io.Writer
+	total   int
+	done    int
+	start   time.Time
+	running map[Job][2]int // env steps, total steps
+}
+
+func newTracker(out io.Writer, total int) *tracker {
+	return &tracker{out: out, total: total, start: time.Now(), running: map[Job][2]int{}}
+}
+
+func (t *tracker) printf(format string, args ...any) {
+	if t.out == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.out, format, args...)
+}
+
+func (t *tracker) started(j Job, steps, total int) {
+	t.mu.Lock()
+	t.running[j] = [2]int{steps, total}
+	t.mu.Unlock()
+	verb := "training"
+	if steps > 0 {
+		verb = "resuming"
+	}
+	t.printf("%s %s at step %d of %d\n", verb, j.Name(), steps, total)
+}
+
+func (t *tracker) progress(j Job, st agent.Status) {
+	t.mu.Lock()
+	t.running[j] = [2]int{st.EnvSteps, st.TotalSteps}
+	t.mu.Unlock()
+}
+
+func (t *tracker) stopped(j Job, steps, total int, err error) {
+	t.mu.Lock()
+	delete(t.running, j)
+	t.mu.Unlock()
+	if errors.Is(err, agent.ErrInterrupted) {
+		t.printf("interrupted %s at step %d of %d (checkpoint written)\n", j.Name(), steps, total)
+		return
+	}
+	t.printf("failed %s at step %d of %d: %v\n", j.Name(), steps, total, err)
+}
+
+func (t *tracker) finished(j Job, r RunResult, how string) {
+	t.mu.Lock()
+	delete(t.running, j)
+	t.done++
+	done := t.done
+	t.mu.Unlock()
+	f := r.Final()
+	line := fmt.Sprintf("[%d/%d] %s %s: %d steps, final return %.4g, AUC %.4g", done, t.total, j.Name(), how, f.Steps, f.Return, AUC(r.Curve))
+	if r.HasGoal {
+		line += fmt.Sprintf(", success %.2f", f.Success)
+	}
+	t.printf("%s\n", line)
+}
+
+// status formats the periodic status line.
+func (t *tracker) status() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var parts []string
+	for j, st := range t.running {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", j.Name(), st[0], st[1]))
+	}
+	slices.Sort(parts)
+	line := fmt.Sprintf("status after %s: %d of %d runs finished", time.Since(t.start).Round(time.Second), t.done, t.total)
+	if len(parts) > 0 {
+		line += "; training " + strings.Join(parts, ", ")
+	}
+	return line
+}
+
+// statusLoop prints the status line every period until the returned
+// function is called.
+func (t *tracker) statusLoop(period time.Duration) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				t.printf("%s\n", t.status())
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		wg.Wait()
+	}
+}
+
+// Merge collects the finished runs in dirs (run directories, or
+// directories holding them, such as the outputs of the shards of a
+// sweep; see CollectRuns), writes their report into out and returns the
+// summary. Unfinished runs are skipped and listed on log. A merge of the
+// shards of a sweep equals the unsharded sweep: both analyse the same
+// runs, and every run depends only on its config and seed.
+func Merge(dirs []string, out string, a Analysis, log io.Writer) (*Summary, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	a = a.WithDefaults()
+	runs, skipped, err := CollectRuns(dirs, a.CalibrationEpisodes)
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		for _, d := range skipped {
+			fmt.Fprintf(log, "skipping unfinished run %s\n", d)
+		}
+	}
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("compare: merge: %w: no finished run in %s", ErrMismatch, strings.Join(dirs, ", "))
+	}
+	sum, err := Analyze(runs, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteReport(out, runs, sum); err != nil {
+		return nil, err
+	}
+	if log != nil {
+		fmt.Fprintf(log, "merged %d runs into %s\n", len(runs), out)
+	}
+	return sum, nil
+}

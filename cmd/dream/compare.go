@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/agent/compare"
+	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/planner"
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+type compareOptions struct {
+	out         io.Writer
+	flags       *pflag.FlagSet
+	args        []string
+	env         string
+	mapFile     string
+	obs         string
+	dynamics    string
+	seeds       int
+	steps       int
+	outDir      string
+	parallel    int
+	preset      string
+	config      string
+	threshold   float64
+	shard       string
+	risk        string
+	planWith    string
+	merge       bool
+	calEpisodes int
+	statusEvery time.Duration
+}
+
+func newCompareCmd(runF func(context.Context, *compareOptions) error) *cobra.Command {
+	opts := &compareOptions{}
+	cmd := &cobra.Command{
+		Use:   "compare --env NAME [flags] | compare --merge DIR... --out DIR",
+		Short: "Compare latent dynamics (default: gaussian against deterministic) on sample efficiency",
+		Long: `Train each latent dynamics on the same seeds 0…N−1 with everything else
+identical, and compare their learning curves. Under --out it writes one run
+directory per (dynamics, seed), such as gaussian-s0, and then curves.csv,
+curves.png, summary.md and summary.json: per dynamics the final return, the
+area under the curve (the mean return over training), the steps to reach a
+threshold, and the world model's held-out calibration; per pair of dynamics
+Welch's t-test and a bootstrap interval of the difference in AUC.
+
+Settings come from the preset, then the config file (--config), then the
+flags; every run shares them except its dynamics and seed. Rerunning with
+the same --out skips finished runs and resumes interrupted ones (Ctrl-C
+writes a checkpoint in every run in progress); a run directory whose config
+differs from the requested one is an error, never overwritten.
+
+The threshold defaults to best − 0.1·|best| of the final mean returns: 90% of
+the best for positive returns, 10% of |best| below it for negative ones.
+
+Sharding: --shard i/n runs job k of the sorted grid (dynamics by name, then
+seed) when k mod n = i and writes only its run directories. Merge the shards
+with dream compare --merge DIR... --out DIR, which builds the report from the
+finished runs it finds (the same report as an unsharded run). With Slurm:
+  #SBATCH --array=0-3
+  dream compare ... --out cmp-$SLURM_ARRAY_TASK_ID --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDEX/4.`,
+		Example: `  dream compare --env physics/cartpole --seeds 5 --parallel 2
+  dream compare --env gridworld/frozenlake-4x4 --preset debug --seeds 2 --out runs/cmp-debug
+  dream compare --merge runs/cmp-0 runs/cmp-1 --out runs/cmp`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.out = cmd.OutOrStdout()
+			opts.flags = cmd.Flags()
+			opts.args = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runCompare(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.env, "env", "", "environment (see `dream envs`; default gridworld/frozenlake-4x4)")
+	f.StringVar(&opts.mapFile, "map", "", "map file, with --env gridworld")
+	f.StringVar(&opts.obs, "obs", "", "observations: pixels (default) or state")
+	f.StringVar(&opts.dynamics, "dynamics", "gaussian,deterministic", "comma-separated latent dynamics to compare")
+	f.IntVar(&opts.seeds, "seeds", 5, "number of seeds: each dynamics runs seeds 0…N−1")
+	f.IntVar(&opts.steps, "steps", 0, "environment steps per run (default: the environment's budget)")
+	f.StringVar(&opts.outDir, "out", "", "output directory (default runs/compare-ENV)")
+	f.IntVar(&opts.parallel, "parallel", 1, "runs trained at a time")
+	f.StringVar(&opts.preset, "preset", "default", "preset: default or debug (tiny, seconds)")
+	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON) shared by every run; flags override it")
+	f.Float64Var(&opts.threshold, "threshold", 0, "return to reach for steps-to-threshold (default best − 0.1·|best| of the final means)")
+	f.StringVar(&opts.shard, "shard", "", "run only part i of n of the grid, as i/n (0 ≤ i < n)")
+	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
+	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default) or mean")
+	f.BoolVar(&opts.merge, "merge", false, "build the report from the finished runs in the directories given as arguments")
+	f.IntVar(&opts.calEpisodes, "calibration-episodes", 10, "held-out episodes per run for the world model's calibration")
+	f.DurationVar(&opts.statusEvery, "status-every", 30*time.Second, "period of the status line")
+	return cmd
+}
+
+// compareAnalysis builds the analysis options from the flags.
+func compareAnalysis(opts *compareOptions) (compare.Analysis, error) {
+	a := compare.Analysis{CalibrationEpisodes: opts.calEpisodes}
+	if opts.flags != nil && opts.flags.Changed("threshold") {
+		if math.IsNaN(opts.threshold) || math.IsInf(opts.threshold, 0) {
+			return a, fmt.Errorf("--threshold %g is not valid (allowed: a finite return)", opts.threshold)
+		}
+		t := opts.threshold
+		a.Threshold = &t
+	}
+	if opts.calEpisodes < 1 || opts.calEpisodes > 10000 {
+		return a, fmt.Errorf("--calibration-episodes %d is not valid (allowed: 1 to 10000)", opts.calEpisodes)
+	}
+	return a, nil
+}
+
+// resolveCompareConfig builds the config every run shares from the
+// preset, the config file and the flags.
+func resolveCompareConfig(opts *compareOptions) (agent.Config, error) {
+	cfg, err := agent.Preset(opts.preset)
+	if err != nil {
+		return cfg, fmt.Errorf("--preset %q is not valid (allowed: default, debug)", opts.preset)
+	}
+	if opts.config != "" {
+		if cfg, err = agent.LoadConfigFile(opts.config, cfg); err != nil {
+			return cfg, err
+		}
+	}
+	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
+	if set("env") {
+		if _, err := registry.Lookup(opts.env); err != nil {
+			return cfg, fmt.Errorf("--env %q is not valid (allowed: %s)", opts.env, strings.Join(registry.Names(), ", "))
+		}
+		cfg.Env = opts.env
+	}
+	if set("map") {
+		cfg.Map = opts.mapFile
+		if !set("env") && opts.config == "" {
+			cfg.Env = "gridworld"
+		}
+	}
+	if set("obs") {
+		if opts.obs != "pixels" && opts.obs != "state" {
+			return cfg, fmt.Errorf("--obs %q is not valid (allowed: pixels, state)", opts.obs)
+		}
+		cfg.Obs = opts.obs
+	}
+	if set("steps") {
+		if opts.steps < 1 {
+			return cfg, fmt.Errorf("--steps %d is not valid (allowed: a positive number of environment steps)", opts.steps)
+		}
+		cfg.Steps = opts.steps
+	}
+	if set("risk") {
+		risk, err := planner.ParseRisk(opts.risk)
+		if err != nil {
+			return cfg, fmt.Errorf("--risk: %v", err)
+		}
+		cfg.Planner.Risk = risk
+	}
+	if set("plan-with") {
+		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean {
+			return cfg, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean)", opts.planWith)
+		}
+		cfg.PlanWith = opts.planWith
+	}
+	return cfg.WithDefaults(), nil
+}
+
+// parseDynamics splits the --dynamics list and checks every name.
+func parseDynamics(list string) ([]string, error) {
+	var out []string
+	for _, d := range strings.Split(list, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			return nil, fmt.Errorf("--dynamics %q is not valid (allowed: a comma-separated list such as gaussian,deterministic)", list)
+		}
+		if err := (worldmodel.Config{Dynamics: d}).Validate(); err != nil {
+			msg := strings.TrimPrefix(err.Error(), worldmodel.ErrConfig.Error()+": ")
+			return nil, fmt.Errorf("--dynamics: %q is not valid: %s", d, msg)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func runCompare(ctx context.Context, opts *compareOptions) error {
+	analysis, err := compareAnalysis(opts)
+	if err != nil {
+		return err
+	}
+	if opts.merge {
+		return runCompareMerge(opts, analysis)
+	}
+	if len(opts.args) > 0 {
+		return fmt.Errorf("unexpected argument %q (directories are given only with --merge)", opts.args[0])
+	}
+	shard, err := compare.ParseShard(opts.shard)
+	if err != nil {
+		return fmt.Errorf("--shard %q is not valid (allowed: i/n with 0 ≤ i < n, such as 0/4)", opts.shard)
+	}
+	dynamics, err := parseDynamics(opts.dynamics)
+	if err != nil {
+		return err
+	}
+	if opts.seeds < 1 || opts.seeds > 1_000_000 {
+		return fmt.Errorf("--seeds %d is not valid (allowed: 1 to 1000000)", opts.seeds)
+	}
+	if opts.parallel < 1 || opts.parallel > 1024 {
+		return fmt.Errorf("--parallel %d is not valid (allowed: 1 to 1024)", opts.parallel)
+	}
+	if opts.statusEvery <= 0 {
+		return fmt.Errorf("--status-every %v is not valid (allowed: a positive duration such as 30s)", opts.statusEvery)
+	}
+	cfg, err := resolveCompareConfig(opts)
+	if err != nil {
+		return err
+	}
+	out := opts.outDir
+	if out == "" {
+		out = filepath.Join("runs", "compare-"+strings.ReplaceAll(cfg.Env, "/", "-"))
+	}
+	sweep := compare.Sweep{Config: cfg, Dynamics: dynamics, Seeds: opts.seeds, Out: out, Parallel: opts.parallel,
+		Shard: shard, Analysis: analysis, Log: opts.out, StatusEvery: opts.statusEvery}
+	if err := sweep.Validate(); err != nil {
+		return err
+	}
+	jobs := sweep.Jobs()
+	what := fmt.Sprintf("%d runs", len(jobs))
+	if !shard.Whole() {
+		what = fmt.Sprintf("shard %s: %d of %d runs", shard, len(jobs), len(compare.Grid(dynamics, opts.seeds)))
+	}
+	fmt.Fprintf(opts.out, "comparing %s on %s: seeds 0–%d, %d steps per run, %s in %s, %d at a time\n",
+		strings.Join(dynamics, ", "), cfg.Env, opts.seeds-1, cfg.Steps, what, out, opts.parallel)
+	sum, err := sweep.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if sum != nil {
+		printVerdicts(opts.out, sum, out)
+	}
+	return nil
+}
+
+func runCompareMerge(opts *compareOptions, analysis compare.Analysis) error {
+	for _, name := range []string{"env", "map", "obs", "dynamics", "seeds", "steps", "parallel", "preset", "config", "shard", "risk", "plan-with", "status-every"} {
+		if opts.flags != nil && opts.flags.Changed(name) {
+			return fmt.Errorf("--%s cannot be used with --merge (allowed with --merge: --out, --threshold, --calibration-episodes)", name)
+		}
+	}
+	if len(opts.args) == 0 {
+		return fmt.Errorf("--merge needs at least one directory of runs as an argument")
+	}
+	if opts.outDir == "" {
+		return fmt.Errorf("--merge needs --out: the directory to write the report into")
+	}
+	sum, err := compare.Merge(opts.args, opts.outDir, analysis, opts.out)
+	if err != nil {
+		return err
+	}
+	printVerdicts(opts.out, sum, opts.outDir)
+	return nil
+}
+
+// printVerdicts prints the comparison's conclusions and where the report
+// is.
+func printVerdicts(w io.Writer, s *compare.Summary, dir string) {
+	for _, d := range s.Dynamics {
+		fmt.Fprintf(w, "%s: final return %.4g [%.4g, %.4g], AUC %.4g [%.4g, %.4g]\n", d.Name,
+			d.FinalReturn.Mean, d.FinalReturn.Lo, d.FinalReturn.Hi, d.AUC.Mean, d.AUC.Lo, d.AUC.Hi)
+	}
+	for _, c := range s.Comparisons {
+		fmt.Fprintln(w, c.Verdict(s.Alpha))
+	}
+	fmt.Fprintf(w, "report: %s, %s, %s, %s\n", filepath.Join(dir, compare.SummaryMD), filepath.Join(dir, compare.SummaryJSON),
+		filepath.Join(dir, compare.CurvesCSV), filepath.Join(dir, compare.CurvesPNG))
+}

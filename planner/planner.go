@@ -1,0 +1,437 @@
+// Package planner chooses actions by model-predictive control over sampled
+// latent futures.
+//
+// At every decision the planner searches for an action sequence
+// a_0 … a_{H−1} that maximises the predicted return from the current
+// latent z_0. For each of N candidate sequences it draws K futures from
+// the model (z_{h+1} ~ p(· | z_h, a_h)) and scores each future by its
+// continuation-discounted return, as TD-MPC2 (Hansen et al. 2024) and
+// DreamerV3 (Hafner et al. 2023) do:
+//
+//	G = Σ_{h<H} γ^h (Π_{j<h} ĉ_j) r̂_h  +  γ^H (Π_{j<H} ĉ_j) V(z_H)
+//
+// where r̂_h = r̂(z_h, a_h) is the predicted reward, ĉ_h = ĉ(z_h, a_h) the
+// predicted probability that the episode continues past step h, V the
+// terminal value and γ the discount. A Risk measure aggregates the K
+// scores of a candidate into one. CEM then refits the sampling
+// distribution to the best candidates, MPPI to all candidates weighted by
+// their scores, for a number of iterations; the planner acts with the
+// refitted distribution's mean (continuous) or mode (discrete) at step 0,
+// not with the single best sample, which overfits the model's errors.
+//
+// The distribution is warm-started from the previous decision's plan
+// shifted by one step. The planner knows nothing of how the model is
+// built: it plans over the small Model interface.
+package planner
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// Model is a batched latent dynamics model with reward, continuation and
+// value heads.
+type Model interface {
+	// LatentDim is the width of a latent.
+	LatentDim() int
+	// ActionDim is the width of the action vectors the model takes: the
+	// number of actions (one-hot) for a discrete space, the action
+	// dimension for a continuous one.
+	ActionDim() int
+	// Step advances rows latents one step: z is rows×LatentDim, a is
+	// rows×ActionDim; it writes next (rows×LatentDim), reward r̂(z, a)
+	// (rows) and continuation probability ĉ(z, a) (rows). With sample true
+	// each row's next latent is a draw from the predicted distribution
+	// using rng; with sample false it is the predicted mean (or most likely
+	// mode).
+	Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand)
+	// Value writes the terminal value V(z) of each of rows latents.
+	Value(dst, z []float32, rows int)
+}
+
+// ActionSpec describes the action space: Discrete > 0 actions {0, …,
+// Discrete−1}, or a box of Dim > 0 dimensions with finite bounds
+// Low[d] < High[d].
+type ActionSpec struct {
+	Discrete  int
+	Dim       int
+	Low, High []float64
+}
+
+// Validate checks that exactly one kind of space is described.
+func (s ActionSpec) Validate() error {
+	switch {
+	case s.Discrete < 0 || s.Dim < 0 || (s.Discrete > 0) == (s.Dim > 0):
+		return fmt.Errorf("%w: action spec with Discrete %d and Dim %d (allowed: one of them positive)", ErrConfig, s.Discrete, s.Dim)
+	case s.Discrete > 0 && (s.Low != nil || s.High != nil):
+		return fmt.Errorf("%w: discrete action spec with bounds (allowed: none)", ErrConfig)
+	case s.Dim > 0 && (len(s.Low) != s.Dim || len(s.High) != s.Dim):
+		return fmt.Errorf("%w: action bounds of lengths %d and %d (allowed: Dim = %d each)", ErrConfig, len(s.Low), len(s.High), s.Dim)
+	}
+	for d := range s.Dim {
+		lo, hi := s.Low[d], s.High[d]
+		if !(lo < hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+			return fmt.Errorf("%w: action bounds [%g, %g] in dimension %d (allowed: finite, Low < High)", ErrConfig, lo, hi, d)
+		}
+	}
+	return nil
+}
+
+// width is the number of values per step of a plan: 1 (the index) for a
+// discrete space, Dim for a box.
+func (s ActionSpec) width() int {
+	if s.Discrete > 0 {
+		return 1
+	}
+	return s.Dim
+}
+
+// MPC plans with CEM or MPPI over a Model. Its buffers are allocated by New
+// for N·K rows, so a decision allocates nothing. It is not safe for
+// concurrent use.
+type MPC struct {
+	cfg   Config
+	spec  ActionSpec
+	model Model
+
+	latent, width, modelWidth, rows int
+	sample                          bool
+
+	// Sampling distribution per step h: mean and std (H×Dim) for a box,
+	// probs (H×Discrete) for a discrete space.
+	mean, std, probs []float64
+	// Prior of the distribution per dimension, and the std floor.
+	priorMean, priorStd, minStd []float64
+
+	cand   []float64 // N×H×width candidate actions (indices when discrete)
+	scores []float64 // N aggregated scores
+	weight []float64 // N refit weights (1 for elites in CEM)
+	order  byScore   // candidate indices, best first
+	fit    []float64 // refit accumulator (H×Dim or H×Discrete)
+
+	z, next        []float32 // rows×LatentDim
+	act            []float32 // rows×ActionDim
+	rew, cont, val []float32 // rows
+	ret, disc      []float64 // rows
+	plan, action   []float64 // H×width, width
+	score          float64
+}
+
+// byScore sorts candidate indices by descending score, ties by index, so
+// that selection is deterministic; sort.Sort on a pointer to it allocates
+// nothing.
+type byScore struct {
+	idx    []int
+	scores []float64
+}
+
+func (b *byScore) Len() int      { return len(b.idx) }
+func (b *byScore) Swap(i, j int) { b.idx[i], b.idx[j] = b.idx[j], b.idx[i] }
+func (b *byScore) Less(i, j int) bool {
+	si, sj := b.scores[b.idx[i]], b.scores[b.idx[j]]
+	return si > sj || (si == sj && b.idx[i] < b.idx[j])
+}
+
+// New returns a planner for the model and action space. Zero fields of cfg
+// take their defaults (see Config). It checks that the model's ActionDim
+// matches spec (Discrete for a discrete space, Dim for a box).
+func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	mw := spec.Dim
+	if spec.Discrete > 0 {
+		mw = spec.Discrete
+	}
+	if model.ActionDim() != mw {
+		return nil, fmt.Errorf("%w: model takes actions of width %d, action spec needs %d", ErrConfig, model.ActionDim(), mw)
+	}
+	if model.LatentDim() < 1 {
+		return nil, fmt.Errorf("%w: model latent dimension %d (allowed: ≥ 1)", ErrConfig, model.LatentDim())
+	}
+	n, h, k, l := cfg.Candidates, cfg.Horizon, cfg.Samples, model.LatentDim()
+	p := &MPC{
+		cfg: cfg, spec: spec, model: model,
+		latent: l, width: spec.width(), modelWidth: mw, rows: n * k, sample: k > 1,
+		scores: make([]float64, n),
+		weight: make([]float64, n),
+		fit:    make([]float64, h*mw),
+		z:      make([]float32, n*k*l),
+		next:   make([]float32, n*k*l),
+		act:    make([]float32, n*k*mw),
+		rew:    make([]float32, n*k),
+		cont:   make([]float32, n*k),
+		val:    make([]float32, n*k),
+		ret:    make([]float64, n*k),
+		disc:   make([]float64, n*k),
+	}
+	p.cand = make([]float64, n*h*p.width)
+	p.plan = make([]float64, h*p.width)
+	p.action = make([]float64, p.width)
+	p.order = byScore{idx: make([]int, n), scores: p.scores}
+	if spec.Discrete > 0 {
+		p.probs = make([]float64, h*spec.Discrete)
+	} else {
+		p.mean, p.std = make([]float64, h*spec.Dim), make([]float64, h*spec.Dim)
+		p.priorMean, p.priorStd, p.minStd = make([]float64, spec.Dim), make([]float64, spec.Dim), make([]float64, spec.Dim)
+		for d := range spec.Dim {
+			half := (spec.High[d] - spec.Low[d]) / 2
+			p.priorMean[d] = spec.Low[d] + half
+			p.priorStd[d] = cfg.InitStd * half
+			p.minStd[d] = cfg.MinStd * half
+		}
+	}
+	p.Reset()
+	return p, nil
+}
+
+// Config returns the planner's configuration with defaults filled in.
+func (p *MPC) Config() Config { return p.cfg }
+
+// Reset forgets the warm start: every step's distribution returns to the
+// prior (the box's midpoint with std InitStd·half range, or the uniform
+// categorical). Call it at the start of an episode.
+func (p *MPC) Reset() {
+	for h := range p.cfg.Horizon {
+		p.resetStep(h)
+	}
+}
+
+func (p *MPC) resetStep(h int) {
+	if p.spec.Discrete > 0 {
+		n := p.spec.Discrete
+		for a := range n {
+			p.probs[h*n+a] = 1 / float64(n)
+		}
+		return
+	}
+	d := p.spec.Dim
+	copy(p.mean[h*d:(h+1)*d], p.priorMean)
+	copy(p.std[h*d:(h+1)*d], p.priorStd)
+}
+
+// Plan returns the action to take from latent z (length LatentDim): the
+// refitted mean at step 0 for a box (within its bounds, as every candidate is clipped to them), or for a
+// discrete space a one-element vector holding the index with the largest
+// refitted probability at step 0. The slice is owned by the planner and
+// valid until the next call. Exploration noise, if any, is the caller's.
+//
+// After choosing, the distribution is shifted by one step for the next
+// decision: step h takes step h+1's parameters and the last step returns
+// to the prior. For a box the std of every step returns to the prior, as
+// in TD-MPC2 and PETS; a categorical, which has no separate spread, is
+// instead mixed half and half with the uniform distribution.
+func (p *MPC) Plan(z []float32, rng *rand.Rand) []float64 {
+	if len(z) != p.latent {
+		panic(fmt.Sprintf("planner: Plan with a latent of length %d, model has %d", len(z), p.latent))
+	}
+	for range p.cfg.Iterations {
+		p.draw(rng)
+		p.evaluate(z, rng)
+		p.refit()
+	}
+	h, w := p.cfg.Horizon, p.width
+	if p.spec.Discrete > 0 {
+		n := p.spec.Discrete
+		for s := range h {
+			best := 0
+			for a := 1; a < n; a++ {
+				if p.probs[s*n+a] > p.probs[s*n+best] {
+					best = a
+				}
+			}
+			p.plan[s] = float64(best)
+		}
+	} else {
+		copy(p.plan, p.mean)
+	}
+	copy(p.action, p.plan[:w])
+	p.shift()
+	return p.action
+}
+
+// Sequence returns the action sequence chosen by the last Plan, H×width
+// (one index per step for a discrete space: the most probable action; the
+// mean for a box), owned by the planner and valid until the next call.
+func (p *MPC) Sequence() []float64 { return p.plan }
+
+// Score returns the score of the last plan: the mean aggregated score of
+// the elites of the last iteration for CEM, the weighted mean of all
+// candidates' scores for MPPI.
+func (p *MPC) Score() float64 { return p.score }
+
+// draw samples N candidate sequences from the current distribution.
+func (p *MPC) draw(rng *rand.Rand) {
+	n, h := p.cfg.Candidates, p.cfg.Horizon
+	if k := p.spec.Discrete; k > 0 {
+		for i := range n {
+			for s := range h {
+				u, a := rng.Float64(), 0
+				for ; a < k-1; a++ {
+					u -= p.probs[s*k+a]
+					if u < 0 {
+						break
+					}
+				}
+				p.cand[i*h+s] = float64(a)
+			}
+		}
+		return
+	}
+	d := p.spec.Dim
+	for i := range n {
+		c := p.cand[i*h*d : (i+1)*h*d]
+		for j := range c {
+			v := p.mean[j] + p.std[j]*rng.NormFloat64()
+			c[j] = min(max(v, p.spec.Low[j%d]), p.spec.High[j%d])
+		}
+	}
+}
+
+// evaluate rolls every candidate out K times from z0 in one batch of N·K
+// rows per step and stores the aggregated scores.
+func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
+	n, h, k, l, mw := p.cfg.Candidates, p.cfg.Horizon, p.cfg.Samples, p.latent, p.modelWidth
+	for r := range p.rows {
+		copy(p.z[r*l:(r+1)*l], z0)
+		p.ret[r], p.disc[r] = 0, 1
+	}
+	g := 1.0
+	for s := range h {
+		for i := range n {
+			row := p.act[i*k*mw : (i*k+1)*mw]
+			if p.spec.Discrete > 0 {
+				clear(row)
+				row[int(p.cand[i*h+s])] = 1
+			} else {
+				for d := range mw {
+					row[d] = float32(p.cand[(i*h+s)*mw+d])
+				}
+			}
+			for j := 1; j < k; j++ {
+				copy(p.act[(i*k+j)*mw:(i*k+j+1)*mw], row)
+			}
+		}
+		p.model.Step(p.next, p.rew, p.cont, p.z, p.act, p.rows, p.sample, rng)
+		for r := range p.rows {
+			p.ret[r] += g * p.disc[r] * float64(p.rew[r])
+			p.disc[r] *= float64(p.cont[r])
+		}
+		g *= p.cfg.Discount
+		p.z, p.next = p.next, p.z
+	}
+	p.model.Value(p.val, p.z, p.rows)
+	for r := range p.rows {
+		v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
+		if math.IsNaN(v) {
+			v = math.Inf(-1)
+		}
+		p.ret[r] = v
+	}
+	for i := range n {
+		p.scores[i] = p.cfg.Risk.Aggregate(p.ret[i*k : (i+1)*k])
+	}
+}
+
+// refit moves the distribution towards the good candidates: CEM gives the
+// elites weight 1 and the others 0; MPPI weighs every candidate by
+// exp((score − max)/T). The new parameters are the weighted mean and
+// standard deviation (box) or frequencies (categorical), blended with the
+// old ones by Momentum.
+func (p *MPC) refit() {
+	n := p.cfg.Candidates
+	for i := range n {
+		p.order.idx[i] = i
+	}
+	sort.Sort(&p.order)
+	clear(p.weight)
+	total, score := 0.0, 0.0
+	if p.cfg.Method == CEM {
+		for _, i := range p.order.idx[:p.cfg.Elites] {
+			p.weight[i] = 1
+		}
+	} else {
+		best := p.scores[p.order.idx[0]]
+		for i, s := range p.scores {
+			switch {
+			case math.IsInf(best, -1):
+				p.weight[i] = 1 // nothing to prefer
+			case !math.IsInf(s, -1):
+				p.weight[i] = math.Exp((s - best) / p.cfg.Temperature)
+			}
+		}
+	}
+	for i, w := range p.weight {
+		if w > 0 {
+			total += w
+			score += w * p.scores[i]
+		}
+	}
+	p.score = score / total
+	m := p.cfg.Momentum
+	h := p.cfg.Horizon
+	if k := p.spec.Discrete; k > 0 {
+		clear(p.fit)
+		for i, w := range p.weight {
+			if w > 0 {
+				for s := range h {
+					p.fit[s*k+int(p.cand[i*h+s])] += w
+				}
+			}
+		}
+		eps := p.cfg.Smoothing
+		for j, f := range p.fit {
+			p.probs[j] = m*p.probs[j] + (1-m)*((1-eps)*f/total+eps/float64(k))
+		}
+		return
+	}
+	d := p.spec.Dim
+	clear(p.fit)
+	for i, w := range p.weight {
+		if w > 0 {
+			for j, a := range p.cand[i*h*d : (i+1)*h*d] {
+				p.fit[j] += w * a
+			}
+		}
+	}
+	for j := range p.fit {
+		p.fit[j] /= total
+	}
+	for j := range p.mean {
+		v := 0.0
+		for i, w := range p.weight {
+			if w > 0 {
+				e := p.cand[i*h*d+j] - p.fit[j]
+				v += w * e * e
+			}
+		}
+		std := math.Sqrt(v / total)
+		p.mean[j] = m*p.mean[j] + (1-m)*p.fit[j]
+		p.std[j] = max(m*p.std[j]+(1-m)*std, p.minStd[j%d])
+	}
+}
+
+// shift prepares the warm start of the next decision (see Plan).
+func (p *MPC) shift() {
+	h := p.cfg.Horizon
+	if k := p.spec.Discrete; k > 0 {
+		copy(p.probs, p.probs[k:])
+		for j := range p.probs[:(h-1)*k] {
+			p.probs[j] = 0.5*p.probs[j] + 0.5/float64(k)
+		}
+		p.resetStep(h - 1)
+		return
+	}
+	d := p.spec.Dim
+	copy(p.mean, p.mean[d:])
+	for s := range h {
+		copy(p.std[s*d:(s+1)*d], p.priorStd)
+	}
+	p.resetStep(h - 1)
+}

@@ -1,0 +1,78 @@
+package worldmodel
+
+import (
+	"math"
+
+	"github.com/dreamrl/dream/worldmodel/loss"
+)
+
+// predictGaussian writes the predicted mean, effective log-variance
+// log(exp(softBound(raw)) + floor) and factor U of rows (latent, action)
+// pairs. logVar and factor are not written for the deterministic model;
+// factor is not written when Rank is 0.
+func (m *Model) predictGaussian(mean, logVar, factor, z, a []float32, rows int) {
+	t := m.trunk(z, a, rows)
+	m.meanHead(mean, t, z, rows)
+	if m.cfg.Dynamics != DynamicsGaussian {
+		return
+	}
+	if m.cfg.Rank == 0 {
+		factor = nil
+	}
+	m.rawVariance(logVar, factor, t, rows)
+	for i, v := range logVar[:rows*m.cfg.LatentDim] {
+		logVar[i] = float32(math.Log(m.variance(v)))
+	}
+}
+
+// Calibration scores the model's one-step predictions on held-out
+// transitions: for every valid transition j of batch b (no terminal step
+// before it), the prediction from z_j = f_θ(o_j) and a_j is scored against
+// the target embedding z̄_{j+1} = f_ξ(o_{j+1}) by loss.Calibrate. The
+// deterministic model is scored as a Gaussian with unit variance, so both
+// dynamics share one table. A batch that does not fit the model panics.
+func (m *Model) Calibration(b *Batch) loss.Calibration {
+	if err := m.checkBatch(b); err != nil {
+		panic("worldmodel: Calibration: " + err.Error())
+	}
+	B, K, d, r := b.B, b.K, m.cfg.LatentDim, m.cfg.Rank
+	in, A := m.spec.InputDim(), m.spec.ActionDim
+	gauss := m.cfg.Dynamics == DynamicsGaussian
+	if !gauss {
+		r = 0
+	}
+	z := make([]float32, B*d)
+	zbar := make([]float32, B*d)
+	mu := make([]float32, B*d)
+	lv := make([]float32, B*d)
+	u := make([]float32, B*d*max(r, 1))
+	var target, mean, logVar, factor []float64
+	alive := make([]bool, B)
+	for i := range alive {
+		alive[i] = true
+	}
+	for j := 0; j < K; j++ {
+		m.Encode(z, b.Obs[j*B*in:(j+1)*B*in], B)
+		m.encodeWith(m.tenc, zbar, b.Obs[(j+1)*B*in:(j+2)*B*in], B)
+		m.predictGaussian(mu, lv, u, z, b.Actions[j*B*A:(j+1)*B*A], B)
+		for bi := 0; bi < B; bi++ {
+			if !alive[bi] {
+				continue
+			}
+			for i := bi * d; i < (bi+1)*d; i++ {
+				target = append(target, float64(zbar[i]))
+				mean = append(mean, float64(mu[i]))
+				if gauss {
+					logVar = append(logVar, float64(lv[i]))
+				}
+			}
+			for i := bi * d * r; i < (bi+1)*d*r; i++ {
+				factor = append(factor, float64(u[i]))
+			}
+			if b.Terminated[j*B+bi] != 0 {
+				alive[bi] = false
+			}
+		}
+	}
+	return loss.Calibrate(target, mean, logVar, factor, d, r)
+}

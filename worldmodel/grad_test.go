@@ -1,0 +1,96 @@
+package worldmodel
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGradient checks the graph's gradient of the whole training cost
+// against central finite differences, on a few coordinates of every
+// trained tensor, for both dynamics, a low-rank factor and pixels.
+func TestGradient(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(*Config)
+		pix  bool
+		tol  float64
+	}{
+		{"gaussian", func(c *Config) {}, false, 2e-2},
+		{"rank2-samples", func(c *Config) { c.Rank = 2; c.FeedSamples = true }, false, 2e-2},
+		{"deterministic-vicreg-nstep", func(c *Config) {
+			c.Dynamics = DynamicsDeterministic
+			c.Guard = GuardVICReg
+			c.ValueTarget = ValueNStep
+		}, false, 2e-2},
+		{"pixels", func(c *Config) { c.Patch = 4 }, true, 2e-2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _ := Preset("debug")
+			tc.mod(&cfg)
+			rng := rand.New(rand.NewPCG(3, 4))
+			var spec Spec
+			var b *Batch
+			if tc.pix {
+				g := grid{side: 2, cell: 4}
+				spec = g.spec()
+				b = g.batch(4, 2, rng)
+			} else {
+				sys := newLinearSystem(3, 2, 0.1, 0, rng)
+				spec = Spec{ObsDim: 3, ActionDim: 2, Discrete: true}
+				b = sys.batch(4, 2, rng)
+			}
+			m, err := New(cfg, spec, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two steps so the statistics and the heads are not at their
+			// initial values.
+			for i := 0; i < 2; i++ {
+				if _, err := m.TrainStep(b, rng); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tg := m.tg
+			m.fillInputs(tg, b, rng)
+			run := func() float64 {
+				if err := tg.vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				defer tg.reset()
+				return nodeScalar(tg.cost)
+			}
+			if err := tg.vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			grads := map[string][]float64{}
+			for _, p := range tg.trained {
+				g := gradOf(p)
+				c := make([]float64, len(g))
+				for i, v := range g {
+					c[i] = float64(v)
+				}
+				grads[p.name] = c
+			}
+			tg.reset()
+			for _, p := range tg.trained {
+				for trial := 0; trial < 3; trial++ {
+					i := rng.IntN(len(p.data))
+					const h = 1e-2
+					old := p.data[i]
+					p.data[i] = old + h
+					up := run()
+					p.data[i] = old - h
+					down := run()
+					p.data[i] = old
+					fd := (up - down) / (2 * h)
+					got := grads[p.name][i]
+					if math.Abs(fd-got) > tc.tol*math.Max(1, math.Abs(fd)) {
+						t.Errorf("%s[%d]: gradient %.5g, finite difference %.5g", p.name, i, got, fd)
+					}
+				}
+			}
+		})
+	}
+}
