@@ -68,6 +68,10 @@ func Entries() []Entry {
 			New: fixed(func() envs.Simulator { return physics.NewCartPole() })},
 		{Name: "physics/pendulum", Description: "Gymnasium Pendulum-v1: swing up and hold a pendulum with torque in [-2, 2]",
 			New: fixed(func() envs.Simulator { return physics.NewPendulum() })},
+		{Name: "physics/acrobot", Description: "Gymnasium Acrobot-v1: swing the tip of a two-link arm above the line, -1 per step, 500-step limit",
+			New: fixed(func() envs.Simulator { return physics.NewAcrobot() })},
+		{Name: "physics/mountaincar", Description: "Gymnasium MountainCar-v0: drive an underpowered car up the hill, -1 per step, 200-step limit",
+			New: fixed(func() envs.Simulator { return physics.NewMountainCar() })},
 		{Name: "physics/pendulum-gusty", Description: "Pendulum-v1 with random torque gusts (stochastic dynamics)", Stochastic: true,
 			New: fixed(func() envs.Simulator { return physics.NewPendulumGusty() })},
 	}

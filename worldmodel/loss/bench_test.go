@@ -126,3 +126,12 @@ func BenchmarkRowNLL(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkMixtureNLL(b *testing.B) {
+	for _, m := range []int{2, 4} {
+		c := mixtureCase{b: 256, d: 32, m: m}
+		b.Run(fmt.Sprintf("float32/B256/d32/M%d", m), func(b *testing.B) {
+			benchGraph(b, tensor.Float32, c.args(1), c.fused())
+		})
+	}
+}

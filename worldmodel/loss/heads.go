@@ -187,7 +187,7 @@ func SoftBound(x *gorgonia.Node, lo, hi float64) (*gorgonia.Node, error) {
 	}
 	dt := x.Dtype()
 	if dt != tensor.Float64 && dt != tensor.Float32 {
-		return nil, fmt.Errorf("loss: SoftBound: dtype %v not supported (Float32 or Float64): %w", dt, ErrOption)
+		return nil, fmt.Errorf("loss: SoftBound: dtype %v not supported (Float32 or Float64): %w", dt, ErrShape)
 	}
 	n, err := gorgonia.ApplyOp(softBoundOp{lo: lo, hi: hi, dt: dt, shape: x.Shape().Clone()}, x)
 	if err != nil {

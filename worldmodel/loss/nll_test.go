@@ -274,6 +274,7 @@ func TestGaussianNLLErrors(t *testing.T) {
 	bad := m(4, 2, "bad")
 	u2 := m(4, 6, "u2")
 	vec := gorgonia.NewVector(g, tensor.Float64, gorgonia.WithShape(4), gorgonia.WithName("v"))
+	mu32 := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(4, 3), gorgonia.WithName("mu32"))
 	cases := []struct {
 		name   string
 		z, mu  *gorgonia.Node
@@ -289,6 +290,7 @@ func TestGaussianNLLErrors(t *testing.T) {
 		{"rank without factor", z, mu, lv, nil, 2, 0, ErrShape},
 		{"factor width", z, mu, lv, u2, 3, 0, ErrShape},
 		{"nil mu", z, nil, lv, nil, 0, 0, ErrShape},
+		{"mixed dtypes", z, mu32, lv, nil, 0, 0, ErrShape},
 		{"negative beta", z, mu, lv, nil, 0, -0.5, ErrOption},
 		{"NaN beta", z, mu, lv, nil, 0, math.NaN(), ErrOption},
 		{"negative rank", z, mu, lv, nil, -1, 0, ErrOption},
@@ -436,4 +438,42 @@ func fill(n int, v float64) []float64 {
 		s[i] = v
 	}
 	return s
+}
+
+// TestGaussianNLLSlicedInputs feeds row blocks sliced out of larger
+// matrices (views into their data, as a multi-step rollout slices its
+// targets) and compares with the same rows passed as whole matrices.
+func TestGaussianNLLSlicedInputs(t *testing.T) {
+	c := nllCase{b: 3, d: 4, r: 2}
+	big := nllArgs(nllCase{b: 9, d: 4, r: 2}, 41)
+	lo, hi := 3, 6
+	rows := make([]*arg, len(big))
+	for i, a := range big {
+		w := a.shape[1]
+		rows[i] = newArg(a.name, append([]float64(nil), a.data[lo*w:hi*w]...), hi-lo, w)
+	}
+	want, wantGrad := lossAndGrad(t, tensor.Float64, rows, c.fused())
+	sliced := func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		s := make([]*gorgonia.Node, len(in))
+		for i, n := range in {
+			s[i] = must(gorgonia.Slice(n, gorgonia.S(lo, hi)))
+		}
+		return c.fused()(s)
+	}
+	got, gotGrad := lossAndGrad(t, tensor.Float64, big, sliced)
+	if !near(got, want, 1e-14) {
+		t.Errorf("sliced loss %.15g, copied rows %.15g", got, want)
+	}
+	for i, a := range big {
+		w := a.shape[1]
+		for j, x := range gotGrad[i] {
+			var ref float64
+			if r := j / w; r >= lo && r < hi {
+				ref = wantGrad[i][j-lo*w]
+			}
+			if !near(x, ref, 1e-14) {
+				t.Errorf("∂/∂%s[%d] = %.15g, want %.15g", a.name, j, x, ref)
+			}
+		}
+	}
 }

@@ -12,8 +12,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// ErrShape reports inputs whose shapes do not fit together (a mean whose
-// shape differs from its target, a factor of the wrong width).
+// ErrShape reports inputs whose shapes or dtypes do not fit together (a
+// mean whose shape differs from its target, a factor of the wrong width, a
+// Float32 mean for a Float64 target).
 var ErrShape = errors.New("shape mismatch")
 
 // ErrOption reports an option or argument outside its domain (a negative β,
@@ -92,7 +93,7 @@ func newFused(k kernel, nodes []*gorgonia.Node) (*fused, error) {
 			return nil, fmt.Errorf("loss: %v: input %d is %v, input 0 is %v: %w", k, i, n.Dtype(), f.dt, ErrShape)
 		}
 		if f.dt != tensor.Float64 && f.dt != tensor.Float32 {
-			return nil, fmt.Errorf("loss: %v: dtype %v not supported (Float32 or Float64): %w", k, f.dt, ErrOption)
+			return nil, fmt.Errorf("loss: %v: dtype %v not supported (Float32 or Float64): %w", k, f.dt, ErrShape)
 		}
 		sh := n.Shape().Clone()
 		f.shapes = append(f.shapes, sh)

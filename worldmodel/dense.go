@@ -1,0 +1,360 @@
+package worldmodel
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The training graph's layers are fused gorgonia ops. Built from
+// gorgonia's own ops, a layer x·W + b followed by a ReLU is a product, a
+// broadcast (a repeat and an add) and a mask (a comparison and a product),
+// each allocating its result, and twice as many ops again for the
+// gradient. The fused ops below compute a layer in one op and its
+// gradient in four, on float32 slices with BLAS, into buffers they own
+// and reuse from one run to the next (the graph's shapes are fixed).
+
+// gemmT computes c = op(a)·op(b) + beta·c for row-major matrices, where
+// op(a) is m×k (a is k×m when tA) and op(b) is k×n (b is n×k when tB).
+//
+// gonum's pure-Go Sgemm spreads large products over goroutines, which
+// allocates; cut into blocks of at most gemmBlock rows and columns it runs
+// serially and allocates nothing. Other implementations (OpenBLAS) get the
+// whole product.
+func gemmT(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	impl := blas32.Implementation()
+	if _, native := impl.(gonum.Implementation); !native {
+		impl.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	const gemmBlock = 64
+	for i := 0; i < m; i += gemmBlock {
+		mi := min(gemmBlock, m-i)
+		ai := a[i*lda:]
+		if tA {
+			ai = a[i:]
+		}
+		for j := 0; j < n; j += gemmBlock {
+			nj := min(gemmBlock, n-j)
+			bj := b[j:]
+			if tB {
+				bj = b[j*ldb:]
+			}
+			impl.Sgemm(ta, tb, mi, nj, k, 1, ai, lda, bj, ldb, beta, c[i*ldc+j:], ldc)
+		}
+	}
+}
+
+// matType is the gorgonia type of a float32 matrix.
+func matType() hm.Type { return G.TensorType{Dims: 2, Of: G.Float32} }
+
+func fnType(arity int) hm.Type {
+	ts := make([]hm.Type, arity+1)
+	for i := range ts {
+		ts[i] = matType()
+	}
+	return hm.NewFnType(ts...)
+}
+
+func hashString(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// data returns the float32 slice of a dense value.
+func data(v G.Value) []float32 {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		panic(fmt.Sprintf("worldmodel: value %T is not a dense tensor", v))
+	}
+	if d.RequiresIterator() {
+		d = d.Materialize().(*tensor.Dense)
+	}
+	return d.Float32s()
+}
+
+func newMatrix(rows, cols int) *tensor.Dense {
+	return tensor.New(tensor.WithBacking(make([]float32, rows*cols)), tensor.WithShape(rows, cols))
+}
+
+// denseOp is one layer,
+//
+//	y = act(Σ_i x_i·W_i + b + r),
+//
+// with inputs x_1, W_1, …, x_n, W_n, then the bias b (1×out) when bias is
+// set and the residual r (rows×out) when residual is set; act is the ReLU
+// or the identity.
+type denseOp struct {
+	rows, out int
+	ins       []int // columns of each x_i
+	bias      bool
+	residual  bool
+	relu      bool
+	y         *tensor.Dense
+}
+
+// dense applies a denseOp to pairs (x_i, W_i), an optional bias and an
+// optional residual (nil when absent).
+func dense(pairs []*G.Node, b, r *G.Node, relu bool) *G.Node {
+	rows := pairs[0].Shape()[0]
+	out := pairs[1].Shape()[1]
+	op := denseOp{rows: rows, out: out, bias: b != nil, residual: r != nil, relu: relu}
+	inputs := append([]*G.Node(nil), pairs...)
+	for i := 0; i < len(pairs); i += 2 {
+		x, w := pairs[i].Shape(), pairs[i+1].Shape()
+		if x[0] != rows || x[1] != w[0] || w[1] != out {
+			panic(fmt.Sprintf("worldmodel: dense: x %v and W %v do not fit rows %d, out %d", x, w, rows, out))
+		}
+		op.ins = append(op.ins, x[1])
+	}
+	if b != nil {
+		inputs = append(inputs, b)
+	}
+	if r != nil {
+		inputs = append(inputs, r)
+	}
+	op.y = newMatrix(rows, out)
+	return must(G.ApplyOp(op, inputs...))
+}
+
+func (op denseOp) Arity() int {
+	n := 2 * len(op.ins)
+	if op.bias {
+		n++
+	}
+	if op.residual {
+		n++
+	}
+	return n
+}
+
+func (op denseOp) Type() hm.Type { return fnType(op.Arity()) }
+
+func (op denseOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.rows, op.out}, nil
+}
+
+func (op denseOp) Do(vals ...G.Value) (G.Value, error) {
+	y := op.y.Float32s()
+	k := 2 * len(op.ins)
+	switch {
+	case op.residual:
+		copy(y, data(vals[len(vals)-1]))
+		if op.bias {
+			b := data(vals[k])
+			for r := 0; r < op.rows; r++ {
+				row := y[r*op.out : (r+1)*op.out]
+				for j, v := range b {
+					row[j] += v
+				}
+			}
+		}
+	case op.bias:
+		b := data(vals[k])
+		for r := 0; r < op.rows; r++ {
+			copy(y[r*op.out:(r+1)*op.out], b)
+		}
+	default:
+		clear(y)
+	}
+	for i, in := range op.ins {
+		gemmT(false, false, op.rows, op.out, in, data(vals[2*i]), in, data(vals[2*i+1]), op.out, 1, y, op.out)
+	}
+	if op.relu {
+		relu(y)
+	}
+	return op.y, nil
+}
+
+func (op denseOp) ReturnsPtr() bool     { return false }
+func (op denseOp) CallsExtern() bool    { return false }
+func (op denseOp) OverwritesInput() int { return -1 }
+func (op denseOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op denseOp) Hashcode() uint32     { return hashString(op.String()) }
+func (op denseOp) String() string {
+	return fmt.Sprintf("Dense(%d×%v→%d, bias %v, residual %v, relu %v)", op.rows, op.ins, op.out, op.bias, op.residual, op.relu)
+}
+
+func (op denseOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+// SymDiff returns the gradients: with δ = ∂L/∂y ⊙ act′ (the ReLU's mask
+// 1[y > 0]),
+//
+//	∂L/∂x_i = δ·W_iᵀ,   ∂L/∂W_i = x_iᵀ·δ,   ∂L/∂b = Σ_rows δ,   ∂L/∂r = δ.
+func (op denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	delta := grad
+	if op.relu {
+		delta = must(G.ApplyOp(maskOp{rows: op.rows, cols: op.out, out: newMatrix(op.rows, op.out)}, output, grad))
+	}
+	grads := make(G.Nodes, len(inputs))
+	for i, in := range op.ins {
+		x, w := inputs[2*i], inputs[2*i+1]
+		grads[2*i] = must(G.ApplyOp(matMulOp{m: op.rows, n: in, k: op.out, tB: true, out: newMatrix(op.rows, in)}, delta, w))
+		grads[2*i+1] = must(G.ApplyOp(matMulOp{m: in, n: op.out, k: op.rows, tA: true, out: newMatrix(in, op.out)}, x, delta))
+	}
+	k := 2 * len(op.ins)
+	if op.bias {
+		grads[k] = must(G.ApplyOp(colSumOp{rows: op.rows, cols: op.out, out: newMatrix(1, op.out)}, delta))
+		k++
+	}
+	if op.residual {
+		grads[k] = delta
+	}
+	return grads, nil
+}
+
+// maskOp is g ⊙ 1[y > 0], the gradient through a ReLU of output y.
+type maskOp struct {
+	rows, cols int
+	out        *tensor.Dense
+}
+
+func (op maskOp) Arity() int { return 2 }
+func (op maskOp) Type() hm.Type { return fnType(2) }
+func (op maskOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.rows, op.cols}, nil
+}
+func (op maskOp) Do(vals ...G.Value) (G.Value, error) {
+	y, g, out := data(vals[0]), data(vals[1]), op.out.Float32s()
+	for i, v := range y {
+		if v > 0 {
+			out[i] = g[i]
+		} else {
+			out[i] = 0
+		}
+	}
+	return op.out, nil
+}
+func (op maskOp) ReturnsPtr() bool      { return false }
+func (op maskOp) CallsExtern() bool     { return false }
+func (op maskOp) OverwritesInput() int  { return -1 }
+func (op maskOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op maskOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op maskOp) String() string        { return fmt.Sprintf("ReLUMask(%d×%d)", op.rows, op.cols) }
+
+// matMulOp is op(a)·op(b) into an m×n buffer (k the inner dimension); it
+// serves the gradients of denseOp, which are not differentiated again.
+type matMulOp struct {
+	m, n, k int
+	tA, tB  bool
+	out     *tensor.Dense
+}
+
+func (op matMulOp) Arity() int { return 2 }
+func (op matMulOp) Type() hm.Type { return fnType(2) }
+func (op matMulOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.m, op.n}, nil
+}
+func (op matMulOp) Do(vals ...G.Value) (G.Value, error) {
+	lda, ldb := op.k, op.n
+	if op.tA {
+		lda = op.m
+	}
+	if op.tB {
+		ldb = op.k
+	}
+	gemmT(op.tA, op.tB, op.m, op.n, op.k, data(vals[0]), lda, data(vals[1]), ldb, 0, op.out.Float32s(), op.n)
+	return op.out, nil
+}
+func (op matMulOp) ReturnsPtr() bool      { return false }
+func (op matMulOp) CallsExtern() bool     { return false }
+func (op matMulOp) OverwritesInput() int  { return -1 }
+func (op matMulOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op matMulOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op matMulOp) String() string {
+	return fmt.Sprintf("MatMul(%d×%d×%d, %v, %v)", op.m, op.k, op.n, op.tA, op.tB)
+}
+
+// colSumOp sums the rows of a matrix into a 1×cols row.
+type colSumOp struct {
+	rows, cols int
+	out        *tensor.Dense
+}
+
+func (op colSumOp) Arity() int { return 1 }
+func (op colSumOp) Type() hm.Type { return fnType(1) }
+func (op colSumOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{1, op.cols}, nil
+}
+func (op colSumOp) Do(vals ...G.Value) (G.Value, error) {
+	x, out := data(vals[0]), op.out.Float32s()
+	clear(out)
+	for r := 0; r < op.rows; r++ {
+		for j, v := range x[r*op.cols : (r+1)*op.cols] {
+			out[j] += v
+		}
+	}
+	return op.out, nil
+}
+func (op colSumOp) ReturnsPtr() bool      { return false }
+func (op colSumOp) CallsExtern() bool     { return false }
+func (op colSumOp) OverwritesInput() int  { return -1 }
+func (op colSumOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op colSumOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op colSumOp) String() string        { return fmt.Sprintf("ColSum(%d×%d)", op.rows, op.cols) }
+
+// tapOp copies its input's value, when the machine reaches it, into a
+// slice it owns. Values read from graph nodes after a run are not safe:
+// the machine reuses a node's memory for later nodes once it is dead.
+// The op's own output is a dummy scalar that nothing reads.
+type tapOp struct {
+	dims int
+	dst  []float32
+	out  *G.F32
+}
+
+// tap adds a tapOp of n and returns the slice that receives n's value.
+func tap(n *G.Node) []float32 {
+	op := tapOp{dims: n.Dims(), dst: make([]float32, max(n.Shape().TotalSize(), 1)), out: G.NewF32(0)}
+	must(G.ApplyOp(op, n))
+	return op.dst
+}
+
+func (op tapOp) Arity() int { return 1 }
+func (op tapOp) Type() hm.Type {
+	var in hm.Type = G.Float32
+	if op.dims > 0 {
+		in = G.TensorType{Dims: op.dims, Of: G.Float32}
+	}
+	return hm.NewFnType(in, G.Float32)
+}
+func (op tapOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+func (op tapOp) Do(vals ...G.Value) (G.Value, error) {
+	switch v := vals[0].(type) {
+	case *G.F32:
+		op.dst[0] = float32(*v)
+	default:
+		copy(op.dst, data(v))
+	}
+	return op.out, nil
+}
+func (op tapOp) ReturnsPtr() bool      { return false }
+func (op tapOp) CallsExtern() bool     { return false }
+func (op tapOp) OverwritesInput() int  { return -1 }
+func (op tapOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op tapOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op tapOp) String() string        { return fmt.Sprintf("Tap(%p)", op.dst) }
