@@ -28,7 +28,7 @@ func (c *counter) Step(a []float64) (float64, bool, bool) {
 	return 1, done && a[0] == 1, done && a[0] != 1
 }
 func (c *counter) Vector(dst []float64) { dst[0] = float64(c.n) }
-func (c *counter) State() []float64    { return c.state }
+func (c *counter) State() []float64     { return c.state }
 func (c *counter) Render(dst *image.RGBA) {
 	v := uint8(c.n * 40)
 	for y := dst.Rect.Min.Y; y < dst.Rect.Max.Y; y++ {

@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dreamrl/dream/agent/picture"
-	"github.com/dreamrl/dream/internal/atomicfile"
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/internal/atomicfile"
 )
 
 type recordOptions struct {
