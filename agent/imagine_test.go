@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -320,6 +321,33 @@ func TestActionLabeller(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if got := actionLabeller(c.sim, c.space)(c.a); got != c.want {
 				t.Errorf("label %v = %q, want %q", c.a, got, c.want)
+			}
+		})
+	}
+}
+
+// BenchmarkImaginerScene measures drawing one picture's futures (K
+// rollouts of H steps, decoded) with an untrained debug model.
+func BenchmarkImaginerScene(b *testing.B) {
+	cfg, err := Preset("debug")
+	if err != nil {
+		b.Fatal(err)
+	}
+	run, err := New(cfg, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	im, err := NewImaginer(run, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	im.Step()
+	for _, k := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("K%d-H%d", k, im.Horizon()), func(b *testing.B) {
+			im.SetSamples(k)
+			b.ReportAllocs()
+			for b.Loop() {
+				im.Scene()
 			}
 		})
 	}

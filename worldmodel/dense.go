@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -24,11 +25,13 @@ import (
 // gemmT computes c = op(a)·op(b) + beta·c for row-major matrices, where
 // op(a) is m×k (a is k×m when tA) and op(b) is k×n (b is n×k when tB).
 //
-// gonum's pure-Go Sgemm spreads large products over goroutines, which
-// allocates; cut into blocks of at most gemmBlock rows and columns it runs
-// serially and allocates nothing. Other implementations (OpenBLAS) get the
-// whole product.
-func gemmT(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gonum's pure-Go Sgemm spreads products of four or more 64×64 blocks
+// over goroutines, which allocates. With serial set, the product is cut
+// into blocks of at most 64 rows and 192 columns, which it computes
+// serially without allocating (the inference path); otherwise it gets the
+// whole product (the training graph). OpenBLAS always gets the whole
+// product.
+func gemmT(serial, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -40,22 +43,26 @@ func gemmT(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 		tb = blas.Trans
 	}
 	impl := blas32.Implementation()
-	if _, native := impl.(gonum.Implementation); !native {
+	if _, native := impl.(gonum.Implementation); !native || !serial {
 		impl.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	const gemmBlock = 64
-	for i := 0; i < m; i += gemmBlock {
-		mi := min(gemmBlock, m-i)
-		ai := a[i*lda:]
+	const rowBlock, colBlock = 64, 192
+	for i := 0; i < m; i += rowBlock {
+		mi := min(rowBlock, m-i)
+		var ai []float32
 		if tA {
 			ai = a[i:]
+		} else {
+			ai = a[i*lda:]
 		}
-		for j := 0; j < n; j += gemmBlock {
-			nj := min(gemmBlock, n-j)
-			bj := b[j:]
+		for j := 0; j < n; j += colBlock {
+			nj := min(colBlock, n-j)
+			var bj []float32
 			if tB {
 				bj = b[j*ldb:]
+			} else {
+				bj = b[j:]
 			}
 			impl.Sgemm(ta, tb, mi, nj, k, 1, ai, lda, bj, ldb, beta, c[i*ldc+j:], ldc)
 		}
@@ -176,7 +183,7 @@ func (op denseOp) Do(vals ...G.Value) (G.Value, error) {
 		clear(y)
 	}
 	for i, in := range op.ins {
-		gemmT(false, false, op.rows, op.out, in, data(vals[2*i]), in, data(vals[2*i+1]), op.out, 1, y, op.out)
+		gemmT(false, false, false, op.rows, op.out, in, data(vals[2*i]), in, data(vals[2*i+1]), op.out, 1, y, op.out)
 	}
 	if op.relu {
 		relu(y)
@@ -184,11 +191,11 @@ func (op denseOp) Do(vals ...G.Value) (G.Value, error) {
 	return op.y, nil
 }
 
-func (op denseOp) ReturnsPtr() bool     { return false }
-func (op denseOp) CallsExtern() bool    { return false }
-func (op denseOp) OverwritesInput() int { return -1 }
+func (op denseOp) ReturnsPtr() bool      { return false }
+func (op denseOp) CallsExtern() bool     { return false }
+func (op denseOp) OverwritesInput() int  { return -1 }
 func (op denseOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
-func (op denseOp) Hashcode() uint32     { return hashString(op.String()) }
+func (op denseOp) Hashcode() uint32      { return hashString(op.String()) }
 func (op denseOp) String() string {
 	return fmt.Sprintf("Dense(%d×%v→%d, bias %v, residual %v, relu %v)", op.rows, op.ins, op.out, op.bias, op.residual, op.relu)
 }
@@ -233,7 +240,7 @@ type maskOp struct {
 	out        *tensor.Dense
 }
 
-func (op maskOp) Arity() int { return 2 }
+func (op maskOp) Arity() int    { return 2 }
 func (op maskOp) Type() hm.Type { return fnType(2) }
 func (op maskOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.rows, op.cols}, nil
@@ -241,11 +248,9 @@ func (op maskOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op maskOp) Do(vals ...G.Value) (G.Value, error) {
 	y, g, out := data(vals[0]), data(vals[1]), op.out.Float32s()
 	for i, v := range y {
-		if v > 0 {
-			out[i] = g[i]
-		} else {
-			out[i] = 0
-		}
+		// All ones when v > 0, else zero, without a branch.
+		keep := uint32(int32(-math.Float32bits(v)) >> 31)
+		out[i] = math.Float32frombits(math.Float32bits(g[i]) & keep)
 	}
 	return op.out, nil
 }
@@ -264,7 +269,7 @@ type matMulOp struct {
 	out     *tensor.Dense
 }
 
-func (op matMulOp) Arity() int { return 2 }
+func (op matMulOp) Arity() int    { return 2 }
 func (op matMulOp) Type() hm.Type { return fnType(2) }
 func (op matMulOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.m, op.n}, nil
@@ -277,7 +282,7 @@ func (op matMulOp) Do(vals ...G.Value) (G.Value, error) {
 	if op.tB {
 		ldb = op.k
 	}
-	gemmT(op.tA, op.tB, op.m, op.n, op.k, data(vals[0]), lda, data(vals[1]), ldb, 0, op.out.Float32s(), op.n)
+	gemmT(false, op.tA, op.tB, op.m, op.n, op.k, data(vals[0]), lda, data(vals[1]), ldb, 0, op.out.Float32s(), op.n)
 	return op.out, nil
 }
 func (op matMulOp) ReturnsPtr() bool      { return false }
@@ -295,7 +300,7 @@ type colSumOp struct {
 	out        *tensor.Dense
 }
 
-func (op colSumOp) Arity() int { return 1 }
+func (op colSumOp) Arity() int    { return 1 }
 func (op colSumOp) Type() hm.Type { return fnType(1) }
 func (op colSumOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{1, op.cols}, nil

@@ -59,7 +59,7 @@ func TestGradient(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer tg.reset()
-				return nodeScalar(tg.cost)
+				return float64(tg.cost.Value().Data().(float32))
 			}
 			if err := tg.vm.RunAll(); err != nil {
 				t.Fatal(err)

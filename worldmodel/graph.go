@@ -31,13 +31,18 @@ type trainGraph struct {
 	decZ       []float32 // DecoderBatch × d, detached latents
 	decTarget  []float32 // DecoderBatch × decodeDim
 
-	// Outputs.
-	cost, total, pred, guard      *G.Node
-	rewardLoss, contLoss, valLoss *G.Node
-	decLoss                       *G.Node
-	z                             *G.Node   // online embeddings, (K+1)·B × d
-	logVars                       []*G.Node // per step, B × d
-	trained                       []*param  // params with gradients, in order
+	cost    *G.Node
+	trained []*param // params with gradients, in order
+
+	// Values copied out during a run (see tapOp): the losses, the online
+	// embeddings ((K+1)·B × d), and per step j the effective log σ², the
+	// mean, the reward, the continuation logit and the value.
+	total, pred, guard            []float32
+	rewardLoss, contLoss, valLoss []float32
+	decLoss                       []float32
+	z                             []float32
+	logVars, mus                  [][]float32
+	rewards, conts, values        [][]float32
 }
 
 // graphBuilder wraps gorgonia's constructors; construction errors are
@@ -54,15 +59,14 @@ func (b graphBuilder) input(name string, rows, cols int) (*G.Node, []float32) {
 
 func (b graphBuilder) scalar(v float64) *G.Node { return G.NewConstant(float32(v)) }
 
-func (b graphBuilder) affine(x *G.Node, l linear) *G.Node {
-	y := G.Must(G.Mul(x, l.w.node))
+// affine is x·W + b, followed by a ReLU when relu is set.
+func (b graphBuilder) affine(x *G.Node, l linear, relu bool) *G.Node {
+	var bias *G.Node
 	if l.b != nil {
-		y = G.Must(G.BroadcastAdd(y, l.b.node, nil, []byte{0}))
+		bias = l.b.node
 	}
-	return y
+	return dense([]*G.Node{x, l.w.node}, bias, nil, relu)
 }
-
-func (b graphBuilder) relu(x *G.Node) *G.Node { return G.Must(G.Rectify(x)) }
 
 func (b graphBuilder) rows(x *G.Node, from, to int) *G.Node {
 	return G.Must(G.Slice(x, G.S(from, to)))
@@ -101,15 +105,15 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	if m.spec.Pixels() {
 		var x *G.Node
 		x, tg.obs = b.input("obs", frames*m.nPatch, m.patchLen)
-		e1 := b.relu(b.affine(x, m.enc.first))
+		e1 := b.affine(x, m.enc.first, true)
 		e1 = must(G.Reshape(e1, tensor.Shape{frames, m.nPatch * c.Channels}))
-		z = b.affine(e1, m.enc.second)
+		z = b.affine(e1, m.enc.second, false)
 	} else {
 		var x *G.Node
 		x, tg.obs = b.input("obs", frames, m.spec.InputDim())
-		z = b.affine(b.relu(b.affine(x, m.enc.first)), m.enc.second)
+		z = b.affine(b.affine(x, m.enc.first, true), m.enc.second, false)
 	}
-	tg.z = z
+	tg.z = tap(z)
 
 	act, actData := b.input("actions", K*B, m.spec.ActionDim)
 	tg.act = actData
@@ -130,16 +134,18 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	var rewards, conts, values []*G.Node
 	for j := 0; j < K; j++ {
 		aj := b.rows(act, j*B, (j+1)*B)
-		t1 := b.add(b.affine(zhat, m.pred.inZ), must(G.Mul(aj, m.pred.inA.w.node)))
-		t := b.relu(b.affine(b.relu(t1), m.pred.hidden))
-		mu := b.add(zhat, b.affine(t, m.pred.mu))
+		p := m.pred
+		t1 := dense([]*G.Node{zhat, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true)
+		t := b.affine(t1, p.hidden, true)
+		mu := dense([]*G.Node{t, p.mu.w.node}, p.mu.b.node, zhat, false)
+		tg.mus = append(tg.mus, tap(mu))
 		target := b.rows(zbar, j*B, (j+1)*B)
 		var lj, lv, u *G.Node
 		if c.Dynamics == DynamicsGaussian {
 			lv = m.graphLogVar(b, t)
-			tg.logVars = append(tg.logVars, lv)
+			tg.logVars = append(tg.logVars, tap(lv))
 			if r > 0 {
-				u = b.affine(t, m.pred.u)
+				u = b.affine(t, p.u, false)
 			}
 			lj = must(loss.GaussianNLL(target, mu, lv, u, r, loss.NLLOptions{Beta: c.BetaNLL}))
 		} else {
@@ -151,10 +157,13 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		} else {
 			predLoss = b.add(predLoss, lj)
 		}
-		rewards = append(rewards, b.affine(t, m.pred.reward))
-		conts = append(conts, b.affine(t, m.pred.cont))
+		rewards = append(rewards, b.affine(t, p.reward, false))
+		conts = append(conts, b.affine(t, p.cont, false))
+		tg.rewards = append(tg.rewards, tap(rewards[j]))
+		tg.conts = append(tg.conts, tap(conts[j]))
 		if j < m.valueSteps(K) {
 			values = append(values, m.graphValue(b, zhat))
+			tg.values = append(tg.values, tap(values[j]))
 		}
 		if j == K-1 {
 			break
@@ -171,7 +180,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 			}
 		}
 	}
-	tg.pred = predLoss
+	tg.pred = tap(predLoss)
 
 	// Heads on the imagined latents.
 	cat := func(ns []*G.Node) *G.Node {
@@ -187,39 +196,43 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	valueIn, valueData := b.input("value_targets", nv, 1)
 	valW, valWData := b.input("value_weights", nv, 1)
 	tg.reward, tg.cont, tg.headWeight, tg.value, tg.valWeight = rewardData, contData, headWData, valueData, valWData
-	tg.rewardLoss = must(loss.MSE(cat(rewards), rewardIn, headW))
-	tg.contLoss = must(loss.BCEWithLogits(cat(conts), contIn, headW))
-	tg.valLoss = must(loss.MSE(cat(values), valueIn, valW))
+	rewardLoss := must(loss.MSE(cat(rewards), rewardIn, headW))
+	contLoss := must(loss.BCEWithLogits(cat(conts), contIn, headW))
+	valLoss := must(loss.MSE(cat(values), valueIn, valW))
+	tg.rewardLoss, tg.contLoss, tg.valLoss = tap(rewardLoss), tap(contLoss), tap(valLoss)
 
 	// Collapse guard on the online embeddings of all frames.
 	predWeight := 1 - c.GuardWeight
+	var guard *G.Node
 	switch c.Guard {
 	case GuardSIGReg:
 		var dirs *G.Node
 		dirs, tg.dirs = b.input("sigreg_directions", d, c.SIGRegDirections)
-		tg.guard = must(loss.SIGReg(z, dirs, c.SIGRegKnots))
+		guard = must(loss.SIGReg(z, dirs, c.SIGRegKnots))
 	case GuardVICReg:
-		tg.guard = must(loss.VICReg(z, loss.VICRegOptions{}))
+		guard = must(loss.VICReg(z, loss.VICRegOptions{}))
 	default:
 		predWeight = 1
 	}
 	total := b.scale(predLoss, predWeight)
-	if tg.guard != nil {
-		total = b.add(total, b.scale(tg.guard, c.GuardWeight))
+	if guard != nil {
+		tg.guard = tap(guard)
+		total = b.add(total, b.scale(guard, c.GuardWeight))
 	}
-	total = b.add(total, b.scale(tg.rewardLoss, c.RewardWeight))
-	total = b.add(total, b.scale(tg.contLoss, c.ContWeight))
-	total = b.add(total, b.scale(tg.valLoss, c.ValueWeight))
-	tg.total = total
+	total = b.add(total, b.scale(rewardLoss, c.RewardWeight))
+	total = b.add(total, b.scale(contLoss, c.ContWeight))
+	total = b.add(total, b.scale(valLoss, c.ValueWeight))
+	tg.total = tap(total)
 
 	// Probe decoder on detached latents.
 	nd := c.DecoderBatch
 	decZ, decZData := b.input("decoder_latents", nd, d)
 	decT, decTData := b.input("decoder_targets", nd, m.decodeDim())
 	tg.decZ, tg.decTarget = decZData, decTData
-	out := b.affine(b.relu(b.affine(decZ, m.dec.l1)), m.dec.out)
-	tg.decLoss = must(loss.MSE(out, decT, nil))
-	tg.cost = b.add(total, tg.decLoss)
+	out := b.affine(b.affine(decZ, m.dec.l1, true), m.dec.out, false)
+	decLoss := must(loss.MSE(out, decT, nil))
+	tg.decLoss = tap(decLoss)
+	tg.cost = b.add(total, decLoss)
 
 	var nodes G.Nodes
 	for _, p := range m.params {
@@ -238,7 +251,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 // graphLogVar is the effective log-variance log(exp(softBound(raw)) +
 // floor) of trunk output t.
 func (m *Model) graphLogVar(b graphBuilder, t *G.Node) *G.Node {
-	raw := b.affine(t, m.pred.logVar)
+	raw := b.affine(t, m.pred.logVar, false)
 	sb := must(loss.SoftBound(raw, m.cfg.MinLogVar, m.cfg.MaxLogVar))
 	return must(G.Log(b.add(must(G.Exp(sb)), b.scalar(m.cfg.VarFloor))))
 }
@@ -256,9 +269,9 @@ func (m *Model) valueSteps(K int) int {
 
 // graphValue is the online value network on z.
 func (m *Model) graphValue(b graphBuilder, z *G.Node) *G.Node {
-	v := b.relu(b.affine(z, m.val.l1))
-	v = b.relu(b.affine(v, m.val.l2))
-	return b.affine(v, m.val.out)
+	v := b.affine(z, m.val.l1, true)
+	v = b.affine(v, m.val.l2, true)
+	return b.affine(v, m.val.out, false)
 }
 
 // stepWeights are the normalised multi-step weights w_j = ρ^j / Σ_i ρ^i,

@@ -5,9 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // buffers are the inference path's scratch slices. Each grows to the
@@ -15,11 +12,11 @@ import (
 // Every stage has its own slices, so a stage's output may be another
 // stage's input.
 type buffers struct {
-	in, patch, e1 []float32 // encoder: centred input, patches, first layer
-	t1, t2        []float32 // predictor trunk
-	lv, u         []float32 // predictor log σ² and factor
-	v1, v2        []float32 // value network
-	d1            []float32 // decoder
+	in, e1 []float32 // encoder: standardised input, first layer
+	t1, t2 []float32 // predictor trunk
+	lv, u  []float32 // predictor log σ² and factor
+	v1, v2 []float32 // value network
+	d1     []float32 // decoder
 
 	// Training-time buffers (value targets, calibration, decoder input).
 	z, zt, zn, val       []float32
@@ -36,29 +33,10 @@ func grow(b *[]float32, n int) []float32 {
 	return (*b)[:n]
 }
 
-// gemm computes c += a·b for row-major a (m×k), b (k×n) and c (m×n).
-//
-// gonum's pure-Go Sgemm spreads large products over goroutines, which
-// allocates; cut into blocks of at most gemmBlock rows and columns it runs
-// serially and allocates nothing. Other implementations (OpenBLAS) get the
-// whole product.
+// gemm computes c += a·b for row-major a (m×k), b (k×n) and c (m×n),
+// serially and without allocating.
 func gemm(m, n, k int, a, b, c []float32) {
-	if m == 0 || n == 0 {
-		return
-	}
-	impl := blas32.Implementation()
-	if _, native := impl.(gonum.Implementation); !native {
-		impl.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, 1, c, n)
-		return
-	}
-	const gemmBlock = 64
-	for i := 0; i < m; i += gemmBlock {
-		mi := min(gemmBlock, m-i)
-		for j := 0; j < n; j += gemmBlock {
-			nj := min(gemmBlock, n-j)
-			impl.Sgemm(blas.NoTrans, blas.NoTrans, mi, nj, k, 1, a[i*k:], k, b[j:], n, 1, c[i*n+j:], n)
-		}
-	}
+	gemmT(true, false, false, m, n, k, a, k, b, n, 1, c, n)
 }
 
 // affine writes dst = x·W + b for rows rows of x (rows×l.in).
@@ -79,11 +57,13 @@ func affineAdd(dst, x []float32, rows int, l linear) {
 	gemm(rows, l.out, l.in, x[:rows*l.in], l.w.data, dst[:rows*l.out])
 }
 
+// relu sets the negative values of x to zero, without branches (the
+// signs of activations are unpredictable): the sign bit, spread over the
+// word, masks the value out.
 func relu(x []float32) {
 	for i, v := range x {
-		if v < 0 {
-			x[i] = 0
-		}
+		u := math.Float32bits(v)
+		x[i] = math.Float32frombits(u &^ uint32(int32(u)>>31))
 	}
 }
 
@@ -165,23 +145,41 @@ func (m *Model) patchify(dst, obs []float32, rows int) {
 	}
 }
 
-// encodeWith runs encoder e on rows input rows.
-func (m *Model) encodeWith(e encoder, dst, obs []float32, rows int) {
+// standardize writes the encoder's input for rows input rows into dst:
+// the standardised patches for pixels, the standardised vector otherwise.
+func (m *Model) standardize(dst, obs []float32, rows int) {
 	if m.spec.Pixels() {
-		p := grow(&m.buf.patch, rows*m.nPatch*m.patchLen)
-		m.patchify(p, obs, rows)
-		e1 := grow(&m.buf.e1, rows*m.nPatch*e.first.out)
-		affine(e1, p, rows*m.nPatch, e.first)
-		relu(e1)
-		affine(dst, e1, rows, e.second)
-		return
+		m.patchify(dst, obs, rows)
+	} else {
+		m.center(dst, obs, rows)
 	}
-	x := grow(&m.buf.in, rows*m.spec.InputDim())
-	m.center(x, obs, rows)
-	e1 := grow(&m.buf.e1, rows*e.first.out)
-	affine(e1, x, rows, e.first)
+}
+
+// standardLen is the length of the standardised input of one row.
+func (m *Model) standardLen() int {
+	if m.spec.Pixels() {
+		return m.nPatch * m.patchLen
+	}
+	return m.spec.InputDim()
+}
+
+// encodeStandard runs encoder e on rows standardised input rows x.
+func (m *Model) encodeStandard(e encoder, dst, x []float32, rows int) {
+	n := rows
+	if m.spec.Pixels() {
+		n = rows * m.nPatch
+	}
+	e1 := grow(&m.buf.e1, n*e.first.out)
+	affine(e1, x, n, e.first)
 	relu(e1)
 	affine(dst, e1, rows, e.second)
+}
+
+// encodeWith runs encoder e on rows input rows.
+func (m *Model) encodeWith(e encoder, dst, obs []float32, rows int) {
+	x := grow(&m.buf.in, rows*m.standardLen())
+	m.standardize(x, obs, rows)
+	m.encodeStandard(e, dst, x, rows)
 }
 
 // Encode writes the online latents z = f_θ(o) of rows input rows (obs is

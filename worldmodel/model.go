@@ -88,13 +88,16 @@ type Model struct {
 
 	tg  *trainGraph
 	buf buffers
+
+	dry      bool  // built by newModel to count, not to use
+	dryBytes int64 // bytes of the tensors in a file (dry models only)
 }
 
 // New returns a model with freshly initialised weights drawn from rng.
 // The config's zero fields take their defaults; a bad config or spec is an
 // error wrapping ErrConfig.
 func New(cfg Config, spec Spec, rng *rand.Rand) (*Model, error) {
-	m, err := newModel(cfg, spec)
+	m, err := newModel(cfg, spec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +105,10 @@ func New(cfg Config, spec Spec, rng *rand.Rand) (*Model, error) {
 	return m, nil
 }
 
-// newModel allocates a model's parameters (all zero).
-func newModel(cfg Config, spec Spec) (*Model, error) {
+// newModel allocates a model's parameters (all zero). With dry set it
+// allocates nothing and only counts, in dryBytes, the bytes the model's
+// tensors take in a file.
+func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -112,7 +117,7 @@ func newModel(cfg Config, spec Spec) (*Model, error) {
 	if err := spec.validate(cfg); err != nil {
 		return nil, err
 	}
-	m := &Model{cfg: cfg, spec: spec}
+	m := &Model{cfg: cfg, spec: spec, dry: dry}
 	d, h, a := cfg.LatentDim, cfg.Hidden, spec.ActionDim
 	lin := func(name string, in, out int, bias, trained bool) linear {
 		l := linear{in: in, out: out}
@@ -176,12 +181,25 @@ func newModel(cfg Config, spec Spec) (*Model, error) {
 	if spec.Pixels() {
 		unit = 3 * spec.Frame[0] * spec.Frame[1]
 	}
+	if dry {
+		m.dryBytes += 8 * int64(unit)
+		return m, nil
+	}
 	m.norm = newInputNorm(unit)
 	return m, nil
 }
 
 func (m *Model) newParam(name string, rows, cols int, trained bool) *param {
-	p := &param{name: name, rows: rows, cols: cols, data: make([]float32, rows*cols), trained: trained}
+	p := &param{name: name, rows: rows, cols: cols, trained: trained}
+	if m.dry {
+		n := 4 * int64(rows) * int64(cols)
+		if trained {
+			n *= 3
+		}
+		m.dryBytes += n
+		return p
+	}
+	p.data = make([]float32, rows*cols)
 	if trained {
 		p.m = make([]float32, rows*cols)
 		p.v = make([]float32, rows*cols)

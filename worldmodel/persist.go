@@ -267,12 +267,21 @@ func decodeModel(data []byte, into *Model) (*Model, error) {
 			return nil, fmt.Errorf("%w: %T: %v", ErrCorrupt, v, err)
 		}
 	}
-	m, err := newModel(cfg, spec)
+	// Count before allocating, so that a config asking for huge tensors
+	// in a short file costs nothing.
+	dry, err := newModel(cfg, spec, true)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if into != nil && m.architecture() != into.architecture() {
-		return nil, fmt.Errorf("%w: file has %+v, model has %+v", ErrArchitecture, m.architecture(), into.architecture())
+	if into != nil && dry.architecture() != into.architecture() {
+		return nil, fmt.Errorf("%w: file has %+v, model has %+v", ErrArchitecture, dry.architecture(), into.architecture())
+	}
+	if int64(len(r.b)) < dry.dryBytes {
+		return nil, fmt.Errorf("%w: %d bytes left for tensors of %d bytes", ErrCorrupt, len(r.b), dry.dryBytes)
+	}
+	m, err := newModel(cfg, spec, false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	m.steps = int64(r.u64())
 	m.norm.count = int64(r.u64())

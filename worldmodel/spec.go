@@ -84,7 +84,6 @@ func PixelsToInput(dst []float32, src []uint8, f, h, w int) {
 	if len(dst) < n || len(src) < n {
 		panic(fmt.Sprintf("worldmodel: PixelsToInput: need %d values, have dst %d, src %d", n, len(dst), len(src)))
 	}
-	const inv255 = 1.0 / 255
 	hw := h * w
 	for k := 0; k < f; k++ {
 		s := src[k*hw*3 : (k+1)*hw*3]
@@ -92,9 +91,9 @@ func PixelsToInput(dst []float32, src []uint8, f, h, w int) {
 		g := dst[(k*3+1)*hw : (k*3+2)*hw]
 		b := dst[(k*3+2)*hw : (k*3+3)*hw]
 		for p := 0; p < hw; p++ {
-			r[p] = float32(s[3*p]) * inv255
-			g[p] = float32(s[3*p+1]) * inv255
-			b[p] = float32(s[3*p+2]) * inv255
+			r[p] = float32(s[3*p]) / 255
+			g[p] = float32(s[3*p+1]) / 255
+			b[p] = float32(s[3*p+2]) / 255
 		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	G "gorgonia.org/gorgonia"
-
 	"github.com/dreamrl/dream/worldmodel/loss"
 )
 
@@ -149,10 +147,18 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	return met, nil
 }
 
+// checkFiniteLosses names the first non-finite loss, the total last.
 func checkFiniteLosses(x Metrics) error {
-	for i, v := range x.Values() {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%w: %s loss is %g", ErrNonFinite, x.Names()[i], v)
+	losses := []struct {
+		name string
+		v    float64
+	}{
+		{"prediction", x.Prediction}, {"guard", x.Guard}, {"reward", x.Reward}, {"continuation", x.Cont},
+		{"value", x.Value}, {"decoder", x.Decoder}, {"total", x.Total},
+	}
+	for _, l := range losses {
+		if math.IsNaN(l.v) || math.IsInf(l.v, 0) {
+			return fmt.Errorf("%w: %s loss is %g", ErrNonFinite, l.name, l.v)
 		}
 	}
 	return nil
@@ -253,17 +259,13 @@ func (m *Model) updateTargets() {
 func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 	c := m.cfg
 	B, K, d := b.B, b.K, c.LatentDim
-	in := m.spec.InputDim()
+	in, sl := m.spec.InputDim(), m.standardLen()
 	frames := (K + 1) * B
-	if m.spec.Pixels() {
-		m.patchify(tg.obs, b.Obs, frames)
-	} else {
-		m.center(tg.obs, b.Obs, frames)
-	}
+	m.standardize(tg.obs, b.Obs, frames)
 	copy(tg.act, b.Actions)
 
 	// Target embeddings of frames 1 … K.
-	m.encodeWith(m.tenc, tg.zbar, b.Obs[B*in:], K*B)
+	m.encodeStandard(m.tenc, tg.zbar, tg.obs[B*sl:], K*B)
 
 	// Heads: rewards, continuation targets and masks.
 	weights := stepWeights(c.Rho, K)
@@ -284,7 +286,7 @@ func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 			}
 		}
 	}
-	meanTarget := m.valueTargets(tg.value, b, tg.zbar, valid, rng)
+	meanTarget := m.valueTargets(tg.value, b, tg.obs, tg.zbar, valid, rng)
 
 	if tg.dirs != nil {
 		loss.RandomDirections(tg.dirs, d, c.SIGRegDirections, rng)
@@ -308,7 +310,7 @@ func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 	// is smaller) and their newest observation as targets.
 	nd := c.DecoderBatch
 	n := min(nd, frames)
-	m.Encode(tg.decZ, b.Obs, n)
+	m.encodeStandard(m.enc, tg.decZ, tg.obs, n)
 	for i := n; i < nd; i++ {
 		copy(tg.decZ[i*d:(i+1)*d], tg.decZ[(i%n)*d:(i%n+1)*d])
 	}
@@ -338,42 +340,29 @@ func (m *Model) decodeTarget(dst, x []float32) {
 
 // readMetrics reads the losses and diagnostics after a graph run.
 func (m *Model) readMetrics(tg *trainGraph) Metrics {
-	var x Metrics
-	x.Total = nodeScalar(tg.total)
-	x.Prediction = nodeScalar(tg.pred)
-	if tg.guard != nil {
-		x.Guard = nodeScalar(tg.guard)
+	x := Metrics{
+		Total:      float64(tg.total[0]),
+		Prediction: float64(tg.pred[0]),
+		Reward:     float64(tg.rewardLoss[0]),
+		Cont:       float64(tg.contLoss[0]),
+		Value:      float64(tg.valLoss[0]),
+		Decoder:    float64(tg.decLoss[0]),
+		EmbedStd:   meanStd(tg.z, m.cfg.LatentDim),
 	}
-	x.Reward = nodeScalar(tg.rewardLoss)
-	x.Cont = nodeScalar(tg.contLoss)
-	x.Value = nodeScalar(tg.valLoss)
-	x.Decoder = nodeScalar(tg.decLoss)
-	z := tg.z.Value().Data().([]float32)
-	x.EmbedStd = meanStd(z, m.cfg.LatentDim)
+	if tg.guard != nil {
+		x.Guard = float64(tg.guard[0])
+	}
 	if len(tg.logVars) > 0 {
 		s, n := 0.0, 0
 		for _, lv := range tg.logVars {
-			for _, v := range lv.Value().Data().([]float32) {
+			for _, v := range lv {
 				s += float64(v)
 			}
-			n += lv.Shape().TotalSize()
+			n += len(lv)
 		}
 		x.LogVar = s / float64(n)
 	}
 	return x
-}
-
-// nodeScalar reads a scalar node's value after a run.
-func nodeScalar(n *G.Node) float64 {
-	switch v := n.Value().Data().(type) {
-	case float32:
-		return float64(v)
-	case []float32:
-		return float64(v[0])
-	case float64:
-		return v
-	}
-	panic(fmt.Sprintf("worldmodel: node %v is not a float32 scalar", n))
 }
 
 // meanStd is the standard deviation of each column of the row-major

@@ -10,11 +10,15 @@ import (
 // over the valid rows. The targets
 // come from the inference path with the current weights and enter the
 // graph as constants.
-func (m *Model) valueTargets(dst []float32, b *Batch, zbar, valid []float32, rng *rand.Rand) float64 {
+// x holds the standardised inputs of the batch and zbar the target
+// embeddings of frames 1 … K.
+func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, rng *rand.Rand) float64 {
 	if m.cfg.ValueTarget == ValueNStep {
 		m.nStepTargets(dst, b, zbar)
 	} else {
-		m.lambdaTargets(dst, b, rng)
+		s := grow(&m.buf.z, b.B*m.cfg.LatentDim)
+		m.encodeStandard(m.enc, s, x, b.B)
+		m.lambdaTargets(dst, s, b.B, rng)
 	}
 	s, n := 0.0, 0.0
 	for i, v := range dst {
@@ -75,10 +79,11 @@ func (m *Model) nStepTargets(dst []float32, b *Batch, zbar []float32) {
 //
 // with r_h = r̂(s_h, a_h) and c_h = ĉ(s_h, a_h) the predicted reward and
 // continuation probability. The target of V(ẑ_0) is G_0.
-func (m *Model) lambdaTargets(dst []float32, b *Batch, rng *rand.Rand) {
+//
+// s holds the rows start latents and is overwritten.
+func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
 	c := m.cfg
 	d, A := c.LatentDim, m.spec.ActionDim
-	rows := b.B
 	H := c.ValueHorizon
 	nc := c.ValueCandidates
 	if m.spec.Discrete {
@@ -86,8 +91,6 @@ func (m *Model) lambdaTargets(dst []float32, b *Batch, rng *rand.Rand) {
 	}
 	gamma, lambda := float32(c.Discount), float32(c.Lambda)
 
-	s := grow(&m.buf.z, rows*d)
-	m.Encode(s, b.Obs, rows)
 	cand := grow(&m.buf.cand, rows*nc*A)
 	if m.spec.Discrete {
 		clear(cand)

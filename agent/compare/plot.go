@@ -34,6 +34,7 @@ func PlotCurves(w io.Writer, s *Summary) error {
 	}
 	p.Title.Text = fmt.Sprintf("%s: mean evaluation return, %s%% bootstrap band over %d seeds",
 		s.Env, strconv.FormatFloat(100*s.Level, 'g', -1, 64), seeds)
+	p.Title.Padding = vg.Points(6)
 	p.X.Label.Text = "environment steps"
 	p.Y.Label.Text = "evaluation return"
 	p.Legend.Top = true
@@ -76,6 +77,22 @@ func PlotCurves(w io.Writer, s *Summary) error {
 		points.Radius = vg.Points(2.5)
 		p.Add(line, points)
 		p.Legend.Add(fmt.Sprintf("%s (%d seeds)", d.Name, len(d.Seeds)), line, points)
+	}
+	if th := float64(s.Threshold); !math.IsNaN(th) && len(s.Dynamics) > 0 && len(s.Dynamics[0].Curve) > 0 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, d := range s.Dynamics {
+			for _, cp := range d.Curve {
+				lo, hi = math.Min(lo, float64(cp.Steps)), math.Max(hi, float64(cp.Steps))
+			}
+		}
+		line, err := plotter.NewLine(plotter.XYs{{X: lo, Y: th}, {X: hi, Y: th}})
+		if err != nil {
+			return fmt.Errorf("compare: plot threshold: %w", err)
+		}
+		line.Color = color.Gray{Y: 0x60}
+		line.Dashes = []vg.Length{vg.Points(2), vg.Points(3)}
+		p.Add(line)
+		p.Legend.Add(fmt.Sprintf("threshold %.4g", th), line)
 	}
 	wt, err := p.WriterTo(plotWidth, plotHeight, "png")
 	if err != nil {

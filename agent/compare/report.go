@@ -109,7 +109,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 	if s.Map != "" {
 		env += " (map " + s.Map + ")"
 	}
-	fmt.Fprintf(&b, "Environment %s from %s observations, %d environment steps per run, evaluated every %d steps on %d episodes; planning on %s.\n",
+	fmt.Fprintf(&b, "Environment %s observing %s, %d environment steps per run, evaluated every %d steps on %d episodes; planning on %s.\n",
 		env, s.Obs, s.Steps, s.EvalEvery, s.EvalEpisodes, s.PlanWith)
 	for _, d := range s.Dynamics {
 		fmt.Fprintf(&b, "%s: seeds %s.\n", d.Name, seedList(d.Seeds))

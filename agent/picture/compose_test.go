@@ -368,6 +368,35 @@ func TestBesideCaption(t *testing.T) {
 	}
 }
 
+func TestPad(t *testing.T) {
+	pic := image.NewRGBA(image.Rect(2, 3, 12, 8))
+	fill(pic, pic.Rect, color.RGBA{255, 0, 0, 255})
+	cases := []struct {
+		name   string
+		w, h   int
+		bounds image.Rectangle
+		same   bool
+	}{
+		{"large enough", 10, 5, image.Rect(2, 3, 12, 8), true},
+		{"taller", 4, 9, image.Rect(0, 0, 10, 9), false},
+		{"wider and taller", 20, 9, image.Rect(0, 0, 20, 9), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Pad(pic, c.w, c.h)
+			if got.Rect != c.bounds || (got == pic) != c.same {
+				t.Fatalf("Pad(%d, %d): bounds %v, same %v", c.w, c.h, got.Rect, got == pic)
+			}
+			if c.same {
+				return
+			}
+			if got.RGBAAt(9, 4) != (color.RGBA{255, 0, 0, 255}) || got.RGBAAt(got.Rect.Max.X-1, got.Rect.Max.Y-1) != rgb(colBackground) {
+				t.Error("Pad misplaced the picture")
+			}
+		})
+	}
+}
+
 func TestFromHWC(t *testing.T) {
 	v := []float32{0, 0.5, 1, 2, -1, float32(math.NaN())}
 	img := FromHWC(v, 1, 2)

@@ -28,6 +28,18 @@ func Beside(gap int, pics ...*image.RGBA) *image.RGBA {
 	return img
 }
 
+// Pad returns pic grown to at least w×h pixels, drawn at the top-left
+// corner on the picture background; pic itself when it is large enough.
+func Pad(pic *image.RGBA, w, h int) *image.RGBA {
+	if pic.Rect.Dx() >= w && pic.Rect.Dy() >= h {
+		return pic
+	}
+	img := image.NewRGBA(image.Rect(0, 0, max(w, pic.Rect.Dx()), max(h, pic.Rect.Dy())))
+	fill(img, img.Rect, rgb(colBackground))
+	draw.Draw(img, image.Rect(0, 0, pic.Rect.Dx(), pic.Rect.Dy()), pic, pic.Rect.Min, draw.Src)
+	return img
+}
+
 // Caption returns pic with lines of text added below it, one per line
 // (left-aligned, in the picture's face), widened if a line is wider.
 func Caption(pic *image.RGBA, lines ...string) *image.RGBA {

@@ -237,8 +237,12 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	if !shard.Whole() {
 		what = fmt.Sprintf("shard %s: %d of %d runs", shard, len(jobs), len(compare.Grid(dynamics, opts.seeds)))
 	}
-	fmt.Fprintf(opts.out, "comparing %s on %s: seeds 0–%d, %d steps per run, %s in %s, %d at a time\n",
-		strings.Join(dynamics, ", "), cfg.Env, opts.seeds-1, cfg.Steps, what, out, opts.parallel)
+	seeds := "seed 0"
+	if opts.seeds > 1 {
+		seeds = fmt.Sprintf("seeds 0–%d", opts.seeds-1)
+	}
+	fmt.Fprintf(opts.out, "comparing %s on %s: %s, %d steps per run, %s in %s, %d at a time\n",
+		strings.Join(dynamics, ", "), cfg.Env, seeds, cfg.Steps, what, out, opts.parallel)
 	sum, err := sweep.Run(ctx)
 	if err != nil {
 		return err

@@ -4,12 +4,13 @@
 //
 // The dynamics losses are the Gaussian negative log-likelihood of a target
 // embedding under a predicted Gaussian with diagonal-plus-low-rank covariance
-// (GaussianNLL, with β-NLL weighting), and its deterministic counterpart
-// SquaredError, and a mixture of diagonal Gaussians (MixtureNLL) for
-// transitions with several discrete outcomes. The collapse guards are SIGReg (the Epps–Pulley test of random
-// projections against N(0, 1), from LeJEPA) and VICReg's variance and
-// covariance terms. MSE and BCEWithLogits train the reward, continuation and
-// value heads; SoftBound keeps a predicted log-variance inside a range.
+// (GaussianNLL, with β-NLL weighting), its deterministic counterpart
+// SquaredError, and the likelihood under a mixture of diagonal Gaussians
+// (MixtureNLL) for transitions with several discrete outcomes. The collapse
+// guards are SIGReg (the Epps–Pulley test of random projections against
+// N(0, 1), from LeJEPA) and VICReg's variance and covariance terms. MSE and
+// BCEWithLogits train the reward, continuation and value heads; SoftBound
+// keeps a predicted log-variance inside a range.
 //
 // The scalar losses are fused gorgonia ops: one node computes the loss of the
 // whole batch, and its symbolic derivative is a second fused node that

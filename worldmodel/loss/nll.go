@@ -148,6 +148,7 @@ func (k nllKernel) workLen() int { return max(nllLossWork(k.r), nllGradWork(k.d,
 
 func nllLossWork(r int) int    { return r*r + 2*r }
 func nllGradWork(d, r int) int { return 4*d + 3*r*r + 5*r }
+
 func (k nllKernel) factor(in [][]float64, b int) []float64 {
 	if k.r == 0 {
 		return nil

@@ -167,15 +167,21 @@ func (v *Viewer) Press(k Key) {
 		v.step()
 		v.setMsg("episode restarted from its seed")
 	case KeyMoreSamples, KeyFewerSamples:
-		n := first.Samples() + 1
+		// Panes of deterministic models keep K = 1, so step from the
+		// largest K shown.
+		cur := 0
+		for _, p := range v.panes {
+			cur = max(cur, p.Imaginer.Samples())
+		}
+		n := cur + 1
 		if k == KeyFewerSamples {
-			n = first.Samples() - 1
+			n = cur - 1
 		}
 		for _, p := range v.panes {
 			p.Imaginer.SetSamples(n)
 		}
 		v.redraw()
-		v.setMsg(fmt.Sprintf("samples K = %d", v.panes[0].Imaginer.Samples()))
+		v.setMsg(fmt.Sprintf("samples K = %d", min(max(n, 1), agent.MaxImagineSamples)))
 	case KeyShorterHorizon, KeyLongerHorizon:
 		h := first.Horizon() + 1
 		if k == KeyShorterHorizon {
@@ -247,12 +253,18 @@ type PaneView struct {
 }
 
 // Compose draws the window's picture: each pane's scene composed with
-// tiles of cell pixels and captioned, the panes side by side, and under
-// them the status line and the Help line.
+// tiles of cell pixels, the panes side by side with their captions on one
+// line under the tallest, and under them the status line and the Help
+// line.
 func Compose(panes []PaneView, cell int, status string) *image.RGBA {
 	pics := make([]*image.RGBA, len(panes))
+	h := 0
 	for i, p := range panes {
-		pics[i] = picture.Caption(picture.Compose(p.Scene, cell), p.Caption)
+		pics[i] = picture.Compose(p.Scene, cell)
+		h = max(h, pics[i].Rect.Dy())
+	}
+	for i, p := range panes {
+		pics[i] = picture.Caption(picture.Pad(pics[i], 0, h), p.Caption)
 	}
 	return picture.Caption(picture.Beside(cell/2, pics...), status, Help)
 }

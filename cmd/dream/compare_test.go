@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dreamrl/dream/agent/compare"
+)
+
+// compareTestConfig is a config file that shrinks the debug preset's
+// budget to a few hundred steps with three evaluations.
+const compareTestConfig = `steps: 160
+seed_steps: 40
+eval_every: 80
+eval_episodes: 2
+log_every: 40
+checkpoint_every: 80
+`
+
+func TestCompareDebug(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "small.yaml")
+	if err := os.WriteFile(cfg, []byte(compareTestConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "cmp")
+	stdout, err := run(t, "compare", "--preset", "debug", "--config", cfg, "--env", "gridworld/frozenlake-4x4",
+		"--seeds", "2", "--parallel", "2", "--out", out, "--calibration-episodes", "1")
+	if err != nil {
+		t.Fatalf("compare: %v\n%s", err, stdout)
+	}
+	for _, want := range []string{"comparing gaussian, deterministic on gridworld/frozenlake-4x4", "[4/4]",
+		"deterministic: final return", "gaussian: final return", "significant at 0.05"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, name := range []string{"gaussian-s0", "gaussian-s1", "deterministic-s0", "deterministic-s1"} {
+		if _, err := os.Stat(filepath.Join(out, name, "config.json")); err != nil {
+			t.Errorf("run %s: %v", name, err)
+		}
+	}
+	f, err := os.Open(filepath.Join(out, compare.CurvesPNG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = png.Decode(f)
+	f.Close()
+	if err != nil {
+		t.Errorf("curves.png: %v", err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, compare.SummaryMD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"gaussian", "deterministic", "final success"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(out, compare.CurvesCSV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1+4*2 {
+		t.Errorf("curves.csv has %d evaluations, want 8", len(recs)-1)
+	}
+	for _, rec := range recs[1:] {
+		if rec[4] == "" {
+			t.Errorf("FrozenLake has a goal, but a row has no success: %v", rec)
+		}
+	}
+
+	// Merge the sweep's directory into another: the same summary.
+	merged := filepath.Join(dir, "merged")
+	stdout, err = run(t, "compare", "--merge", out, "--out", merged, "--calibration-episodes", "1")
+	if err != nil {
+		t.Fatalf("merge: %v\n%s", err, stdout)
+	}
+	a, _ := os.ReadFile(filepath.Join(out, compare.SummaryJSON))
+	b, _ := os.ReadFile(filepath.Join(merged, compare.SummaryJSON))
+	if !bytes.Equal(a, b) || len(a) == 0 {
+		t.Errorf("merged summary.json differs:\n%s\n%s", a, b)
+	}
+	var s compare.Summary
+	if err := json.Unmarshal(b, &s); err != nil || len(s.Dynamics) != 2 || !s.HasGoal {
+		t.Errorf("summary.json: %v, %+v", err, s)
+	}
+
+	// A rerun with another budget refuses the existing runs.
+	_, err = run(t, "compare", "--preset", "debug", "--config", cfg, "--env", "gridworld/frozenlake-4x4",
+		"--seeds", "2", "--steps", "200", "--out", out)
+	if err == nil || !strings.Contains(err.Error(), "steps: 160 vs 200") {
+		t.Errorf("rerun with other steps: %v", err)
+	}
+}
+
+func TestCompareBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		mention string
+	}{
+		{"shard out of range", []string{"--shard", "2/2"}, `--shard "2/2" is not valid (allowed: i/n with 0 ≤ i < n`},
+		{"shard malformed", []string{"--shard", "half"}, `--shard "half"`},
+		{"unknown env", []string{"--env", "nope"}, `--env "nope" is not valid (allowed: gridworld, `},
+		{"unknown dynamics", []string{"--dynamics", "gaussian,quantum"}, `--dynamics: "quantum" is not valid: dynamics "quantum" (allowed: "gaussian", "deterministic")`},
+		{"empty dynamics", []string{"--dynamics", "gaussian,,deterministic"}, `--dynamics "gaussian,,deterministic"`},
+		{"no seeds", []string{"--seeds", "0"}, "--seeds 0 is not valid (allowed: 1 to"},
+		{"no parallel", []string{"--parallel", "0"}, "--parallel 0 is not valid (allowed: 1 to"},
+		{"NaN threshold", []string{"--threshold", "NaN"}, "--threshold NaN is not valid (allowed: a finite return)"},
+		{"infinite threshold", []string{"--threshold", "-Inf"}, "--threshold -Inf is not valid"},
+		{"bad steps", []string{"--steps", "0"}, "--steps 0"},
+		{"bad preset", []string{"--preset", "huge"}, "default, debug"},
+		{"bad plan-with", []string{"--plan-with", "dreams"}, "samples, mean"},
+		{"bad risk", []string{"--risk", "cvar:2"}, "--risk"},
+		{"bad calibration episodes", []string{"--calibration-episodes", "0"}, "--calibration-episodes 0"},
+		{"argument without merge", []string{dir}, "only with --merge"},
+		{"merge with env", []string{"--merge", dir, "--out", dir, "--env", "physics/cartpole"}, "--env cannot be used with --merge"},
+		{"merge without dirs", []string{"--merge", "--out", dir}, "at least one directory"},
+		{"merge without out", []string{"--merge", dir}, "--merge needs --out"},
+		{"merge of nothing", []string{"--merge", dir, "--out", dir}, "no finished run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"compare"}, tt.args...)
+			if tt.args[0] != "--merge" {
+				args = append(args, "--out", filepath.Join(dir, "out"))
+			}
+			_, err := run(t, args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if msg := oneLine(err); !strings.Contains(msg, tt.mention) {
+				t.Errorf("error %q does not mention %q", msg, tt.mention)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+		t.Errorf("a refused compare created its output directory")
+	}
+}

@@ -1,0 +1,19 @@
+//go:build !((linux || darwin || freebsd) && (amd64 || arm64))
+
+package fastblas
+
+import (
+	"errors"
+	"runtime"
+)
+
+// open fails: run-time loading needs purego's dlopen on linux, darwin or
+// freebsd, amd64 or arm64.
+func open(string) (*Library, error) {
+	return nil, errors.New("run-time loading is not supported on " + runtime.GOOS + "/" + runtime.GOARCH)
+}
+
+// call is never reached: no Library can be loaded here.
+func call(uintptr, *[15]uintptr) {
+	panic("fastblas: no BLAS library on " + runtime.GOOS + "/" + runtime.GOARCH)
+}

@@ -1,0 +1,107 @@
+// Package fastblas loads an optimised BLAS (OpenBLAS) at run time and
+// offers its matrix products as gonum BLAS implementations, so that a
+// binary built with CGO_ENABLED=0 still multiplies matrices with
+// OpenBLAS's kernels wherever the library is installed, and with gonum's
+// pure-Go BLAS elsewhere.
+//
+// Load opens the first of libopenblas.so.0, libopenblas.so and
+// libblas.so.3 that exists (github.com/ebitengine/purego's Dlopen, which
+// needs no cgo on linux, darwin and freebsd, amd64 and arm64), and sets
+// OpenBLAS to one thread unless OPENBLAS_NUM_THREADS says otherwise: the
+// products of a small world model are too small for OpenBLAS's thread
+// pool, whose spinning workers compete with the program's own goroutines
+// on a machine of a few cores.
+//
+// Float32 and Float64 embed gonum's pure-Go implementation and replace
+// its general matrix products Sgemm, Dgemm and matrix–vector products
+// Sgemv, Dgemv by the library's, called through the Fortran interface
+// (every argument by reference; a row-major product is computed as the
+// transposed column-major one). Every other routine is gonum's. The
+// calls are safe for concurrent use and, on amd64, allocate nothing.
+//
+// A binary that imports this package with CGO_ENABLED=0 is dynamically
+// linked against the C library (purego's dlopen), so it no longer runs on
+// an image without one (FROM scratch).
+package fastblas
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// ErrNotFound reports that none of the candidate libraries could be
+// loaded; callers fall back to gonum's pure-Go BLAS.
+var ErrNotFound = errors.New("fastblas: no BLAS library found")
+
+// DefaultLibraries are the shared libraries Load tries, in order.
+func DefaultLibraries() []string {
+	return []string{"libopenblas.so.0", "libopenblas.so", "libblas.so.3"}
+}
+
+// Library is a loaded BLAS shared library: the addresses of the Fortran
+// routines sgemm_, dgemm_, sgemv_ and dgemv_. A Library is never unloaded.
+type Library struct {
+	path                       string
+	version                    string
+	sgemm, dgemm, sgemv, dgemv uintptr
+	setThreads                 uintptr // openblas_set_num_threads, 0 when absent
+}
+
+// Load opens the first library of DefaultLibraries that loads and has the
+// four routines, and, for OpenBLAS, sets its thread count to one unless
+// the environment variable OPENBLAS_NUM_THREADS is set. The error wraps
+// ErrNotFound and says why each candidate failed.
+func Load() (*Library, error) {
+	lib, err := LoadFrom(DefaultLibraries()...)
+	if err != nil {
+		return nil, err
+	}
+	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+		lib.SetThreads(1)
+	}
+	return lib, nil
+}
+
+// LoadFrom opens the first of the named shared libraries (names as
+// dlopen takes them: a file name searched on the library path, or a
+// path) that loads and has the four routines. It changes no thread
+// setting.
+func LoadFrom(names ...string) (*Library, error) {
+	var why []string
+	for _, name := range names {
+		lib, err := open(name)
+		if err == nil {
+			return lib, nil
+		}
+		why = append(why, fmt.Sprintf("%s: %v", name, err))
+	}
+	return nil, fmt.Errorf("%w (%s)", ErrNotFound, strings.Join(why, "; "))
+}
+
+// Name describes the library: OpenBLAS's build configuration (version,
+// kernel, threading) when it reports one, and the file it was loaded from.
+func (l *Library) Name() string {
+	if l.version != "" {
+		return fmt.Sprintf("%s (%s)", l.version, l.path)
+	}
+	return l.path
+}
+
+// SetThreads sets the number of threads of an OpenBLAS library (n ≥ 1);
+// other libraries ignore it.
+func (l *Library) SetThreads(n int) {
+	if l.setThreads == 0 || n < 1 {
+		return
+	}
+	call(l.setThreads, &[15]uintptr{uintptr(n)})
+}
+
+// Float32 returns the library's float32 BLAS: gonum's, with Sgemm and
+// Sgemv replaced by the library's.
+func (l *Library) Float32() Float32 { return Float32{lib: l} }
+
+// Float64 returns the library's float64 BLAS: gonum's, with Dgemm and
+// Dgemv replaced by the library's.
+func (l *Library) Float64() Float64 { return Float64{lib: l} }

@@ -1,0 +1,167 @@
+package worldmodel
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name  string
+		mod   func(*Config)
+		field string // "" when valid
+	}{
+		{"zero value", func(c *Config) {}, ""},
+		{"deterministic", func(c *Config) { c.Dynamics = DynamicsDeterministic }, ""},
+		{"rank 2", func(c *Config) { c.Rank = 2 }, ""},
+		{"vicreg stopgrad nstep", func(c *Config) {
+			c.Guard, c.Target, c.ValueTarget = GuardVICReg, TargetStopGrad, ValueNStep
+		}, ""},
+		{"no mean image", func(c *Config) { c.MeanImageFrames = -1 }, ""},
+		{"bad dynamics", func(c *Config) { c.Dynamics = "mixture" }, "dynamics"},
+		{"bad guard", func(c *Config) { c.Guard = "barlow" }, "guard"},
+		{"bad target", func(c *Config) { c.Target = "frozen" }, "target"},
+		{"bad value target", func(c *Config) { c.ValueTarget = "mc" }, "value_target"},
+		{"negative latent", func(c *Config) { c.LatentDim = -1 }, "latent_dim"},
+		{"huge hidden", func(c *Config) { c.Hidden = 1 << 20 }, "hidden"},
+		{"one knot", func(c *Config) { c.SIGRegKnots = 1 }, "sigreg_knots"},
+		{"rank above d", func(c *Config) { c.LatentDim, c.Rank = 4, 5 }, "rank"},
+		{"negative rank", func(c *Config) { c.Rank = -1 }, "rank"},
+		{"rank deterministic", func(c *Config) { c.Rank, c.Dynamics = 1, DynamicsDeterministic }, "rank"},
+		{"log var bounds", func(c *Config) { c.MinLogVar, c.MaxLogVar = 1, -1 }, "min_log_var"},
+		{"guard weight 1", func(c *Config) { c.GuardWeight = 1 }, "guard_weight"},
+		{"rho above 1", func(c *Config) { c.Rho = 1.5 }, "rho"},
+		{"ema tau 1", func(c *Config) { c.EMATau = 1 }, "ema_tau"},
+		{"discount above 1", func(c *Config) { c.Discount = 1.01 }, "discount"},
+		{"lambda negative", func(c *Config) { c.Lambda = -0.1 }, "lambda"},
+		{"beta nll 2", func(c *Config) { c.BetaNLL = 2 }, "beta_nll"},
+		{"negative reward weight", func(c *Config) { c.RewardWeight = -1 }, "reward_weight"},
+		{"negative lr", func(c *Config) { c.LR = -1e-3 }, "lr"},
+		{"beta2 1", func(c *Config) { c.Beta2 = 1 }, "beta2"},
+		{"negative clip", func(c *Config) { c.GradClip = -1 }, "grad_clip"},
+		{"negative floor", func(c *Config) { c.VarFloor = -1 }, "var_floor"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Config
+			tc.mod(&c)
+			err := c.Validate()
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("Validate = %v, want ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), "allowed") {
+				t.Errorf("Validate = %q, want it to name %q and the allowed values", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestPresets(t *testing.T) {
+	names := PresetNames()
+	if len(names) != 2 || names[0] != "debug" || names[1] != "default" {
+		t.Fatalf("PresetNames = %v", names)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			c, err := Preset(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("preset %s invalid: %v", name, err)
+			}
+			if c != c.WithDefaults() {
+				t.Errorf("preset %s has unfilled defaults", name)
+			}
+			// The JSON form round-trips with snake_case names.
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `"latent_dim"`) {
+				t.Errorf("JSON %s lacks latent_dim", b)
+			}
+			var back Config
+			if err := json.Unmarshal(b, &back); err != nil || back != c {
+				t.Errorf("JSON round trip: %v, %+v", err, back)
+			}
+		})
+	}
+	if _, err := Preset("huge"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"debug"`) {
+		t.Errorf("Preset(huge) = %v, want ErrConfig listing the presets", err)
+	}
+	def, _ := Preset("default")
+	if def != (Config{}).WithDefaults() {
+		t.Error("default preset differs from the zero config's defaults")
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	cases := []struct {
+		name string
+		spec Spec
+		ok   bool
+	}{
+		{"state", Spec{ObsDim: 4, ActionDim: 2, Discrete: true}, true},
+		{"pixels", Spec{Frame: [3]int{32, 32, 3}, ActionDim: 4, Discrete: true}, true},
+		{"pixels with obs dim", Spec{ObsDim: 3072, Frame: [3]int{32, 32, 3}, ActionDim: 1}, true},
+		{"no actions", Spec{ObsDim: 4}, false},
+		{"no obs", Spec{ActionDim: 2}, false},
+		{"grey frames", Spec{Frame: [3]int{32, 32, 1}, ActionDim: 2}, false},
+		{"wrong obs dim", Spec{ObsDim: 10, Frame: [3]int{32, 32, 3}, ActionDim: 2}, false},
+		{"frame below patch", Spec{Frame: [3]int{2, 2, 3}, ActionDim: 2}, false},
+		{"stack differs", Spec{ObsDim: 4, Stack: 3, ActionDim: 2}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.spec.withDefaults(cfg).validate(cfg)
+			if (err == nil) != tc.ok {
+				t.Fatalf("validate = %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrConfig) {
+				t.Errorf("error %v does not wrap ErrConfig", err)
+			}
+		})
+	}
+}
+
+func TestPixelsToInput(t *testing.T) {
+	// Two stacked 2×3 frames.
+	const f, h, w = 2, 2, 3
+	src := make([]uint8, f*h*w*3)
+	for i := range src {
+		src[i] = uint8(i * 3)
+	}
+	dst := make([]float32, len(src))
+	PixelsToInput(dst, src, f, h, w)
+	for k := 0; k < f; k++ {
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				for c := 0; c < 3; c++ {
+					want := float32(src[((k*h+y)*w+x)*3+c]) / 255
+					if got := dst[((k*3+c)*h+y)*w+x]; got != want {
+						t.Fatalf("frame %d (%d,%d) channel %d: %g, want %g", k, y, x, c, got, want)
+					}
+				}
+			}
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { PixelsToInput(dst, src, f, h, w) }); a != 0 {
+		t.Errorf("PixelsToInput allocates %g times", a)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("short dst did not panic")
+		}
+	}()
+	PixelsToInput(dst[:5], src, f, h, w)
+}

@@ -1,0 +1,165 @@
+package worldmodel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// predictions runs every inference method on fixed inputs.
+func predictions(m *Model, b *Batch) [][]float32 {
+	rows, d := b.B, m.cfg.LatentDim
+	z := make([]float32, rows*d)
+	m.Encode(z, b.Obs, rows)
+	next, reward, cont := make([]float32, rows*d), make([]float32, rows), make([]float32, rows)
+	m.Step(next, reward, cont, z, b.Actions, rows, true, rand.New(rand.NewPCG(1, 1)))
+	mean, variance := make([]float32, rows*d), make([]float32, rows*d)
+	m.Predict(mean, variance, z, b.Actions, rows)
+	value := make([]float32, rows)
+	m.Value(value, z, rows)
+	frames := make([]float32, rows*m.decodeDim())
+	m.Decode(frames, z, rows)
+	return [][]float32{z, next, reward, cont, mean, variance, value, frames}
+}
+
+func TestSaveLoad(t *testing.T) {
+	for _, pixels := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		m, batch := testModel(t, func(c *Config) { c.Rank = 2 }, pixels, 3, rng)
+		b := batch(6, m.cfg.Horizon)
+		path := filepath.Join(t.TempDir(), "model.dwm")
+		if err := m.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Config() != m.Config() || got.Spec() != m.Spec() || got.Steps() != m.Steps() {
+			t.Fatalf("loaded %v, steps %d; saved %v, steps %d", got, got.Steps(), m, m.Steps())
+		}
+		want := predictions(m, b)
+		for i, p := range predictions(got, b) {
+			if !slices.Equal(p, want[i]) {
+				t.Fatalf("pixels %v: prediction %d differs after loading", pixels, i)
+			}
+		}
+		// Training resumes exactly: the same batches and seed give the
+		// same weights, Adam state and statistics.
+		r1, r2 := rand.New(rand.NewPCG(5, 5)), rand.New(rand.NewPCG(5, 5))
+		for i := 0; i < 2; i++ {
+			if _, err := m.TrainStep(b, r1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := got.TrainStep(b, r2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !sameSnapshot(snapshot(m), snapshot(got)) {
+			t.Fatalf("pixels %v: training after loading differs", pixels)
+		}
+		// No temporary file is left behind.
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		if len(entries) != 1 {
+			t.Errorf("directory holds %d entries after Save, want 1", len(entries))
+		}
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, _ := testModel(t, nil, false, 1, rng)
+	var buf bytes.Buffer
+	n, err := m.WriteTo(&buf)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("WriteTo = %d, %v; wrote %d", n, err, buf.Len())
+	}
+	file := buf.Bytes()
+	flip := func(i int) []byte {
+		b := slices.Clone(file)
+		b[i] ^= 0x10
+		return b
+	}
+	other := func(mod func(*Config)) []byte {
+		o, _ := testModel(t, mod, false, 0, rand.New(rand.NewPCG(3, 3)))
+		var b bytes.Buffer
+		if _, err := o.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	version := slices.Clone(file)
+	binary.LittleEndian.PutUint32(version[len(fileMagic):], formatVersion+1)
+	cases := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, ErrCorrupt},
+		{"bad magic", flip(0), ErrCorrupt},
+		{"other version", version, ErrVersion},
+		{"flipped config byte", flip(20), ErrCorrupt},
+		{"flipped weight byte", flip(len(file) / 2), ErrCorrupt},
+		{"flipped checksum byte", flip(len(file) - 1), ErrCorrupt},
+		{"truncated header", file[:10], ErrCorrupt},
+		{"truncated half", file[:len(file)/2], ErrCorrupt},
+		{"truncated checksum", file[:len(file)-1], ErrCorrupt},
+		{"wider latent", other(func(c *Config) { c.LatentDim = 16 }), ErrArchitecture},
+		{"deterministic", other(func(c *Config) { c.Dynamics = DynamicsDeterministic }), ErrArchitecture},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snapshot(m)
+			_, err := m.ReadFrom(bytes.NewReader(tc.data))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("ReadFrom = %v, want %v", err, tc.want)
+			}
+			if !sameSnapshot(before, snapshot(m)) {
+				t.Fatal("a rejected file changed the model")
+			}
+			path := filepath.Join(t.TempDir(), "bad.dwm")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(path); tc.want != ErrArchitecture && !errors.Is(err, tc.want) {
+				t.Fatalf("Load = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// A file of the same architecture with other hyperparameters loads,
+	// and brings its config along.
+	lr := other(func(c *Config) { c.LR = 0.5 })
+	if _, err := m.ReadFrom(bytes.NewReader(lr)); err != nil || m.Config().LR != 0.5 {
+		t.Errorf("ReadFrom of another learning rate = %v, lr %g", err, m.Config().LR)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.dwm")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file = %v", err)
+	}
+}
+
+// FuzzReadFrom feeds arbitrary bytes to ReadFrom: it must return an error
+// or a model, never panic.
+func FuzzReadFrom(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, _ := testModel(f, nil, false, 1, rng)
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:100])
+	f.Add([]byte(fileMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		into, _ := testModel(t, nil, false, 0, rand.New(rand.NewPCG(1, 1)))
+		if _, err := into.ReadFrom(bytes.NewReader(data)); err == nil {
+			if err := into.Config().Validate(); err != nil {
+				t.Fatalf("loaded an invalid config: %v", err)
+			}
+		}
+	})
+}
