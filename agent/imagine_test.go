@@ -3,10 +3,14 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dreamrl/dream/agent/picture"
@@ -348,6 +352,40 @@ func BenchmarkImaginerScene(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				im.Scene()
+			}
+		})
+	}
+}
+
+func TestOpenTrained(t *testing.T) {
+	tmp := t.TempDir()
+	fresh := filepath.Join(tmp, "fresh")
+	cfg, err := Preset("debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg, fresh); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		dir  string
+		want error
+		text string
+	}{
+		{"missing", filepath.Join(tmp, "missing"), ErrRunDir, "no such directory"},
+		{"file", file, ErrRunDir, "not a directory"},
+		{"no checkpoint", fresh, ErrNoCheckpoint, "train it first"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := OpenTrained(c.dir)
+			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) || !strings.Contains(err.Error(), c.dir) {
+				t.Errorf("error %v, want %v naming %s and saying %q", err, c.want, c.dir, c.text)
 			}
 		})
 	}

@@ -76,7 +76,8 @@ type Config struct {
 	// predictor and the value network. Default 128.
 	Hidden int `json:"hidden"`
 	// Patch is the side P of the pixel encoder's patchify convolution
-	// (kernel P×P, stride P). Default 4.
+	// (kernel P×P, stride P; rows and columns beyond the last whole patch
+	// are not seen). Default 4.
 	Patch int `json:"patch"`
 	// Channels is the number of output channels of the patchify
 	// convolution. Default 16.
@@ -154,10 +155,11 @@ type Config struct {
 	// default); larger gradients are scaled down to it.
 	GradClip float64 `json:"grad_clip"`
 	// MeanImageFrames is the number of first training frames whose running
-	// mean is subtracted from every input (pixels or state vectors), so
-	// that frames differing only in a small region are not all mapped to
-	// one point at initialisation (DESIGN.md, "Start-up collapse").
-	// Default 4096; negative disables the subtraction.
+	// mean is subtracted from every input (pixels or state vectors), the
+	// rest being divided by their root-mean-square deviation, so that
+	// frames differing only in a small region are not all mapped to one
+	// point at initialisation (DESIGN.md, "Start-up collapse").
+	// Default 4096; negative disables the standardisation.
 	MeanImageFrames int `json:"mean_image_frames"`
 	// DecoderHidden is the hidden width of the probe decoder latent →
 	// frame, trained on detached latents for pictures only. Default 128.

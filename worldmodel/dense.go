@@ -363,3 +363,147 @@ func (op tapOp) OverwritesInput() int  { return -1 }
 func (op tapOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op tapOp) Hashcode() uint32      { return hashString(op.String()) }
 func (op tapOp) String() string        { return fmt.Sprintf("Tap(%p)", op.dst) }
+
+// logVarOp is the effective log-variance of the predictor,
+//
+//	log σ² = log(exp(softBound(v; lo, hi)) + floor) = log(e^lo + e^hi·s(v − hi) + floor)
+//
+// with s the logistic sigmoid, elementwise (see Model.variance for the
+// identity). It equals loss.SoftBound followed by exp, add and log, in one
+// op with one exponential per element instead of six; with grad set it is
+// its derivative, taking (v, ∂L/∂y):
+//
+//	∂y/∂v = e^hi·s(1−s) / (e^lo + e^hi·s + floor).
+type logVarOp struct {
+	rows, cols    int
+	lo, hi, floor float64
+	expLo, expHi  float64
+	grad          bool
+	out           *tensor.Dense
+}
+
+func logVar(raw *G.Node, lo, hi, floor float64) *G.Node {
+	sh := raw.Shape()
+	op := logVarOp{rows: sh[0], cols: sh[1], lo: lo, hi: hi, floor: floor,
+		expLo: math.Exp(lo), expHi: math.Exp(hi), out: newMatrix(sh[0], sh[1])}
+	return must(G.ApplyOp(op, raw))
+}
+
+func (op logVarOp) Arity() int {
+	if op.grad {
+		return 2
+	}
+	return 1
+}
+func (op logVarOp) Type() hm.Type { return fnType(op.Arity()) }
+func (op logVarOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.rows, op.cols}, nil
+}
+func (op logVarOp) Do(vals ...G.Value) (G.Value, error) {
+	v, out := data(vals[0]), op.out.Float32s()
+	var g []float32
+	if op.grad {
+		g = data(vals[1])
+	}
+	for i, x := range v {
+		s := 1 / (1 + math.Exp(op.hi-float64(x)))
+		sum := op.expLo + op.expHi*s + op.floor
+		if op.grad {
+			out[i] = float32(float64(g[i]) * op.expHi * s * (1 - s) / sum)
+		} else {
+			out[i] = float32(math.Log(sum))
+		}
+	}
+	return op.out, nil
+}
+func (op logVarOp) DiffWRT(n int) []bool { return []bool{true} }
+func (op logVarOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d := op
+	d.grad = true
+	d.out = newMatrix(op.rows, op.cols)
+	return G.Nodes{must(G.ApplyOp(d, inputs[0], grad))}, nil
+}
+func (op logVarOp) ReturnsPtr() bool      { return false }
+func (op logVarOp) CallsExtern() bool     { return false }
+func (op logVarOp) OverwritesInput() int  { return -1 }
+func (op logVarOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op logVarOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op logVarOp) String() string {
+	return fmt.Sprintf("LogVar(%d×%d, %g, %g, %g, %v)", op.rows, op.cols, op.lo, op.hi, op.floor, op.grad)
+}
+
+// rowGateOp keeps or replaces whole rows: with a gate g_r ∈ {0, 1} per row
+// (rows×1),
+//
+//	y_r = g_r·x_r + (1 − g_r)·f_r,
+//
+// where f is the fill (rows×cols), or zero when the op has no fill input.
+// The prediction loss uses it to drop transitions after a terminal step:
+// their mean is replaced by the target and their log-variance and factor
+// by zero, so that they add a constant to the loss and nothing to its
+// gradient. Only x is differentiated.
+type rowGateOp struct {
+	rows, cols int
+	fill       bool
+	out        *tensor.Dense
+}
+
+func rowGate(x, gate, fill *G.Node) *G.Node {
+	sh := x.Shape()
+	op := rowGateOp{rows: sh[0], cols: sh[1], fill: fill != nil, out: newMatrix(sh[0], sh[1])}
+	if fill != nil {
+		return must(G.ApplyOp(op, x, gate, fill))
+	}
+	return must(G.ApplyOp(op, x, gate))
+}
+
+func (op rowGateOp) Arity() int {
+	if op.fill {
+		return 3
+	}
+	return 2
+}
+func (op rowGateOp) Type() hm.Type { return fnType(op.Arity()) }
+func (op rowGateOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.rows, op.cols}, nil
+}
+func (op rowGateOp) Do(vals ...G.Value) (G.Value, error) {
+	x, g, out := data(vals[0]), data(vals[1]), op.out.Float32s()
+	var f []float32
+	if op.fill {
+		f = data(vals[2])
+	}
+	for r := 0; r < op.rows; r++ {
+		lo, hi := r*op.cols, (r+1)*op.cols
+		switch {
+		case g[r] != 0:
+			copy(out[lo:hi], x[lo:hi])
+		case f != nil:
+			copy(out[lo:hi], f[lo:hi])
+		default:
+			clear(out[lo:hi])
+		}
+	}
+	return op.out, nil
+}
+func (op rowGateOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	d[0] = true
+	return d
+}
+
+// SymDiff passes the gradient through the kept rows: ∂L/∂x_r = g_r·∂L/∂y_r.
+func (op rowGateOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	gop := rowGateOp{rows: op.rows, cols: op.cols, out: newMatrix(op.rows, op.cols)}
+	out := make(G.Nodes, len(inputs))
+	out[0] = must(G.ApplyOp(gop, grad, inputs[1]))
+	return out, nil
+}
+func (op rowGateOp) ReturnsPtr() bool      { return false }
+func (op rowGateOp) CallsExtern() bool     { return false }
+func (op rowGateOp) OverwritesInput() int  { return -1 }
+func (op rowGateOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op rowGateOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op rowGateOp) String() string {
+	return fmt.Sprintf("RowGate(%d×%d, fill %v)", op.rows, op.cols, op.fill)
+}

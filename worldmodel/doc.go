@@ -31,11 +31,14 @@
 //
 // Inputs are described by a Spec: state vectors, or stacks of RGB frames
 // laid out channels first (PixelsToInput converts HWC bytes). The mean of
-// the first training frames is subtracted from every input, which keeps
-// frames that differ only in a small square from collapsing at
-// initialisation (DESIGN.md, "Lessons measured").
+// the first training frames is subtracted from every input and what is
+// left is rescaled to unit variance, which keeps frames that differ only
+// in a small square from starting as one embedding (DESIGN.md, "Lessons
+// measured").
 //
-// Training: TrainStep takes one Adam step on a Batch of sequences. The
+// Training: TrainStep takes one Adam step on a Batch of sequences; the
+// layers of the graph are fused ops that compute on float32 slices with
+// BLAS. Calibration scores held-out one-step predictions. The
 // inference path (Encode, Step, Value, Predict, Decode) allocates nothing
 // in steady state and implements the planner's model interface. Save and
 // Load write and read the whole model, optimiser state included, in a

@@ -3,7 +3,13 @@ package worldmodel
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/dreamrl/dream/worldmodel/loss"
 )
 
 // TestGradient checks the graph's gradient of the whole training cost
@@ -92,5 +98,47 @@ func TestGradient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLogVarOp checks the fused log-variance against loss.SoftBound
+// followed by exp, add and log, values and gradients.
+func TestLogVarOp(t *testing.T) {
+	const lo, hi, floor = -10, 2, 1e-4
+	xs := []float32{-30, -12, -10, -3, 0, 1.5, 2, 4, 40}
+	build := func(fused bool) (value, grad []float32) {
+		g := G.NewGraph()
+		x := G.NewMatrix(g, G.Float32, G.WithShape(1, len(xs)), G.WithName("x"),
+			G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(xs)), tensor.WithShape(1, len(xs)))))
+		var y *G.Node
+		if fused {
+			y = logVar(x, lo, hi, floor)
+		} else {
+			sb := must(loss.SoftBound(x, lo, hi))
+			y = must(G.Log(must(G.Add(must(G.Exp(sb)), G.NewConstant(float32(floor))))))
+		}
+		value = tap(y)
+		cost := must(G.Sum(must(G.HadamardProd(y, y))))
+		if _, err := G.Grad(cost, x); err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g, G.BindDualValues(x))
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gv, _ := x.Grad()
+		return value, slices.Clone(gv.Data().([]float32))
+	}
+	v1, g1 := build(true)
+	v2, g2 := build(false)
+	// At x = 0: log(e^−10 + e²·s(−2) + 1e-4) ≈ −0.1271.
+	if math.Abs(float64(v1[4])+0.1271) > 1e-3 {
+		t.Fatalf("fused log-variance at 0 = %g, want −0.1271", v1[4])
+	}
+	for i := range xs {
+		if !near(float64(v1[i]), float64(v2[i]), 1e-5) || !near(float64(g1[i]), float64(g2[i]), 1e-4) {
+			t.Errorf("x = %g: fused %g (gradient %g), composed %g (gradient %g)", xs[i], v1[i], g1[i], v2[i], g2[i])
+		}
 	}
 }

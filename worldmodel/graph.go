@@ -24,6 +24,7 @@ type trainGraph struct {
 	reward     []float32 // K·B, r_j
 	cont       []float32 // K·B, 1 − terminated_j
 	headWeight []float32 // K·B, weight of the reward and continuation rows
+	alive      []float32 // K·B, 1 where no terminal step came before step j
 	value      []float32 // valueSteps·B, value targets
 	valWeight  []float32 // valueSteps·B, weight of the value rows
 	dirs       []float32 // d × M, SIGReg directions
@@ -95,6 +96,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	b := graphBuilder{g: g}
 	tg = &trainGraph{B: B, K: K, g: g}
 	for _, p := range m.params {
+		if !p.trained {
+			continue // target copies are read by the inference path only
+		}
 		t := tensor.New(tensor.WithBacking(p.data), tensor.WithShape(p.rows, p.cols))
 		p.node = G.NewMatrix(g, G.Float32, G.WithShape(p.rows, p.cols), G.WithName(p.name), G.WithValue(t))
 	}
@@ -119,6 +123,8 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	tg.act = actData
 	zbar, zbarData := b.input("target_embeddings", K*B, d)
 	tg.zbar = zbarData
+	alive, aliveData := b.input("alive", K*B, 1)
+	tg.alive = aliveData
 	var eps, eta *G.Node
 	if c.FeedSamples && c.Dynamics == DynamicsGaussian {
 		eps, tg.eps = b.input("eps", K*B, d)
@@ -140,16 +146,20 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		mu := dense([]*G.Node{t, p.mu.w.node}, p.mu.b.node, zhat, false)
 		tg.mus = append(tg.mus, tap(mu))
 		target := b.rows(zbar, j*B, (j+1)*B)
+		gate := b.rows(alive, j*B, (j+1)*B)
 		var lj, lv, u *G.Node
 		if c.Dynamics == DynamicsGaussian {
 			lv = m.graphLogVar(b, t)
 			tg.logVars = append(tg.logVars, tap(lv))
+			var uGated *G.Node
 			if r > 0 {
 				u = b.affine(t, p.u, false)
+				uGated = rowGate(u, gate, nil)
 			}
-			lj = must(loss.GaussianNLL(target, mu, lv, u, r, loss.NLLOptions{Beta: c.BetaNLL}))
+			lj = must(loss.GaussianNLL(target, rowGate(mu, gate, target), rowGate(lv, gate, nil), uGated, r,
+				loss.NLLOptions{Beta: c.BetaNLL}))
 		} else {
-			lj = must(loss.SquaredError(target, mu))
+			lj = must(loss.SquaredError(target, rowGate(mu, gate, target)))
 		}
 		lj = b.scale(lj, weights[j])
 		if predLoss == nil {
@@ -236,7 +246,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 
 	var nodes G.Nodes
 	for _, p := range m.params {
-		if p.trained && p.node != nil {
+		if p.trained {
 			tg.trained = append(tg.trained, p)
 			nodes = append(nodes, p.node)
 		}
@@ -249,11 +259,10 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 }
 
 // graphLogVar is the effective log-variance log(exp(softBound(raw)) +
-// floor) of trunk output t.
+// floor) of trunk output t, as one fused op (see logVarOp).
 func (m *Model) graphLogVar(b graphBuilder, t *G.Node) *G.Node {
 	raw := b.affine(t, m.pred.logVar, false)
-	sb := must(loss.SoftBound(raw, m.cfg.MinLogVar, m.cfg.MaxLogVar))
-	return must(G.Log(b.add(must(G.Exp(sb)), b.scalar(m.cfg.VarFloor))))
+	return logVar(raw, m.cfg.MinLogVar, m.cfg.MaxLogVar, m.cfg.VarFloor)
 }
 
 // valueSteps is the number of imagined latents ẑ_0 … per sequence that

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-
 )
 
 // buffers are the inference path's scratch slices. Each grows to the
@@ -75,27 +74,18 @@ func sigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
-// softplus is log(1 + eˣ), computed without overflow.
-func softplus(x float64) float64 {
-	if x > 0 {
-		return x + math.Log1p(math.Exp(-x))
-	}
-	return math.Log1p(math.Exp(x))
-}
-
-// softBound bounds a raw log-variance softly to [lo, hi] (mbrl-lib):
+// variance is the predicted variance of one latent coordinate before the
+// low-rank term: the raw head output v soft-bounded to [lo, hi] (mbrl-lib;
+// loss.SoftBound),
 //
-//	v ← hi − softplus(hi − v)
-//	v ← lo + softplus(v − lo)
-func softBound(v, lo, hi float64) float64 {
-	v = hi - softplus(hi-v)
-	return lo + softplus(v-lo)
-}
-
-// variance is σ² = exp(softBound(raw)) + floor, the predicted variance of
-// one latent coordinate before the low-rank term.
+//	h = hi − softplus(hi − v),   log σ² = lo + softplus(h − lo),
+//
+// plus the floor. Since exp(softplus(u)) = 1 + eᵘ, the bounded variance
+// needs a single exponential:
+//
+//	σ² = e^lo + e^hi / (1 + e^(hi − v)) + floor.
 func (m *Model) variance(raw float32) float64 {
-	return math.Exp(softBound(float64(raw), m.cfg.MinLogVar, m.cfg.MaxLogVar)) + m.cfg.VarFloor
+	return m.expLo + m.expHi/(1+math.Exp(m.cfg.MaxLogVar-float64(raw))) + m.cfg.VarFloor
 }
 
 func checkLen(method, name string, s []float32, n int) {

@@ -47,7 +47,16 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math
 // TestInferenceMatchesGraph pins the pure-Go inference path to the
 // training graph: embeddings, rolled-out means, log-variances, rewards,
 // continuations and values agree to 1e-5.
-func TestInferenceMatchesGraph(t *testing.T) {
+func TestInferenceMatchesGraph(t *testing.T) { testInferenceMatchesGraph(t) }
+
+// TestInferenceMatchesGraphFastBLAS repeats the check on the BLAS that
+// UseFastBLAS selects (OpenBLAS in builds with the openblas tag).
+func TestInferenceMatchesGraphFastBLAS(t *testing.T) {
+	t.Logf("BLAS: %s", UseFastBLAS())
+	testInferenceMatchesGraph(t)
+}
+
+func testInferenceMatchesGraph(t *testing.T) {
 	const tol = 1e-5
 	cases := []struct {
 		name   string

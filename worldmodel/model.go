@@ -86,6 +86,8 @@ type Model struct {
 	steps int64 // Adam steps taken
 	norm  inputNorm
 
+	expLo, expHi float64 // e^MinLogVar, e^MaxLogVar (see variance)
+
 	tg  *trainGraph
 	buf buffers
 
@@ -118,6 +120,7 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{cfg: cfg, spec: spec, dry: dry}
+	m.expLo, m.expHi = math.Exp(cfg.MinLogVar), math.Exp(cfg.MaxLogVar)
 	d, h, a := cfg.LatentDim, cfg.Hidden, spec.ActionDim
 	lin := func(name string, in, out int, bias, trained bool) linear {
 		l := linear{in: in, out: out}
@@ -319,7 +322,7 @@ func (m *Model) NumParams() int {
 func (m *Model) String() string {
 	in := fmt.Sprintf("state %d×%d", m.spec.Stack, m.spec.ObsDim)
 	if m.spec.Pixels() {
-		in = fmt.Sprintf("pixels %d×%dx%dx3", m.spec.Stack, m.spec.Frame[0], m.spec.Frame[1])
+		in = fmt.Sprintf("pixels %d×%d×%d×3", m.spec.Stack, m.spec.Frame[0], m.spec.Frame[1])
 	}
 	return fmt.Sprintf("worldmodel(%s, d=%d, rank=%d, hidden=%d, %s, %d params)",
 		m.cfg.Dynamics, m.cfg.LatentDim, m.cfg.Rank, m.cfg.Hidden, in, m.NumParams())

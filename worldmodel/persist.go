@@ -163,6 +163,7 @@ func (m *Model) ReadFrom(r io.Reader) (int64, error) {
 		return n, fmt.Errorf("worldmodel: read model: %w", err)
 	}
 	m.cfg = loaded.cfg
+	m.expLo, m.expHi = loaded.expLo, loaded.expHi
 	m.steps = loaded.steps
 	m.norm = loaded.norm
 	for i, p := range m.params {
@@ -171,7 +172,7 @@ func (m *Model) ReadFrom(r io.Reader) (int64, error) {
 		copy(p.m, q.m)
 		copy(p.v, q.v)
 	}
-	m.tg = nil // the graph bakes in config constants
+	m.dropGraph() // the graph bakes in config constants
 	return n, nil
 }
 

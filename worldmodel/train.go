@@ -20,8 +20,8 @@ var ErrBatch = errors.New("worldmodel: bad batch")
 // Obs is the input of sequence b at time t. For time j = 0 … K−1, action
 // Actions[j·B+b] led from Obs row j·B+b to row (j+1)·B+b with reward
 // Rewards[j·B+b], and Terminated[j·B+b] = 1 if that step ended the episode
-// in a terminal state (0 otherwise). Rows after a terminal step are
-// ignored by the reward, continuation and value losses.
+// in a terminal state (0 otherwise). Transitions after a terminal step
+// (whatever their rows hold) are left out of every loss.
 type Batch struct {
 	// B is the number of sequences and K the number of transitions in
 	// each (usually Config.Horizon).
@@ -116,6 +116,7 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 		return Metrics{}, err
 	}
 	if m.tg == nil || m.tg.B != b.B || m.tg.K != b.K {
+		m.dropGraph()
 		tg, err := m.buildGraph(b.B, b.K)
 		if err != nil {
 			return Metrics{}, err
@@ -184,6 +185,14 @@ func gradSquares(tg *trainGraph) (model, dec float64, bad string) {
 		}
 	}
 	return model, dec, ""
+}
+
+// dropGraph closes the training graph's machine and forgets the graph.
+func (m *Model) dropGraph() {
+	if m.tg != nil {
+		m.tg.vm.Close()
+		m.tg = nil
+	}
 }
 
 // reset readies the machine for the next run. The tape machine adds each
@@ -275,6 +284,7 @@ func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 		for j := 0; j < K; j++ {
 			i := j*B + bi
 			valid[i] = alive
+			tg.alive[i] = alive
 			tg.reward[i] = b.Rewards[i]
 			tg.cont[i] = 1 - b.Terminated[i]
 			tg.headWeight[i] = alive * float32(weights[j]*float64(K))

@@ -2,6 +2,7 @@ package worldmodel
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -48,8 +49,11 @@ func TestCollapse(t *testing.T) {
 			t.Errorf("%s: the probe decoder did not learn: loss %g → %g", guard, first.Decoder, last.Decoder)
 		}
 	}
-	if spread[GuardNone] > 0.05 {
-		t.Errorf("without a guard the spread is %g, want it collapsed below 0.05", spread[GuardNone])
+	// Over seeds the spreads after 300 steps are 0.02–0.08 without a
+	// guard and 0.55–0.92 with SIGReg.
+	if spread[GuardNone] > 0.1 || spread[GuardNone] > 0.15*spread[GuardSIGReg] {
+		t.Errorf("without a guard the spread is %g, want it collapsed below 0.1 and 0.15× SIGReg's %g",
+			spread[GuardNone], spread[GuardSIGReg])
 	}
 	if spread[GuardSIGReg] < 0.4 {
 		t.Errorf("with SIGReg the spread is %g, want at least 0.4", spread[GuardSIGReg])
@@ -254,27 +258,78 @@ func constantHeads(m *Model, r, logit, v float32) {
 func TestValueTargets(t *testing.T) {
 	const r, logit, v = 0.3, 1.5, 2.0
 	p := sigmoid(logit)
-	t.Run("lambda", func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(1, 2))
-		m, batch := testModel(t, nil, false, 2, rng)
-		constantHeads(m, r, logit, v)
-		b := batch(5, 2)
-		dst := make([]float32, b.B)
-		x := make([]float32, (b.K+1)*b.B*m.standardLen())
-		m.standardize(x, b.Obs, (b.K+1)*b.B)
-		valid := []float32{1, 1, 1, 1, 1}
-		mean := m.valueTargets(dst, b, x, nil, valid, rng)
-		g, gamma, lambda := float64(v), m.cfg.Discount, m.cfg.Lambda
-		for h := 0; h < m.cfg.ValueHorizon; h++ {
-			g = r + gamma*p*((1-lambda)*v+lambda*g)
-		}
-		for i, got := range dst {
-			if !near(float64(got), g, 1e-5) {
-				t.Fatalf("target %d = %g, want %g", i, got, g)
+	for _, discrete := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lambda discrete %v", discrete), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			m, batch := testModel(t, nil, false, 2, rng)
+			if !discrete {
+				// Continuous actions: the greedy action is one of
+				// ValueCandidates random actions.
+				var err error
+				spec := m.Spec()
+				spec.Discrete = false
+				if m, err = New(m.Config(), spec, rng); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := m.TrainStep(batch(8, 2), rng); err != nil {
+					t.Fatal(err)
+				}
 			}
+			constantHeads(m, r, logit, v)
+			b := batch(5, 2)
+			dst := make([]float32, b.B)
+			x := make([]float32, (b.K+1)*b.B*m.standardLen())
+			m.standardize(x, b.Obs, (b.K+1)*b.B)
+			valid := []float32{1, 1, 1, 1, 1}
+			mean := m.valueTargets(dst, b, x, nil, valid, rng)
+			g, gamma, lambda := float64(v), m.cfg.Discount, m.cfg.Lambda
+			for h := 0; h < m.cfg.ValueHorizon; h++ {
+				g = r + gamma*p*((1-lambda)*v+lambda*g)
+			}
+			for i, got := range dst {
+				if !near(float64(got), g, 1e-5) {
+					t.Fatalf("target %d = %g, want %g", i, got, g)
+				}
+			}
+			if !near(mean, g, 1e-5) {
+				t.Errorf("mean target %g, want %g", mean, g)
+			}
+		})
+	}
+	t.Run("lambda greedy", func(t *testing.T) {
+		// With one imagined step the target is max_a r̂ + γ ĉ V̄(μ(s, a)).
+		rng := rand.New(rand.NewPCG(1, 2))
+		m, batch := testModel(t, func(c *Config) { c.ValueHorizon = 1 }, false, 30, rng)
+		for i := range m.tval.out.w.data { // a target value that varies
+			m.tval.out.w.data[i] = float32(rng.NormFloat64())
 		}
-		if !near(mean, g, 1e-5) {
-			t.Errorf("mean target %g, want %g", mean, g)
+		b := batch(6, 1)
+		x := make([]float32, 2*b.B*m.standardLen())
+		m.standardize(x, b.Obs, 2*b.B)
+		dst := make([]float32, b.B)
+		m.valueTargets(dst, b, x, nil, []float32{1, 1, 1, 1, 1, 1}, rng)
+		d := m.LatentDim()
+		z := make([]float32, b.B*d)
+		m.Encode(z, b.Obs, b.B)
+		next, rew, cont, val := make([]float32, d), make([]float32, 1), make([]float32, 1), make([]float32, 1)
+		differs := false
+		for i := 0; i < b.B; i++ {
+			best, worst := math.Inf(-1), math.Inf(1)
+			for a := 0; a < m.ActionDim(); a++ {
+				act := make([]float32, m.ActionDim())
+				act[a] = 1
+				m.Step(next, rew, cont, z[i*d:(i+1)*d], act, 1, false, nil)
+				m.valueWith(m.tval, val, next, 1)
+				q := float64(rew[0]) + m.cfg.Discount*float64(cont[0])*float64(val[0])
+				best, worst = math.Max(best, q), math.Min(worst, q)
+			}
+			if !near(float64(dst[i]), best, 1e-5) {
+				t.Fatalf("row %d: target %g, want the best one-step value %g", i, dst[i], best)
+			}
+			differs = differs || best-worst > 1e-3
+		}
+		if !differs {
+			t.Error("the actions' values never differ: the check has no power")
 		}
 	})
 	t.Run("nstep", func(t *testing.T) {
@@ -336,5 +391,60 @@ func TestTrainingLearns(t *testing.T) {
 	names, values := last.Names(), last.Values()
 	if len(names) != len(values) || names[0] != "total" || values[0] != last.Total {
 		t.Errorf("Names %v and Values %v do not match", names, values)
+	}
+}
+
+// TestTerminalMasking: what follows a terminal step in a sequence (the
+// frames, actions and rewards of another episode) changes no gradient.
+// The collapse guard, which sees every frame, is off for the check.
+func TestTerminalMasking(t *testing.T) {
+	for _, dyn := range []string{DynamicsGaussian, DynamicsDeterministic} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		m, batch := testModel(t, func(c *Config) {
+			c.Dynamics, c.Guard, c.ValueTarget = dyn, GuardNone, ValueNStep
+			if dyn == DynamicsGaussian {
+				c.Rank = 1
+			}
+		}, false, 2, rng)
+		B, K := 4, 3
+		b := batch(B, K)
+		if _, err := m.TrainStep(b, rng); err != nil {
+			t.Fatal(err)
+		}
+		b.Terminated[0] = 1 // sequence 0 ends at step 0
+		grads := func(b *Batch) [][]float32 {
+			tg := m.tg
+			m.fillInputs(tg, b, rand.New(rand.NewPCG(9, 9)))
+			if err := tg.vm.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			defer tg.reset()
+			var out [][]float32
+			for _, p := range tg.trained {
+				out = append(out, slices.Clone(gradOf(p)))
+			}
+			return out
+		}
+		before := grads(b)
+		in, A := m.InputDim(), m.ActionDim()
+		for j := 2; j <= K; j++ {
+			for i := 0; i < in; i++ {
+				b.Obs[(j*B)*in+i] += 5
+			}
+		}
+		for j := 1; j < K; j++ {
+			b.Rewards[j*B] += 3
+			b.Terminated[j*B] = 1
+			clear(b.Actions[j*B*A : (j*B+1)*A])
+			b.Actions[j*B*A] = 1
+		}
+		after := grads(b)
+		for i, g := range before {
+			for k := range g {
+				if !near(float64(after[i][k]), float64(g[k]), 1e-5) {
+					t.Fatalf("%s: gradient of %s[%d] changed from %g to %g", dyn, m.tg.trained[i].name, k, g[k], after[i][k])
+				}
+			}
+		}
 	}
 }

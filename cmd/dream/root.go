@@ -24,6 +24,7 @@ latent, and a planner samples many imagined futures from it to choose actions.`,
 		newEvalCmd(nil),
 		newCompareCmd(nil),
 		newImagineCmd(nil),
+		newBenchCmd(nil),
 	)
 	return root
 }

@@ -26,7 +26,12 @@ type callBlock struct {
 // call calls the C function fn with the given integer or pointer
 // arguments (unused ones zero) and allocates nothing: the block lives on
 // the goroutine's stack. The caller keeps whatever the arguments point
-// to alive across the call (runtime.KeepAlive).
+// to alive across the call (runtime.KeepAlive). The arguments may point
+// into the caller's stack: call and runtime·cgocall are nosplit, so the
+// stack cannot grow (and move) between the caller taking the addresses
+// and the C function returning.
+//
+//go:nosplit
 func call(fn uintptr, args *[15]uintptr) {
 	b := callBlock{fn: fn, args: *args}
 	runtimeCgocall(call15ABI0, unsafe.Pointer(&b))

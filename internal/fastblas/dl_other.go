@@ -1,4 +1,4 @@
-//go:build !((linux || darwin || freebsd) && (amd64 || arm64))
+//go:build !((linux || darwin || freebsd) && amd64)
 
 package fastblas
 
@@ -7,8 +7,8 @@ import (
 	"runtime"
 )
 
-// open fails: run-time loading needs purego's dlopen on linux, darwin or
-// freebsd, amd64 or arm64.
+// open fails: run-time loading needs purego's dlopen (linux, darwin or
+// freebsd) and this package's call trampoline (amd64).
 func open(string) (*Library, error) {
 	return nil, errors.New("run-time loading is not supported on " + runtime.GOOS + "/" + runtime.GOARCH)
 }

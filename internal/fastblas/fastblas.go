@@ -5,19 +5,19 @@
 // pure-Go BLAS elsewhere.
 //
 // Load opens the first of libopenblas.so.0, libopenblas.so and
-// libblas.so.3 that exists (github.com/ebitengine/purego's Dlopen, which
-// needs no cgo on linux, darwin and freebsd, amd64 and arm64), and sets
-// OpenBLAS to one thread unless OPENBLAS_NUM_THREADS says otherwise: the
-// products of a small world model are too small for OpenBLAS's thread
-// pool, whose spinning workers compete with the program's own goroutines
-// on a machine of a few cores.
+// libblas.so.3 that exists, with github.com/ebitengine/purego's Dlopen,
+// which needs no cgo (linux, darwin and freebsd on amd64; elsewhere Load
+// returns ErrNotFound). It sets OpenBLAS to one thread unless
+// OPENBLAS_NUM_THREADS says otherwise: the products of a small world
+// model are too small for OpenBLAS's thread pool, whose spinning workers
+// compete with the program's own goroutines on a machine of a few cores.
 //
 // Float32 and Float64 embed gonum's pure-Go implementation and replace
 // its general matrix products Sgemm, Dgemm and matrix–vector products
 // Sgemv, Dgemv by the library's, called through the Fortran interface
 // (every argument by reference; a row-major product is computed as the
 // transposed column-major one). Every other routine is gonum's. The
-// calls are safe for concurrent use and, on amd64, allocate nothing.
+// calls are safe for concurrent use and allocate nothing.
 //
 // A binary that imports this package with CGO_ENABLED=0 is dynamically
 // linked against the C library (purego's dlopen), so it no longer runs on

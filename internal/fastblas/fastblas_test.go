@@ -280,3 +280,38 @@ func TestName(t *testing.T) {
 	}
 	t.Logf("loaded %s", lib.Name())
 }
+
+// Operands on the goroutine's stack, at depths that make the stack grow
+// between calls, give gonum's results: the addresses handed to the
+// library stay valid for the whole call.
+func TestStackOperands(t *testing.T) {
+	impl := mustLoad(t).Float32()
+	var recurse func(depth int) error
+	recurse = func(depth int) error {
+		var a, c, want [12]float32 // 3×4
+		var b [16]float32          // 4×4
+		for i := range a {
+			a[i] = float32(i + depth)
+		}
+		for i := range b {
+			b[i] = float32(2*i - depth)
+		}
+		gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, 3, 4, 4, 1, a[:], 4, b[:], 4, 0, want[:], 4)
+		impl.Sgemm(blas.NoTrans, blas.NoTrans, 3, 4, 4, 1, a[:], 4, b[:], 4, 0, c[:], 4)
+		if c != want {
+			return fmt.Errorf("depth %d: got %v, want %v", depth, c, want)
+		}
+		if depth == 0 {
+			return nil
+		}
+		var pad [256]byte // grows the stack on the way down
+		pad[depth%len(pad)] = 1
+		if err := recurse(depth - 1); err != nil {
+			return err
+		}
+		return nil
+	}
+	if err := recurse(200); err != nil {
+		t.Fatal(err)
+	}
+}
