@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -150,21 +151,36 @@ func (r *Run) writeCheckpoint(w io.Writer) error {
 	return err
 }
 
+// VerifyCheckpoint checks that the file at path is a whole checkpoint of
+// this format version: its header, its section table and its SHA-256. It
+// does not decode the sections. The error wraps ErrCheckpoint and names
+// the file.
+func VerifyCheckpoint(path string) error {
+	_, err := readCheckpoint(path)
+	return err
+}
+
 // readCheckpoint verifies a checkpoint file and returns its sections.
 func readCheckpoint(path string) (map[string][]byte, error) {
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w %s: %s", ErrCheckpoint, path, fmt.Sprintf(format, args...))
-	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrCheckpoint, path, err)
 	}
 	if info.Size() > maxCheckpointBytes {
-		return nil, fail("%d bytes is larger than any checkpoint", info.Size())
+		return nil, fmt.Errorf("%w %s: %d bytes is larger than any checkpoint", ErrCheckpoint, path, info.Size())
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrCheckpoint, path, err)
+	}
+	return parseCheckpoint(path, data)
+}
+
+// parseCheckpoint verifies the bytes of the checkpoint file path and
+// returns its sections, which alias data.
+func parseCheckpoint(path string, data []byte) (map[string][]byte, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w %s: %s", ErrCheckpoint, path, fmt.Sprintf(format, args...))
 	}
 	if len(data) < len(ckptMagic)+4+sha256.Size || string(data[:len(ckptMagic)]) != ckptMagic {
 		return nil, fail("not a dream checkpoint (bad header or truncated)")
@@ -186,6 +202,9 @@ func readCheckpoint(path string) (map[string][]byte, error) {
 		rest = rest[12:]
 		if n > uint64(len(rest)) {
 			return nil, fail("section %q longer than the file", tag)
+		}
+		if _, dup := sections[tag]; dup {
+			return nil, fail("section %q appears twice", tag)
 		}
 		sections[tag], rest = rest[:n], rest[n:]
 	}
@@ -221,7 +240,9 @@ func LoadConfig(dir string) (Config, error) {
 // Open loads a run directory from its newest checkpoint, to resume or to
 // evaluate it. A directory that holds a config but no checkpoint yet (a
 // run stopped before its first checkpoint) opens as a fresh run of that
-// config.
+// config. Open writes nothing: the metrics log is trimmed to the
+// checkpoint, and temporary files left by a killed write are removed,
+// when Train starts.
 func Open(dir string) (*Run, error) {
 	cfg, err := LoadConfig(dir)
 	if err != nil {
@@ -240,53 +261,131 @@ func Open(dir string) (*Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: model: %v", ErrConfig, err)
 		}
-		if err := r.finish(); err != nil {
-			return nil, err
-		}
-		r.log, err = openMetrics(filepath.Join(dir, MetricsFile), worldmodel.Metrics{}.Names(), 0)
-		return r, err
+		return r, r.finish()
 	}
 	path := ckpts[len(ckpts)-1]
 	sec, err := readCheckpoint(path)
+	if err == nil {
+		err = r.restore(path, sec)
+	}
 	if err != nil {
+		if len(ckpts) > 1 {
+			return nil, fmt.Errorf("%w; the older checkpoint %s is in the directory: move %s away to resume from it",
+				err, filepath.Base(ckpts[len(ckpts)-2]), filepath.Base(path))
+		}
 		return nil, err
+	}
+	return r, r.finish()
+}
+
+// restore loads the sections of the checkpoint file path into r, which
+// build made from the run's config. Every error wraps ErrCheckpoint and
+// names the file.
+func (r *Run) restore(path string, sec map[string][]byte) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w %s: %s", ErrCheckpoint, path, fmt.Sprintf(format, args...))
 	}
 	var saved Config
 	if err := json.Unmarshal(sec["CONF"], &saved); err != nil {
-		return nil, fmt.Errorf("%w %s: config section: %v", ErrCheckpoint, path, err)
+		return fail("config section: %v", err)
 	}
-	saved.Steps = cfg.Steps // the budget may have been raised since
-	if a, b := mustJSON(saved), mustJSON(cfg); a != b {
-		return nil, fmt.Errorf("%w %s: written by another run (its config differs from %s)", ErrCheckpoint, path, ConfigFile)
+	saved.Steps = r.cfg.Steps // the budget may have been raised since
+	if key, saw, want := configDiff(saved, r.cfg); key != "" {
+		return fail("written by another run or architecture: %s is %s in the checkpoint and %s in %s", key, saw, want, ConfigFile)
 	}
 	var st ckptState
 	if err := json.Unmarshal(sec["STAT"], &st); err != nil {
-		return nil, fmt.Errorf("%w %s: state section: %v", ErrCheckpoint, path, err)
+		return fail("state section: %v", err)
+	}
+	c := st.Counters
+	if c.EnvSteps < 0 || c.GradSteps < 0 || c.Episodes < 0 || c.SkippedSteps < 0 || c.BadInARow < 0 ||
+		math.IsNaN(c.TrainDebt) || math.IsInf(c.TrainDebt, 0) || math.IsNaN(c.WallSeconds) || math.IsInf(c.WallSeconds, 0) {
+		return fail("state section: counters out of range %+v", c)
+	}
+	if n, ok := checkpointStep(path); ok && n != c.EnvSteps {
+		return fail("holds env step %d but is named for step %d", c.EnvSteps, n)
 	}
 	for _, s := range []struct {
 		src  *rand.PCG
 		data []byte
 	}{{r.envSrc, st.Env}, {r.actSrc, st.Act}, {r.trainSrc, st.Train}} {
 		if err := s.src.UnmarshalBinary(s.data); err != nil {
-			return nil, fmt.Errorf("%w %s: random state: %v", ErrCheckpoint, path, err)
+			return fail("random state: %v", err)
 		}
 	}
-	r.st = st.Counters
-	r.model, err = worldmodel.New(cfg.Model, r.spec, rand.New(rand.NewPCG(cfg.Seed, streamModelInit)))
+	r.st = c
+	var err error
+	r.model, err = worldmodel.New(r.cfg.Model, r.spec, rand.New(rand.NewPCG(r.cfg.Seed, streamModelInit)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: model: %v", ErrConfig, err)
+		return fmt.Errorf("%w: model: %v", ErrConfig, err)
 	}
 	if _, err := r.model.ReadFrom(bytes.NewReader(sec["MODL"])); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrCheckpoint, path, err)
+		return fail("model section: %v", err)
 	}
 	if _, err := r.buf.ReadFrom(bytes.NewReader(sec["RPLY"])); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrCheckpoint, path, err)
+		return fail("replay section: %v", err)
 	}
-	if err := r.finish(); err != nil {
-		return nil, err
+	return nil
+}
+
+// checkpointStep is the env step in a checkpoint's file name.
+func checkpointStep(path string) (int, bool) {
+	name := filepath.Base(path)
+	if !strings.HasPrefix(name, "ckpt-") || !strings.HasSuffix(name, ckptExt) {
+		return 0, false
 	}
-	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), worldmodel.Metrics{}.Names(), r.st.EnvSteps)
-	return r, err
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "ckpt-"), ckptExt))
+	return n, err == nil
+}
+
+// configDiff returns the dotted key of the first setting, in JSON key
+// order, in which a differs from b ("model.hidden"), with its value in
+// each; key is "" if they are equal.
+func configDiff(a, b Config) (key, va, vb string) {
+	var ma, mb any
+	if err := json.Unmarshal([]byte(mustJSON(a)), &ma); err != nil {
+		panic("agent: " + err.Error())
+	}
+	if err := json.Unmarshal([]byte(mustJSON(b)), &mb); err != nil {
+		panic("agent: " + err.Error())
+	}
+	return jsonDiff("", ma, mb)
+}
+
+// jsonDiff returns the dotted key of the first difference between two
+// decoded JSON values and both values there.
+func jsonDiff(prefix string, a, b any) (key, va, vb string) {
+	ma, aok := a.(map[string]any)
+	mb, bok := b.(map[string]any)
+	if aok && bok {
+		keys := make([]string, 0, len(ma)+len(mb))
+		for k := range ma {
+			keys = append(keys, k)
+		}
+		for k := range mb {
+			if _, ok := ma[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			if key, va, vb = jsonDiff(p, ma[k], mb[k]); key != "" {
+				return key, va, vb
+			}
+		}
+		return "", "", ""
+	}
+	if sa, sb := mustJSON(a), mustJSON(b); sa != sb {
+		if prefix == "" {
+			prefix = "config"
+		}
+		return prefix, sa, sb
+	}
+	return "", "", ""
 }
 
 func mustJSON(v any) string {
@@ -295,6 +394,52 @@ func mustJSON(v any) string {
 		panic("agent: " + err.Error())
 	}
 	return string(b)
+}
+
+// isStrayTemp reports whether name is the temporary file of an atomic
+// write of a run's config, metrics or checkpoint that did not finish (the
+// process was killed before its rename). Such a file is never read.
+func isStrayTemp(name string) bool {
+	i := strings.LastIndex(name, ".tmp")
+	if !strings.HasPrefix(name, ".") || i < 1 {
+		return false
+	}
+	if _, err := strconv.ParseUint(name[i+len(".tmp"):], 10, 64); err != nil {
+		return false
+	}
+	base := name[1:i]
+	_, isCkpt := checkpointStep(base)
+	return base == ConfigFile || base == MetricsFile || isCkpt
+}
+
+// removeStrayTemps deletes the stray temporary files in dir (see
+// isStrayTemp). Only a process that owns the run directory may call it:
+// another's write in progress would fail.
+func removeStrayTemps(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && isStrayTemp(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// openLog prepares the run directory for training: it removes what a
+// killed process left behind and opens the metrics log without the rows
+// logged after the checkpoint the run resumed from.
+func (r *Run) openLog() error {
+	if err := removeStrayTemps(r.dir); err != nil {
+		return fmt.Errorf("%w %s: %v", ErrRunDir, r.dir, err)
+	}
+	var err error
+	r.log, err = openMetrics(filepath.Join(r.dir, MetricsFile), worldmodel.Metrics{}.Names(), r.st.EnvSteps)
+	return err
 }
 
 // writeJSONAtomic writes v as indented JSON, atomically.

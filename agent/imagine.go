@@ -68,7 +68,9 @@ const stateTile = 64
 // Pictures come complete: Step plays the environment up to H steps ahead
 // of the picture it returns, so that the real frames t+1 … t+H (or those
 // up to the end of the episode) are known, and the GIF and the viewer
-// show prediction and outcome side by side. When an episode ends and its
+// show prediction and outcome side by side. The real frames follow the
+// actions actually taken, planned again at every step, so they may part
+// from the plan drawn for step t. When an episode ends and its
 // last picture has been returned, the next episode begins with the next
 // seed: episode i (from 0) is reset with seed+i. Everything random derives
 // from that seed, so the same seed and the same calls give the same

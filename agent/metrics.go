@@ -37,15 +37,21 @@ func openMetrics(path string, names []string, keepUpTo int) (*metricsLog, error)
 	header := append(append([]string{}, baseColumns...), names...)
 	var kept [][]string
 	if f, err := os.Open(path); err == nil {
-		recs, err := csv.NewReader(f).ReadAll()
-		f.Close()
-		if err == nil && len(recs) > 0 && strings.Join(recs[0], ",") == strings.Join(header, ",") {
-			for _, rec := range recs[1:] {
-				if n, err := strconv.Atoi(rec[1]); err == nil && n <= keepUpTo && keepUpTo > 0 {
+		// Read row by row: a damaged row (a write cut short by a full
+		// disk or a crash) ends the log there but keeps the rows before.
+		cr := csv.NewReader(f)
+		if rec, err := cr.Read(); err == nil && strings.Join(rec, ",") == strings.Join(header, ",") {
+			for keepUpTo > 0 {
+				rec, err := cr.Read()
+				if err != nil {
+					break
+				}
+				if n, err := strconv.Atoi(rec[1]); err == nil && n <= keepUpTo {
 					kept = append(kept, rec)
 				}
 			}
 		}
+		f.Close()
 	}
 	err := writeFileAtomic(path, func(w io.Writer) error {
 		cw := csv.NewWriter(w)

@@ -107,9 +107,18 @@ func New(cfg Config, dir string) (*Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("%w %s is not empty: resume it with --resume or choose another --run-dir", ErrRunDir, dir)
-	} else if err != nil && !os.IsNotExist(err) {
+	if entries, err := os.ReadDir(dir); err == nil {
+		// A process killed while writing the config leaves only a
+		// temporary file: the directory counts as empty.
+		for _, e := range entries {
+			if !isStrayTemp(e.Name()) {
+				return nil, fmt.Errorf("%w %s is not empty: resume it with --resume or choose another --run-dir", ErrRunDir, dir)
+			}
+		}
+		if err := removeStrayTemps(dir); err != nil {
+			return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
+		}
+	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -129,8 +138,7 @@ func New(cfg Config, dir string) (*Run, error) {
 	if err := r.finish(); err != nil {
 		return nil, err
 	}
-	r.log, err = openMetrics(filepath.Join(dir, MetricsFile), worldmodel.Metrics{}.Names(), 0)
-	return r, err
+	return r, r.openLog()
 }
 
 // Stream identifiers: the second PCG word of each random stream.
@@ -167,6 +175,10 @@ func build(cfg Config, dir string) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
+	// Terminal transitions then appear at every position of the training
+	// sequences, so the reward and continuation heads learn them on real
+	// latents, not only at the end of an imagined rollout.
+	r.buf.SetAbsorbing(cfg.Model.WithDefaults().Horizon)
 	return r, nil
 }
 
@@ -275,6 +287,11 @@ func (r *Run) Train(ctx context.Context) error {
 			Episodes: r.st.Episodes, StepsPerSecond: sps, Elapsed: time.Duration(r.st.WallSeconds * float64(time.Second)),
 			LastEval: r.st.LastEval, Log: log}
 	}
+	if r.log == nil {
+		if err := r.openLog(); err != nil {
+			return err
+		}
+	}
 	r.startEpisode()
 	space := r.env.ActionSpace()
 	for r.st.EnvSteps < r.cfg.Steps {
@@ -287,6 +304,10 @@ func (r *Run) Train(ctx context.Context) error {
 		}
 		r.act(space)
 		obs, rew, term, trunc := r.env.Step(r.action)
+		if bad := nonFinite(obs, rew); bad != "" {
+			return fmt.Errorf("env %s returned %s at env step %d: nothing of that step was stored and the last checkpoint is kept",
+				r.cfg.Env, bad, r.st.EnvSteps+1)
+		}
 		r.st.EnvSteps++
 		r.episodeRet += rew
 		next := r.obs.push(obs)
@@ -398,6 +419,20 @@ func encodeAction(dst []float32, a []float64, space envs.Space) {
 	for i, v := range a {
 		dst[i] = float32(v)
 	}
+}
+
+// nonFinite describes the first NaN or infinity in a step's reward or
+// state observation, or is "" if there is none (pixels are bytes).
+func nonFinite(obs envs.Observation, reward float64) string {
+	if math.IsNaN(reward) || math.IsInf(reward, 0) {
+		return fmt.Sprintf("a non-finite reward %g", reward)
+	}
+	for i, v := range obs.Vector {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Sprintf("a non-finite observation (component %d is %g)", i, v)
+		}
+	}
+	return ""
 }
 
 // trainSome takes the gradient steps owed for one environment step.

@@ -206,7 +206,9 @@ func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
 	if nb.spec != b.spec {
 		return n, fmt.Errorf("%w: data has %+v, buffer has %+v", ErrSpec, nb.spec, b.spec)
 	}
+	abs, absAction := b.absorbing, b.absAction
 	*b = *nb
+	b.absorbing, b.absAction = abs, absAction
 	return n, nil
 }
 
@@ -352,5 +354,5 @@ func ended(b *Buffer, n int) bool {
 	}
 	c, i := b.slot(n - 2)
 	cp, ip := b.slot(n - 1)
-	return c.ep[i] == cp.ep[ip] && c.flags[i]&(flagTerminated|flagTruncated) != 0
+	return c.ep[i] == cp.ep[ip] && c.flags[i]&(flagTerminated|flagTruncated) != 0 && cp.flags[ip]&flagAbsorbing == 0
 }

@@ -136,7 +136,10 @@ const (
 	// flagNext marks a step that holds a transition: the observation it
 	// leads to is the next step.
 	flagNext
-	flagMask = flagTerminated | flagTruncated | flagNext
+	// flagAbsorbing marks the padding steps stored after a terminated
+	// transition (see SetAbsorbing).
+	flagAbsorbing
+	flagMask = flagTerminated | flagTruncated | flagNext | flagAbsorbing
 )
 
 // Storage is allocated in chunks as steps are first written, so that a
@@ -187,6 +190,26 @@ type Buffer struct {
 	episodes    int // episodes with at least one held step
 
 	indexes []*index // valid sequence starts, one set per (k, F) sampled
+
+	absorbing int       // padding steps stored after each terminated transition
+	absAction []float32 // the terminal action, copied while padding
+}
+
+// SetAbsorbing makes the buffer store n absorbing steps after every
+// terminated transition: the terminal observation again, reached from
+// itself with the terminal transition's action, reward 0 and the
+// terminated flag. Sequences of up to n transitions may then start at any
+// step of a terminated episode, so that a learner sees terminal
+// transitions in every position of its sequences, not only in the last
+// (the absorbing-state construction of Kostrikov et al. 2019). Len counts
+// the absorbing transitions too. Truncated episodes get no padding: what
+// follows a time limit is unknown.
+func (b *Buffer) SetAbsorbing(n int) {
+	if n < 0 {
+		panic("replay: SetAbsorbing with a negative count")
+	}
+	b.absorbing = n
+	b.absAction = make([]float32, b.spec.ActionDim)
 }
 
 // New returns an empty buffer of capacity steps (at least 2). Memory is
@@ -276,6 +299,30 @@ func (b *Buffer) Append(action []float32, reward float32, terminated, truncated 
 	b.curStep++
 	b.open = !terminated && !truncated
 	b.write(next)
+	if !terminated || b.absorbing == 0 {
+		return
+	}
+	act := b.absAction
+	copy(act, c.actions[i*a:(i+1)*a])
+	for range b.absorbing {
+		prev = b.head - 1
+		if prev < 0 {
+			prev += b.capacity
+		}
+		pc, pi := b.slot(prev)
+		copy(pc.actions[pi*a:(pi+1)*a], act)
+		pc.rewards[pi] = 0
+		pc.flags[pi] = flagNext | flagTerminated | flagAbsorbing
+		b.transitions++
+		b.curStep++
+		b.write(next)
+	}
+	prev = b.head - 1
+	if prev < 0 {
+		prev += b.capacity
+	}
+	pc, pi := b.slot(prev)
+	pc.flags[pi] = flagAbsorbing
 }
 
 func (b *Buffer) checkObs(o Obs) {

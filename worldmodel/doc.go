@@ -42,6 +42,7 @@
 // inference path (Encode, Step, Value, Predict, Decode) allocates nothing
 // in steady state and implements the planner's model interface. Save and
 // Load write and read the whole model, optimiser state included, in a
-// versioned, checksummed format. Build with -tags openblas (cgo,
-// CGO_LDFLAGS=-lopenblas) and call UseFastBLAS to run on OpenBLAS.
+// versioned, checksummed format. UseFastBLAS switches the products to
+// OpenBLAS, loaded at run time when it is installed (no cgo, no build
+// tag), or linked with -tags openblas (cgo, CGO_LDFLAGS=-lopenblas).
 package worldmodel

@@ -33,6 +33,9 @@ func Write(path string, write func(io.Writer) error) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
 	if err := tmp.Sync(); err != nil {
 		return err
 	}

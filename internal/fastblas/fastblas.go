@@ -7,14 +7,14 @@
 // Load opens the first of libopenblas.so.0, libopenblas.so and
 // libblas.so.3 that exists, with github.com/ebitengine/purego's Dlopen,
 // which needs no cgo (linux, darwin and freebsd on amd64; elsewhere Load
-// returns ErrNotFound). It sets OpenBLAS to one thread unless
+// returns ErrNotFound). It runs OpenBLAS on one thread unless
 // OPENBLAS_NUM_THREADS says otherwise: the products of a small world
 // model are too small for OpenBLAS's thread pool, whose spinning workers
 // compete with the program's own goroutines on a machine of a few cores.
 //
-// Float32 and Float64 embed gonum's pure-Go implementation and replace
-// its general matrix products Sgemm, Dgemm and matrix–vector products
-// Sgemv, Dgemv by the library's, called through the Fortran interface
+// Implementation embeds gonum's pure-Go implementation and replaces its
+// general matrix products Sgemm, Dgemm and matrix–vector products Sgemv,
+// Dgemv by the library's, called through the Fortran interface
 // (every argument by reference; a row-major product is computed as the
 // transposed column-major one). Every other routine is gonum's. The
 // calls are safe for concurrent use and allocate nothing.
@@ -50,19 +50,32 @@ type Library struct {
 }
 
 // Load opens the first library of DefaultLibraries that loads and has the
-// four routines, and, for OpenBLAS, sets its thread count to one unless
-// the environment variable OPENBLAS_NUM_THREADS is set. The error wraps
+// four routines. Unless the environment variable OPENBLAS_NUM_THREADS is
+// set, it loads OpenBLAS with that variable set to 1 (and unsets it
+// again): OpenBLAS starts a worker thread per core when it is loaded, and
+// idle workers that spin take a core from the program's goroutines, even
+// after openblas_set_num_threads(1), which it also calls. The error wraps
 // ErrNotFound and says why each candidate failed.
 func Load() (*Library, error) {
+	_, userSet := os.LookupEnv(numThreadsVar)
+	if !userSet {
+		if err := os.Setenv(numThreadsVar, "1"); err == nil {
+			defer os.Unsetenv(numThreadsVar)
+		}
+	}
 	lib, err := LoadFrom(DefaultLibraries()...)
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv("OPENBLAS_NUM_THREADS") == "" {
+	if !userSet {
 		lib.SetThreads(1)
 	}
 	return lib, nil
 }
+
+// numThreadsVar is the environment variable OpenBLAS reads its thread
+// count from when it is loaded.
+const numThreadsVar = "OPENBLAS_NUM_THREADS"
 
 // LoadFrom opens the first of the named shared libraries (names as
 // dlopen takes them: a file name searched on the library path, or a
@@ -98,10 +111,6 @@ func (l *Library) SetThreads(n int) {
 	call(l.setThreads, &[15]uintptr{uintptr(n)})
 }
 
-// Float32 returns the library's float32 BLAS: gonum's, with Sgemm and
-// Sgemv replaced by the library's.
-func (l *Library) Float32() Float32 { return Float32{lib: l} }
-
-// Float64 returns the library's float64 BLAS: gonum's, with Dgemm and
-// Dgemv replaced by the library's.
-func (l *Library) Float64() Float64 { return Float64{lib: l} }
+// Implementation returns the library's BLAS: gonum's, with Sgemm, Dgemm,
+// Sgemv and Dgemv replaced by the library's.
+func (l *Library) Implementation() Implementation { return Implementation{lib: l} }

@@ -16,7 +16,7 @@ func BenchmarkSgemm(b *testing.B) {
 	impls := []struct {
 		name string
 		impl blas.Float32
-	}{{"gonum", gonum.Implementation{}}, {"library", lib.Float32()}}
+	}{{"gonum", gonum.Implementation{}}, {"library", lib.Implementation()}}
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, s := range [][3]int{{512, 128, 128}, {512, 32, 128}, {256, 256, 256}, {64, 64, 64}} {
 		m, k, n := s[0], s[1], s[2]

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,6 +24,43 @@ func mustLoad(t testing.TB) *Library {
 		t.Fatalf("%v: install OpenBLAS (make deps) to test the run-time BLAS", err)
 	}
 	return lib
+}
+
+// threads is the number of threads of this process (Linux).
+func threads(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no thread count in /proc/self/status")
+	return 0
+}
+
+// Loading OpenBLAS starts no worker threads, and leaves the environment
+// as it was. It is the first test of the package, so that it sees the
+// library loaded for the first time.
+func TestLoadStartsNoThreads(t *testing.T) {
+	if _, set := os.LookupEnv(numThreadsVar); set {
+		t.Fatalf("%s is set in the test's environment; unset it to run this test", numThreadsVar)
+	}
+	before := threads(t)
+	mustLoad(t)
+	if after := threads(t); after > before {
+		t.Errorf("%d threads after loading, %d before", after, before)
+	}
+	if v, set := os.LookupEnv(numThreadsVar); set {
+		t.Errorf("%s=%q left in the environment", numThreadsVar, v)
+	}
 }
 
 func randSlice[T float32 | float64](rng *rand.Rand, n int) []T {
@@ -85,7 +125,7 @@ func operands[T float32 | float64](rng *rand.Rand, c gemmCase) (a []T, lda int, 
 }
 
 func TestSgemmMatchesGonum(t *testing.T) {
-	impl := mustLoad(t).Float32()
+	impl := mustLoad(t).Implementation()
 	rng := rand.New(rand.NewPCG(1, 2))
 	const tol = 1e-5
 	for _, c := range gemmCases() {
@@ -102,7 +142,7 @@ func TestSgemmMatchesGonum(t *testing.T) {
 }
 
 func TestDgemmMatchesGonum(t *testing.T) {
-	impl := mustLoad(t).Float64()
+	impl := mustLoad(t).Implementation()
 	rng := rand.New(rand.NewPCG(3, 4))
 	const tol = 1e-12
 	for _, c := range gemmCases() {
@@ -120,7 +160,7 @@ func TestDgemmMatchesGonum(t *testing.T) {
 
 // The padding of C must be left alone: the library writes only m×n.
 func TestSgemmLeavesPaddingAlone(t *testing.T) {
-	impl := mustLoad(t).Float32()
+	impl := mustLoad(t).Implementation()
 	const m, n, k, ldc = 4, 5, 6, 9
 	rng := rand.New(rand.NewPCG(5, 6))
 	a, b := randSlice[float32](rng, m*k), randSlice[float32](rng, k*n)
@@ -140,7 +180,7 @@ func TestSgemmLeavesPaddingAlone(t *testing.T) {
 
 func TestGemvMatchesGonum(t *testing.T) {
 	lib := mustLoad(t)
-	f32, f64 := lib.Float32(), lib.Float64()
+	f32, f64 := lib.Implementation(), lib.Implementation()
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
 		for _, inc := range [][2]int{{1, 1}, {2, 3}, {-1, 1}, {1, -2}} {
@@ -182,7 +222,7 @@ func TestGemvMatchesGonum(t *testing.T) {
 // Calls that gonum rejects panic with gonum's message; calls that do no
 // multiplication behave as gonum's.
 func TestGonumSemanticsAtTheEdges(t *testing.T) {
-	impl := mustLoad(t).Float32()
+	impl := mustLoad(t).Implementation()
 	panics := func(f func()) (msg any) {
 		defer func() { msg = recover() }()
 		f()
@@ -220,7 +260,7 @@ func TestGonumSemanticsAtTheEdges(t *testing.T) {
 
 func TestCallsAllocateNothing(t *testing.T) {
 	lib := mustLoad(t)
-	f32, f64 := lib.Float32(), lib.Float64()
+	f32, f64 := lib.Implementation(), lib.Implementation()
 	rng := rand.New(rand.NewPCG(9, 10))
 	a, b, c := randSlice[float32](rng, 64*64), randSlice[float32](rng, 64*64), make([]float32, 64*64)
 	da, db, dc := randSlice[float64](rng, 64*64), randSlice[float64](rng, 64*64), make([]float64, 64*64)
@@ -240,7 +280,7 @@ func TestCallsAllocateNothing(t *testing.T) {
 // Concurrent products on separate outputs give the serial results (run
 // with -race).
 func TestConcurrentCalls(t *testing.T) {
-	impl := mustLoad(t).Float32()
+	impl := mustLoad(t).Implementation()
 	const n, workers = 48, 4
 	rng := rand.New(rand.NewPCG(11, 12))
 	a, b := randSlice[float32](rng, n*n), randSlice[float32](rng, n*n)
@@ -285,7 +325,7 @@ func TestName(t *testing.T) {
 // between calls, give gonum's results: the addresses handed to the
 // library stay valid for the whole call.
 func TestStackOperands(t *testing.T) {
-	impl := mustLoad(t).Float32()
+	impl := mustLoad(t).Implementation()
 	var recurse func(depth int) error
 	recurse = func(depth int) error {
 		var a, c, want [12]float32 // 3×4

@@ -8,27 +8,24 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// Float32 is gonum's float32 BLAS with the general matrix products of a
-// loaded library: Sgemm and Sgemv run in the library, everything else in
-// gonum. Arguments that gonum rejects (a bad transpose, a short slice, a
-// small leading dimension) panic with gonum's message, and calls that do
-// no multiplication (a zero dimension, alpha 0) are left to gonum.
-type Float32 struct {
+// Implementation is gonum's BLAS with the general products of a loaded
+// library: Sgemm, Dgemm, Sgemv and Dgemv run in the library, every other
+// routine in gonum. Arguments that gonum rejects (a bad transpose, a short
+// slice, a small leading dimension) panic with gonum's message, and calls
+// that do no multiplication (a zero dimension, alpha 0) are left to gonum.
+// It satisfies gonum's blas.Float32, Float64, Complex64 and Complex128,
+// so it serves blas32.Use, blas64.Use and gorgonia's Use alike.
+type Implementation struct {
 	gonum.Implementation
 	lib *Library
 }
 
-// Float64 is gonum's float64 BLAS with the library's Dgemm and Dgemv, as
-// Float32 is for float32.
-type Float64 struct {
-	gonum.Implementation
-	lib *Library
-}
-
-// Compile-time checks that both satisfy gonum's interfaces.
+// Compile-time checks that it satisfies gonum's interfaces.
 var (
-	_ blas.Float32 = Float32{}
-	_ blas.Float64 = Float64{}
+	_ blas.Float32    = Implementation{}
+	_ blas.Float64    = Implementation{}
+	_ blas.Complex64  = Implementation{}
+	_ blas.Complex128 = Implementation{}
 )
 
 // fortranInt is the Fortran INTEGER of the LP64 interface that
@@ -162,7 +159,7 @@ func gemv[T float32 | float64](fn uintptr, tA blas.Transpose, m, n int, alpha T,
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // as gonum's Sgemm does, in the library.
-func (f Float32) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (f Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if !gemmOK(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc, alpha == 0) {
 		f.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -172,7 +169,7 @@ func (f Float32) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []fl
 
 // Sgemv computes y = alpha·op(A)·x + beta·y for row-major A, as gonum's
 // Sgemv does, in the library.
-func (f Float32) Sgemv(tA blas.Transpose, m, n int, alpha float32, a []float32, lda int, x []float32, incX int, beta float32, y []float32, incY int) {
+func (f Implementation) Sgemv(tA blas.Transpose, m, n int, alpha float32, a []float32, lda int, x []float32, incX int, beta float32, y []float32, incY int) {
 	if !gemvOK(tA, m, n, len(a), lda, len(x), incX, len(y), incY, alpha == 0) {
 		f.Implementation.Sgemv(tA, m, n, alpha, a, lda, x, incX, beta, y, incY)
 		return
@@ -181,7 +178,7 @@ func (f Float32) Sgemv(tA blas.Transpose, m, n int, alpha float32, a []float32, 
 }
 
 // Dgemm is Sgemm for float64.
-func (f Float64) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+func (f Implementation) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	if !gemmOK(tA, tB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc, alpha == 0) {
 		f.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -190,7 +187,7 @@ func (f Float64) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []fl
 }
 
 // Dgemv is Sgemv for float64.
-func (f Float64) Dgemv(tA blas.Transpose, m, n int, alpha float64, a []float64, lda int, x []float64, incX int, beta float64, y []float64, incY int) {
+func (f Implementation) Dgemv(tA blas.Transpose, m, n int, alpha float64, a []float64, lda int, x []float64, incX int, beta float64, y []float64, incY int) {
 	if !gemvOK(tA, m, n, len(a), lda, len(x), incX, len(y), incY, alpha == 0) {
 		f.Implementation.Dgemv(tA, m, n, alpha, a, lda, x, incX, beta, y, incY)
 		return
