@@ -55,10 +55,12 @@ type Config struct {
 	// environment's budget (DefaultSteps).
 	Steps int `json:"steps"`
 	// SeedSteps is the number of first steps taken with random actions,
-	// before the planner acts and training starts. Default 1000.
+	// before the planner acts and training starts. Default
+	// min(5000, Steps/4): sparse-reward gridworlds need the random phase
+	// to reach their goals a few times.
 	SeedSteps int `json:"seed_steps"`
 	// TrainRatio is the number of gradient steps per environment step
-	// (fractions accumulate). Default 0.5.
+	// (fractions accumulate). Default 1.
 	TrainRatio float64 `json:"train_ratio"`
 	// BatchSize is the number of sequences per gradient step. Default 64.
 	BatchSize int `json:"batch_size"`
@@ -84,7 +86,7 @@ type Config struct {
 	// uniformly random action for discrete actions, the standard
 	// deviation of Gaussian action noise as a fraction of the action range
 	// for continuous ones. It decays linearly to ExploreFinal over
-	// ExploreSteps steps after SeedSteps. Defaults 0.3, 0.05 and Steps/2.
+	// ExploreSteps steps after SeedSteps. Defaults 0.5, 0.05 and Steps/2.
 	Explore      float64 `json:"explore"`
 	ExploreFinal float64 `json:"explore_final"`
 	ExploreSteps int     `json:"explore_steps"`
@@ -139,8 +141,8 @@ func (c Config) WithDefaults() Config {
 			*p = v
 		}
 	}
-	setInt(&c.SeedSteps, min(1000, c.Steps/5))
-	setFloat(&c.TrainRatio, 0.5)
+	setInt(&c.SeedSteps, max(1, min(5000, c.Steps/4)))
+	setFloat(&c.TrainRatio, 1)
 	setInt(&c.BatchSize, 64)
 	setInt(&c.BufferSize, 100000)
 	setInt(&c.EvalEvery, max(1, c.Steps/10))
@@ -148,7 +150,7 @@ func (c Config) WithDefaults() Config {
 	setInt(&c.LogEvery, 500)
 	setInt(&c.CheckpointEvery, 5000)
 	setInt(&c.KeepCheckpoints, 2)
-	setFloat(&c.Explore, 0.3)
+	setFloat(&c.Explore, 0.5)
 	setFloat(&c.ExploreFinal, 0.05)
 	setInt(&c.ExploreSteps, max(1, c.Steps/2))
 	if c.PlanWith == "" {
@@ -235,7 +237,10 @@ func Preset(name string) (Config, error) {
 	switch name {
 	case "", "default":
 		m, err := worldmodel.Preset("default")
-		return Config{Model: m}, err
+		// n-step value targets learned faster than imagined TD(λ) ones in
+		// the agent on FrozenLake (see experiments/README.md).
+		m.ValueTarget = worldmodel.ValueNStep
+		return Config{Model: m, Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
 	case "debug":
 		m, err := worldmodel.Preset("debug")
 		if err != nil {
