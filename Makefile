@@ -16,6 +16,9 @@ TAGS      := $(if $(BLAS_TAGS),-tags $(BLAS_TAGS),)
 CORE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -v /cmd/viz)
 RACE_PKGS := ./envs/... ./agent/... ./cmd/dream/...
 FUZZTIME  ?= 10s
+# The fuzzer minimises each new corpus entry for up to 60 s by default and
+# runs no new inputs meanwhile; a short limit lets a short pass fuzz.
+FUZZMINTIME ?= 2s
 
 .PHONY: test deps vet unit race fuzz viz nocgo bench
 
@@ -45,7 +48,7 @@ fuzz:
 	@for t in $$($(GO) list -f '{{.ImportPath}}' ./... | grep -v /cmd/viz); do \
 		for f in $$($(GO) test -list '^Fuzz' $$t 2>/dev/null | grep '^Fuzz'); do \
 			echo "fuzz $$t $$f ($(FUZZTIME))"; \
-			$(GO) test $(TAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$t || exit 1; \
+			$(GO) test $(TAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$t || exit 1; \
 		done; \
 	done
 

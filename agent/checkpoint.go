@@ -226,6 +226,9 @@ func LoadConfig(dir string) (Config, error) {
 		}
 		return Config{}, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Config{}, fmt.Errorf("%s: %w: the file is empty", path, ErrConfig)
+	}
 	cfg, err := ParseConfig(data, true, Config{})
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
@@ -261,7 +264,10 @@ func Open(dir string) (*Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: model: %v", ErrConfig, err)
 		}
-		return r, r.finish()
+		if err := r.finish(); err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	path := ckpts[len(ckpts)-1]
 	sec, err := readCheckpoint(path)
@@ -275,7 +281,10 @@ func Open(dir string) (*Run, error) {
 		}
 		return nil, err
 	}
-	return r, r.finish()
+	if err := r.finish(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // restore loads the sections of the checkpoint file path into r, which
@@ -298,9 +307,15 @@ func (r *Run) restore(path string, sec map[string][]byte) error {
 		return fail("state section: %v", err)
 	}
 	c := st.Counters
-	if c.EnvSteps < 0 || c.GradSteps < 0 || c.Episodes < 0 || c.SkippedSteps < 0 || c.BadInARow < 0 ||
-		math.IsNaN(c.TrainDebt) || math.IsInf(c.TrainDebt, 0) || math.IsNaN(c.WallSeconds) || math.IsInf(c.WallSeconds, 0) {
-		return fail("state section: counters out of range %+v", c)
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"env_steps", float64(c.EnvSteps)}, {"grad_steps", float64(c.GradSteps)}, {"episodes", float64(c.Episodes)},
+		{"skipped_steps", float64(c.SkippedSteps)}, {"bad_in_a_row", float64(c.BadInARow)},
+		{"train_debt", c.TrainDebt}, {"wall_seconds", c.WallSeconds}} {
+		if !(v.v >= 0 && v.v <= math.MaxFloat64) {
+			return fail("state section: %s is %g (allowed: a finite count ≥ 0)", v.name, v.v)
+		}
 	}
 	if n, ok := checkpointStep(path); ok && n != c.EnvSteps {
 		return fail("holds env step %d but is named for step %d", c.EnvSteps, n)

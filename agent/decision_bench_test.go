@@ -6,6 +6,7 @@ import (
 
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -20,10 +21,13 @@ func BenchmarkDecision(b *testing.B) {
 		name     string
 		dynamics string
 		planWith string
+		budget   planner.Config // zero: the default budget
 	}{
-		{"gaussian/samples", worldmodel.DynamicsGaussian, PlanSamples},
-		{"gaussian/mean", worldmodel.DynamicsGaussian, PlanMean},
-		{"deterministic", worldmodel.DynamicsDeterministic, PlanSamples},
+		{"gaussian/samples", worldmodel.DynamicsGaussian, PlanSamples, planner.Config{}},
+		{"gaussian/mean", worldmodel.DynamicsGaussian, PlanMean, planner.Config{}},
+		{"deterministic", worldmodel.DynamicsDeterministic, PlanSamples, planner.Config{}},
+		{"gaussian/samples/N64K4H5I3", worldmodel.DynamicsGaussian, PlanSamples,
+			planner.Config{Candidates: 64, Samples: 4, Horizon: 5, Iterations: 3}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg, err := Preset("default")
@@ -31,6 +35,9 @@ func BenchmarkDecision(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg.Model.Dynamics, cfg.PlanWith = c.dynamics, c.planWith
+			if c.budget != (planner.Config{}) {
+				cfg.Planner = c.budget
+			}
 			cfg = cfg.WithDefaults()
 			env, err := registry.Make(cfg.Env, envs.Options{})
 			if err != nil {
@@ -59,36 +66,53 @@ func BenchmarkDecision(b *testing.B) {
 	}
 }
 
-// BenchmarkActStep times one acting step of a training run after its seed
-// steps: encode the stacked frames, plan, step the environment and append
-// to the replay buffer (no gradient step).
-func BenchmarkActStep(b *testing.B) {
+// BenchmarkEnvStep times one environment step of the default training run
+// after its seed steps: encode the stacked frames, plan, step the
+// environment, append to the replay buffer ("act"), and with "train" also
+// the gradient steps owed (TrainRatio of them, batch BatchSize), as
+// Run.Train does between evaluations.
+func BenchmarkEnvStep(b *testing.B) {
 	worldmodel.UseFastBLAS()
-	cfg, err := Preset("default")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Steps, cfg.SeedSteps = 1000000, 1
-	dir := b.TempDir()
-	r, err := New(cfg, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	space := r.env.ActionSpace()
-	r.startEpisode()
-	step := func() {
-		r.act(space)
-		obs, rew, term, trunc := r.env.Step(r.action)
-		r.st.EnvSteps++
-		r.buf.Append(r.modelAction, float32(rew), term, trunc, r.obs.push(obs))
-		if term || trunc {
-			r.startEpisode()
+	for _, train := range []bool{false, true} {
+		name := "act"
+		if train {
+			name = "act+train"
 		}
-	}
-	step()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		step()
+		b.Run(name, func(b *testing.B) {
+			cfg, err := Preset("default")
+			if err != nil {
+				b.Fatal(err)
+			}
+			const seeds = 500
+			cfg.Steps, cfg.SeedSteps = 1000000, seeds
+			r, err := New(cfg, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			space := r.env.ActionSpace()
+			r.startEpisode()
+			step := func() {
+				r.act(space)
+				obs, rew, term, trunc := r.env.Step(r.action)
+				r.st.EnvSteps++
+				r.buf.Append(r.modelAction, float32(rew), term, trunc, r.obs.push(obs))
+				if term || trunc {
+					r.startEpisode()
+				}
+				if train && r.st.EnvSteps >= seeds {
+					if err := r.trainSome(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for r.st.EnvSteps <= seeds {
+				step()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				step()
+			}
+		})
 	}
 }

@@ -121,12 +121,8 @@ func New(cfg Config, dir string) (*Run, error) {
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
-	}
-	if err := writeJSONAtomic(filepath.Join(dir, ConfigFile), cfg); err != nil {
-		return nil, fmt.Errorf("%w %s: write config: %v", ErrRunDir, dir, err)
-	}
+	// Make everything before writing anything, so that a config that
+	// cannot run (a bad map, a model it cannot build) leaves no directory.
 	r, err := build(cfg, dir)
 	if err != nil {
 		return nil, err
@@ -137,6 +133,12 @@ func New(cfg Config, dir string) (*Run, error) {
 	}
 	if err := r.finish(); err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrRunDir, dir, err)
+	}
+	if err := writeJSONAtomic(filepath.Join(dir, ConfigFile), cfg); err != nil {
+		return nil, fmt.Errorf("%w %s: write config: %v", ErrRunDir, dir, err)
 	}
 	return r, r.openLog()
 }

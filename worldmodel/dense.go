@@ -116,14 +116,29 @@ type denseOp struct {
 	residual  bool
 	relu      bool
 	y         *tensor.Dense
+	pool      *pool     // splits the rows over the cores; nil runs serially
+	job       *denseJob // the op's work on a range of rows, reused by every run
+	// dataX marks x_1 as data (the encoder's frames): the op has no
+	// gradient for it, which saves the product δ·W_1ᵀ, the largest of the
+	// encoder's backward pass.
+	dataX bool
 }
 
 // dense applies a denseOp to pairs (x_i, W_i), an optional bias and an
-// optional residual (nil when absent).
-func dense(pairs []*G.Node, b, r *G.Node, relu bool) *G.Node {
+// optional residual (nil when absent); pool splits its rows over the
+// cores.
+func dense(p *pool, pairs []*G.Node, b, r *G.Node, relu bool) *G.Node {
+	return denseData(p, pairs, b, r, relu, false)
+}
+
+// denseData is dense with, when dataX is set, no gradient for x_1.
+func denseData(p *pool, pairs []*G.Node, b, r *G.Node, relu, dataX bool) *G.Node {
 	rows := pairs[0].Shape()[0]
 	out := pairs[1].Shape()[1]
-	op := denseOp{rows: rows, out: out, bias: b != nil, residual: r != nil, relu: relu}
+	op := denseOp{rows: rows, out: out, bias: b != nil, residual: r != nil, relu: relu, pool: p, job: new(denseJob), dataX: dataX}
+	if len(pairs) > 2*maxDenseInputs {
+		panic(fmt.Sprintf("worldmodel: dense: %d inputs, at most %d", len(pairs)/2, maxDenseInputs))
+	}
 	inputs := append([]*G.Node(nil), pairs...)
 	for i := 0; i < len(pairs); i += 2 {
 		x, w := pairs[i].Shape(), pairs[i+1].Shape()
@@ -160,35 +175,62 @@ func (op denseOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op denseOp) Do(vals ...G.Value) (G.Value, error) {
-	y := op.y.Float32s()
+	j := op.job
+	*j = denseJob{op: &op, y: op.y.Float32s()}
 	k := 2 * len(op.ins)
+	work := 0
+	for i, in := range op.ins {
+		j.x[i], j.w[i] = data(vals[2*i]), data(vals[2*i+1])
+		work += op.rows * in * op.out
+	}
+	if op.bias {
+		j.b = data(vals[k])
+	}
+	if op.residual {
+		j.r = data(vals[len(vals)-1])
+	}
+	op.pool.split(op.rows, 16, work, j)
+	*j = denseJob{}
+	return op.y, nil
+}
+
+// maxDenseInputs bounds the (x_i, W_i) pairs of a denseOp.
+const maxDenseInputs = 2
+
+// denseJob is a denseOp's forward pass on a range of rows.
+type denseJob struct {
+	op      *denseOp
+	x, w    [maxDenseInputs][]float32
+	b, r, y []float32
+}
+
+func (j *denseJob) run(lo, hi int) {
+	op, out := j.op, j.op.out
+	y := j.y[lo*out : hi*out]
 	switch {
 	case op.residual:
-		copy(y, data(vals[len(vals)-1]))
+		copy(y, j.r[lo*out:hi*out])
 		if op.bias {
-			b := data(vals[k])
-			for r := 0; r < op.rows; r++ {
-				row := y[r*op.out : (r+1)*op.out]
-				for j, v := range b {
-					row[j] += v
+			for r := 0; r < hi-lo; r++ {
+				row := y[r*out : (r+1)*out]
+				for c, v := range j.b {
+					row[c] += v
 				}
 			}
 		}
 	case op.bias:
-		b := data(vals[k])
-		for r := 0; r < op.rows; r++ {
-			copy(y[r*op.out:(r+1)*op.out], b)
+		for r := 0; r < hi-lo; r++ {
+			copy(y[r*out:(r+1)*out], j.b)
 		}
 	default:
 		clear(y)
 	}
 	for i, in := range op.ins {
-		gemmT(false, false, false, op.rows, op.out, in, data(vals[2*i]), in, data(vals[2*i+1]), op.out, 1, y, op.out)
+		gemmT(false, false, false, hi-lo, out, in, j.x[i][lo*in:hi*in], in, j.w[i], out, 1, y, out)
 	}
 	if op.relu {
 		relu(y)
 	}
-	return op.y, nil
 }
 
 func (op denseOp) ReturnsPtr() bool      { return false }
@@ -197,7 +239,7 @@ func (op denseOp) OverwritesInput() int  { return -1 }
 func (op denseOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op denseOp) Hashcode() uint32      { return hashString(op.String()) }
 func (op denseOp) String() string {
-	return fmt.Sprintf("Dense(%d×%v→%d, bias %v, residual %v, relu %v)", op.rows, op.ins, op.out, op.bias, op.residual, op.relu)
+	return fmt.Sprintf("Dense(%d×%v→%d, bias %v, residual %v, relu %v, data %v)", op.rows, op.ins, op.out, op.bias, op.residual, op.relu, op.dataX)
 }
 
 func (op denseOp) DiffWRT(n int) []bool {
@@ -205,6 +247,7 @@ func (op denseOp) DiffWRT(n int) []bool {
 	for i := range d {
 		d[i] = true
 	}
+	d[0] = !op.dataX
 	return d
 }
 
@@ -220,8 +263,12 @@ func (op denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	grads := make(G.Nodes, len(inputs))
 	for i, in := range op.ins {
 		x, w := inputs[2*i], inputs[2*i+1]
-		grads[2*i] = must(G.ApplyOp(matMulOp{m: op.rows, n: in, k: op.out, tB: true, out: newMatrix(op.rows, in)}, delta, w))
-		grads[2*i+1] = must(G.ApplyOp(matMulOp{m: in, n: op.out, k: op.rows, tA: true, out: newMatrix(in, op.out)}, x, delta))
+		if i == 0 && op.dataX {
+			grads[1] = must(G.ApplyOp(matMulOp{m: in, n: op.out, k: op.rows, tA: true, out: newMatrix(in, op.out), pool: op.pool, job: new(matMulJob)}, x, delta))
+			continue
+		}
+		grads[2*i] = must(G.ApplyOp(matMulOp{m: op.rows, n: in, k: op.out, tB: true, out: newMatrix(op.rows, in), pool: op.pool, job: new(matMulJob)}, delta, w))
+		grads[2*i+1] = must(G.ApplyOp(matMulOp{m: in, n: op.out, k: op.rows, tA: true, out: newMatrix(in, op.out), pool: op.pool, job: new(matMulJob)}, x, delta))
 	}
 	k := 2 * len(op.ins)
 	if op.bias {
@@ -267,6 +314,8 @@ type matMulOp struct {
 	m, n, k int
 	tA, tB  bool
 	out     *tensor.Dense
+	pool    *pool      // splits the rows of the product over the cores
+	job     *matMulJob // the op's work on a range of rows, reused by every run
 }
 
 func (op matMulOp) Arity() int    { return 2 }
@@ -275,16 +324,33 @@ func (op matMulOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.m, op.n}, nil
 }
 func (op matMulOp) Do(vals ...G.Value) (G.Value, error) {
+	j := op.job
+	*j = matMulJob{op: &op, a: data(vals[0]), b: data(vals[1]), c: op.out.Float32s()}
+	op.pool.split(op.m, 16, op.m*op.n*op.k, j)
+	*j = matMulJob{}
+	return op.out, nil
+}
+
+// matMulJob is a matMulOp on a range of the product's rows.
+type matMulJob struct {
+	op      *matMulOp
+	a, b, c []float32
+}
+
+func (j *matMulJob) run(lo, hi int) {
+	op := j.op
 	lda, ldb := op.k, op.n
+	a := j.a[lo*lda:]
 	if op.tA {
 		lda = op.m
+		a = j.a[lo:]
 	}
 	if op.tB {
 		ldb = op.k
 	}
-	gemmT(false, op.tA, op.tB, op.m, op.n, op.k, data(vals[0]), lda, data(vals[1]), ldb, 0, op.out.Float32s(), op.n)
-	return op.out, nil
+	gemmT(false, op.tA, op.tB, hi-lo, op.n, op.k, a, lda, j.b, ldb, 0, j.c[lo*op.n:], op.n)
 }
+
 func (op matMulOp) ReturnsPtr() bool      { return false }
 func (op matMulOp) CallsExtern() bool     { return false }
 func (op matMulOp) OverwritesInput() int  { return -1 }

@@ -29,18 +29,26 @@ type trainGraph struct {
 	valWeight  []float32 // valueSteps·B, weight of the value rows
 	dirs       []float32 // d × M, SIGReg directions
 	eps, eta   []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
-	decZ       []float32 // DecoderBatch × d, detached latents
-	decTarget  []float32 // DecoderBatch × decodeDim
+	decZ       []float32 // DecoderBatch × d, detached latents (dec.z)
+	decTarget  []float32 // DecoderBatch × decodeDim (dec.target)
+
+	// dec trains the probe decoder beside the graph (see decoderStep).
+	dec *decoderStep
 
 	cost    *G.Node
-	trained []*param // params with gradients, in order
+	trained []*param // params with gradients in the graph, in order
+	// updated is trained followed by the decoder's params: what an Adam
+	// step updates; ends[i] is the number of weights of updated[:i+1], and
+	// grads holds their gradients during an Adam step.
+	updated []*param
+	ends    []int
+	grads   [][]float32
 
 	// Values copied out during a run (see tapOp): the losses, the online
 	// embeddings ((K+1)·B × d), and per step j the effective log σ², the
 	// mean, the reward, the continuation logit and the value.
 	total, pred, guard            []float32
 	rewardLoss, contLoss, valLoss []float32
-	decLoss                       []float32
 	z                             []float32
 	logVars, mus                  [][]float32
 	rewards, conts, values        [][]float32
@@ -49,7 +57,8 @@ type trainGraph struct {
 // graphBuilder wraps gorgonia's constructors; construction errors are
 // programmer errors, so they panic and buildGraph recovers them.
 type graphBuilder struct {
-	g *G.ExprGraph
+	g    *G.ExprGraph
+	pool *pool // splits the layers' products over the cores
 }
 
 func (b graphBuilder) input(name string, rows, cols int) (*G.Node, []float32) {
@@ -62,11 +71,20 @@ func (b graphBuilder) scalar(v float64) *G.Node { return G.NewConstant(float32(v
 
 // affine is x·W + b, followed by a ReLU when relu is set.
 func (b graphBuilder) affine(x *G.Node, l linear, relu bool) *G.Node {
+	return b.layer(x, l, relu, false)
+}
+
+// affineData is affine on data x, which gets no gradient.
+func (b graphBuilder) affineData(x *G.Node, l linear, relu bool) *G.Node {
+	return b.layer(x, l, relu, true)
+}
+
+func (b graphBuilder) layer(x *G.Node, l linear, relu, data bool) *G.Node {
 	var bias *G.Node
 	if l.b != nil {
 		bias = l.b.node
 	}
-	return dense([]*G.Node{x, l.w.node}, bias, nil, relu)
+	return denseData(b.pool, []*G.Node{x, l.w.node}, bias, nil, relu, data)
 }
 
 func (b graphBuilder) rows(x *G.Node, from, to int) *G.Node {
@@ -93,11 +111,11 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	c := m.cfg
 	d, r := c.LatentDim, c.Rank
 	g := G.NewGraph()
-	b := graphBuilder{g: g}
+	b := graphBuilder{g: g, pool: m.workers()}
 	tg = &trainGraph{B: B, K: K, g: g}
 	for _, p := range m.params {
-		if !p.trained {
-			continue // target copies are read by the inference path only
+		if !p.trained || p.decoder {
+			continue // target copies are read by the inference path only; the decoder trains outside
 		}
 		t := tensor.New(tensor.WithBacking(p.data), tensor.WithShape(p.rows, p.cols))
 		p.node = G.NewMatrix(g, G.Float32, G.WithShape(p.rows, p.cols), G.WithName(p.name), G.WithValue(t))
@@ -109,13 +127,13 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	if m.spec.Pixels() {
 		var x *G.Node
 		x, tg.obs = b.input("obs", frames*m.nPatch, m.patchLen)
-		e1 := b.affine(x, m.enc.first, true)
+		e1 := b.affineData(x, m.enc.first, true)
 		e1 = must(G.Reshape(e1, tensor.Shape{frames, m.nPatch * c.Channels}))
 		z = b.affine(e1, m.enc.second, false)
 	} else {
 		var x *G.Node
 		x, tg.obs = b.input("obs", frames, m.spec.InputDim())
-		z = b.affine(b.affine(x, m.enc.first, true), m.enc.second, false)
+		z = b.affine(b.affineData(x, m.enc.first, true), m.enc.second, false)
 	}
 	tg.z = tap(z)
 
@@ -141,9 +159,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	for j := 0; j < K; j++ {
 		aj := b.rows(act, j*B, (j+1)*B)
 		p := m.pred
-		t1 := dense([]*G.Node{zhat, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true)
+		t1 := dense(b.pool, []*G.Node{zhat, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true)
 		t := b.affine(t1, p.hidden, true)
-		mu := dense([]*G.Node{t, p.mu.w.node}, p.mu.b.node, zhat, false)
+		mu := dense(b.pool, []*G.Node{t, p.mu.w.node}, p.mu.b.node, zhat, false)
 		tg.mus = append(tg.mus, tap(mu))
 		target := b.rows(zbar, j*B, (j+1)*B)
 		gate := b.rows(alive, j*B, (j+1)*B)
@@ -234,22 +252,28 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	total = b.add(total, b.scale(valLoss, c.ValueWeight))
 	tg.total = tap(total)
 
-	// Probe decoder on detached latents.
-	nd := c.DecoderBatch
-	decZ, decZData := b.input("decoder_latents", nd, d)
-	decT, decTData := b.input("decoder_targets", nd, m.decodeDim())
-	tg.decZ, tg.decTarget = decZData, decTData
-	out := b.affine(b.affine(decZ, m.dec.l1, true), m.dec.out, false)
-	decLoss := must(loss.MSE(out, decT, nil))
-	tg.decLoss = tap(decLoss)
-	tg.cost = b.add(total, decLoss)
+	// The cost is a node of its own: gorgonia differentiates from it, and
+	// the tap above must not be the only reader of total.
+	tg.cost = b.scale(total, 1)
+
+	// The probe decoder reads detached latents: it trains beside the
+	// graph, on its own goroutine.
+	tg.dec = m.newDecoderStep(c.DecoderBatch)
+	tg.decZ, tg.decTarget = tg.dec.z, tg.dec.target
 
 	var nodes G.Nodes
 	for _, p := range m.params {
-		if p.trained {
+		if p.trained && !p.decoder {
 			tg.trained = append(tg.trained, p)
 			nodes = append(nodes, p.node)
 		}
+	}
+	dec := m.decoderParams()
+	tg.updated = append(append([]*param(nil), tg.trained...), dec[:]...)
+	count := 0
+	for _, p := range tg.updated {
+		count += len(p.data)
+		tg.ends = append(tg.ends, count)
 	}
 	if _, err := G.Grad(tg.cost, nodes...); err != nil {
 		return nil, fmt.Errorf("worldmodel: gradient of the training graph: %w", err)

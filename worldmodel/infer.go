@@ -13,9 +13,23 @@ import (
 type buffers struct {
 	in, e1 []float32 // encoder: standardised input, first layer
 	t1, t2 []float32 // predictor trunk
-	lv, u  []float32 // predictor log σ² and factor
+	u      []float32 // predictor factor (Predict)
 	v1, v2 []float32 // value network
 	d1     []float32 // decoder
+
+	// Step: the packed heads (weights and bias, and a layer reading
+	// them), their output, the distinct rows of a shared latent and the
+	// row each row reads.
+	headW, headB, head []float32
+	heads              linear
+	zc, ac             []float32
+	src                []int32
+
+	// Jobs that the pool splits by rows.
+	stepJob   stepJob
+	valueJob  valueJob
+	encodeJob encodeJob
+	adamJob   adamJob
 
 	// Training-time buffers (value targets, calibration, decoder input).
 	z, zt, zn, val       []float32
@@ -58,11 +72,20 @@ func affineAdd(dst, x []float32, rows int, l linear) {
 
 // relu sets the negative values of x to zero, without branches (the
 // signs of activations are unpredictable): the sign bit, spread over the
-// word, masks the value out.
+// word, masks the value out. Eight values per iteration let the CPU
+// overlap them.
 func relu(x []float32) {
-	for i, v := range x {
+	n := len(x) &^ 7
+	for i := 0; i < n; i += 8 {
+		s := x[i : i+8 : i+8]
+		for k := range 8 {
+			u := math.Float32bits(s[k])
+			s[k] = math.Float32frombits(u &^ uint32(int32(u)>>31))
+		}
+	}
+	for i, v := range x[n:] {
 		u := math.Float32bits(v)
-		x[i] = math.Float32frombits(u &^ uint32(int32(u)>>31))
+		x[n+i] = math.Float32frombits(u &^ uint32(int32(u)>>31))
 	}
 }
 
@@ -107,27 +130,42 @@ func (m *Model) center(dst, obs []float32, rows int) {
 // patchify writes the standardised P×P patches of rows pixel inputs into dst,
 // one patch per row of dst (rows·nPatch rows of patchLen values): the
 // values of patch (py, px) are ordered by channel, then ky, then kx.
+//
+// It walks the input in memory order, one image row of one channel at a
+// time, and scatters each P-value run to its patch: the value at (ch, y,
+// x) goes to patch (y/P, x/P), offset (ch·P + y%P)·P + x%P.
 func (m *Model) patchify(dst, obs []float32, rows int) {
 	h, w, p := m.spec.Frame[0], m.spec.Frame[1], m.cfg.Patch
 	hw := h * w
 	channels := 3 * m.spec.Stack
 	in := m.spec.InputDim()
+	cols, plen := m.patchCols, m.patchLen
 	inv := m.norm.inv
-	o := 0
 	for r := 0; r < rows; r++ {
 		x := obs[r*in : (r+1)*in]
-		for py := 0; py < m.patchRows; py++ {
-			for px := 0; px < m.patchCols; px++ {
-				for ch := 0; ch < channels; ch++ {
-					plane := x[ch*hw : (ch+1)*hw]
-					mean := m.norm.mean[(ch%3)*hw : (ch%3+1)*hw]
-					for ky := 0; ky < p; ky++ {
-						off := (py*p+ky)*w + px*p
-						src, mu := plane[off:off+p], mean[off:off+p]
-						for kx, v := range src {
-							dst[o] = (v - mu[kx]) * inv
-							o++
-						}
+		out := dst[r*m.nPatch*plen : (r+1)*m.nPatch*plen]
+		for ch := 0; ch < channels; ch++ {
+			plane := x[ch*hw : (ch+1)*hw]
+			mean := m.norm.mean[(ch%3)*hw : (ch%3+1)*hw]
+			for y := 0; y < m.patchRows*p; y++ {
+				src, mu := plane[y*w:y*w+cols*p], mean[y*w:y*w+cols*p]
+				base := (y/p)*cols*plen + (ch*p+y%p)*p
+				if p == 4 {
+					for px := 0; px < cols; px++ {
+						d := out[base+px*plen : base+px*plen+4]
+						s, u := src[px*4:px*4+4], mu[px*4:px*4+4]
+						d[0] = (s[0] - u[0]) * inv
+						d[1] = (s[1] - u[1]) * inv
+						d[2] = (s[2] - u[2]) * inv
+						d[3] = (s[3] - u[3]) * inv
+					}
+					continue
+				}
+				for px := 0; px < cols; px++ {
+					d := out[base+px*plen : base+px*plen+p]
+					s, u := src[px*p:px*p+p], mu[px*p:px*p+p]
+					for kx, v := range s {
+						d[kx] = (v - u[kx]) * inv
 					}
 				}
 			}
@@ -155,21 +193,50 @@ func (m *Model) standardLen() int {
 
 // encodeStandard runs encoder e on rows standardised input rows x.
 func (m *Model) encodeStandard(e encoder, dst, x []float32, rows int) {
-	n := rows
-	if m.spec.Pixels() {
-		n = rows * m.nPatch
-	}
-	e1 := grow(&m.buf.e1, n*e.first.out)
-	affine(e1, x, n, e.first)
-	relu(e1)
-	affine(dst, e1, rows, e.second)
+	m.encode(e, dst, nil, x, rows)
 }
 
 // encodeWith runs encoder e on rows input rows.
 func (m *Model) encodeWith(e encoder, dst, obs []float32, rows int) {
-	x := grow(&m.buf.in, rows*m.standardLen())
-	m.standardize(x, obs, rows)
-	m.encodeStandard(e, dst, x, rows)
+	m.encode(e, dst, obs, grow(&m.buf.in, rows*m.standardLen()), rows)
+}
+
+// encode runs encoder e on rows rows, split over the cores by rows: it
+// standardises obs into x first unless obs is nil (x then holds the
+// standardised inputs).
+func (m *Model) encode(e encoder, dst, obs, x []float32, rows int) {
+	per := 1 // first-layer rows per input row
+	if m.spec.Pixels() {
+		per = m.nPatch
+	}
+	grow(&m.buf.e1, rows*per*e.first.out)
+	m.buf.encodeJob = encodeJob{m: m, e: e, dst: dst, obs: obs, x: x, per: per}
+	work := rows * (per*e.first.in*e.first.out + e.second.in*e.second.out)
+	m.workers().split(rows, 1, work, &m.buf.encodeJob)
+	m.buf.encodeJob = encodeJob{}
+}
+
+// encodeJob is encode on a range of rows.
+type encodeJob struct {
+	m           *Model
+	e           encoder
+	dst, obs, x []float32
+	per         int
+}
+
+func (j *encodeJob) run(lo, hi int) {
+	m, e, n := j.m, j.e, hi-lo
+	sl := m.standardLen()
+	x := j.x[lo*sl : hi*sl]
+	if j.obs != nil {
+		in := m.spec.InputDim()
+		m.standardize(x, j.obs[lo*in:hi*in], n)
+	}
+	e1 := m.buf.e1[lo*j.per*e.first.out : hi*j.per*e.first.out]
+	affine(e1, x, n*j.per, e.first)
+	relu(e1)
+	d := e.second.out
+	affine(j.dst[lo*d:hi*d], e1, n, e.second)
 }
 
 // Encode writes the online latents z = f_θ(o) of rows input rows (obs is
@@ -202,22 +269,6 @@ func (m *Model) meanHead(dst, t, z []float32, rows int) {
 	}
 }
 
-// heads writes the reward r̂ and the continuation probability
-// ĉ = sigmoid(logit) of trunk output t; nil slices are skipped.
-func (m *Model) heads(reward, cont, t []float32, rows int) {
-	if reward != nil {
-		checkLen("Step", "reward", reward, rows)
-		affine(reward, t, rows, m.pred.reward)
-	}
-	if cont != nil {
-		checkLen("Step", "cont", cont, rows)
-		affine(cont, t, rows, m.pred.cont)
-		for i, v := range cont[:rows] {
-			cont[i] = float32(sigmoid(float64(v)))
-		}
-	}
-}
-
 // Step predicts one step for rows (latent, action) pairs: the next latent
 // into next (rows×d), the reward r̂(z, a) into reward and the probability
 // of continuing ĉ(z, a) into cont (rows each; either may be nil). With
@@ -228,34 +279,68 @@ func (m *Model) heads(reward, cont, t []float32, rows int) {
 //
 // from rng, row after row (ε then η). a holds rows×ActionDim values.
 // Step implements the planner's model interface.
+//
+// The heads (Δμ, and for sampling log σ² and U, then r̂ and ĉ) run as one
+// product on weights packed side by side. When every row has the same
+// latent and the actions take few distinct values (a planner's first
+// step: one start latent, a few first actions), the trunk and the heads
+// run once per distinct row; the samples are drawn per row as always.
 func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
-	d := m.cfg.LatentDim
+	d, A := m.cfg.LatentDim, m.spec.ActionDim
 	checkLen("Step", "z", z, rows*d)
-	checkLen("Step", "a", a, rows*m.spec.ActionDim)
+	checkLen("Step", "a", a, rows*A)
 	checkLen("Step", "next", next, rows*d)
-	t := m.trunk(z, a, rows)
-	m.meanHead(next, t, z, rows)
-	m.heads(reward, cont, t, rows)
-	if !sample || m.cfg.Dynamics != DynamicsGaussian {
-		return
+	if reward != nil {
+		checkLen("Step", "reward", reward, rows)
 	}
-	lv := grow(&m.buf.lv, rows*d)
-	affine(lv, t, rows, m.pred.logVar)
-	r := m.cfg.Rank
-	var u []float32
-	if r > 0 {
-		u = grow(&m.buf.u, rows*d*r)
-		affine(u, t, rows, m.pred.u)
+	if cont != nil {
+		checkLen("Step", "cont", cont, rows)
 	}
+	gauss := sample && m.cfg.Dynamics == DynamicsGaussian
+	r := 0
+	if gauss {
+		r = m.cfg.Rank
+	}
+	n, src := m.shareLatent(z, a, rows)
+	zc, ac := z, a
+	if src != nil {
+		zc, ac = m.buf.zc, m.buf.ac
+	}
+	w := m.packHeads(gauss)
+	hidden := m.cfg.Hidden
+	grow(&m.buf.t1, n*hidden)
+	grow(&m.buf.t2, n*hidden)
+	h := grow(&m.buf.head, n*w)
+	m.buf.stepJob = stepJob{m: m, z: zc, a: ac, w: w, gauss: gauss}
+	work := n * hidden * (d + A + hidden + w)
+	m.workers().split(n, 16, work, &m.buf.stepJob)
+	m.buf.stepJob = stepJob{}
 	for i := 0; i < rows; i++ {
-		row := next[i*d : (i+1)*d]
-		for j := range row {
-			row[j] += float32(math.Sqrt(m.variance(lv[i*d+j])) * rng.NormFloat64())
+		k := i
+		if src != nil {
+			k = int(src[i])
+		}
+		hk := h[k*w : (k+1)*w]
+		row, zi := next[i*d:(i+1)*d], z[i*d:(i+1)*d]
+		for j, dm := range hk[:d] {
+			row[j] = zi[j] + dm
+		}
+		if reward != nil {
+			reward[i] = hk[w-2]
+		}
+		if cont != nil {
+			cont[i] = float32(sigmoid(float64(hk[w-1])))
+		}
+		if !gauss {
+			continue
+		}
+		for j, sd := range hk[d : 2*d] {
+			row[j] += sd * float32(rng.NormFloat64())
 		}
 		if r == 0 {
 			continue
 		}
-		ui := u[i*d*r : (i+1)*d*r]
+		ui := hk[2*d : 2*d+d*r]
 		for k := 0; k < r; k++ {
 			eta := float32(rng.NormFloat64())
 			for j := range row {
@@ -263,6 +348,140 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 			}
 		}
 	}
+}
+
+// stepJob is the part of Step that is independent per computed row: the
+// trunk, the packed heads and, with gauss, the standard deviations σ
+// (written over the raw log σ² columns), on a range of rows.
+type stepJob struct {
+	m     *Model
+	z, a  []float32
+	w     int
+	gauss bool
+}
+
+func (j *stepJob) run(lo, hi int) {
+	m, p, n := j.m, j.m.pred, hi-lo
+	d, A, hidden, w := m.cfg.LatentDim, m.spec.ActionDim, m.cfg.Hidden, j.w
+	t1 := m.buf.t1[lo*hidden : hi*hidden]
+	affine(t1, j.z[lo*d:hi*d], n, p.inZ)
+	affineAdd(t1, j.a[lo*A:hi*A], n, p.inA)
+	relu(t1)
+	t2 := m.buf.t2[lo*hidden : hi*hidden]
+	affine(t2, t1, n, p.hidden)
+	relu(t2)
+	h := m.buf.head[lo*w : hi*w]
+	affine(h, t2, n, m.buf.heads)
+	if j.gauss {
+		for k := 0; k < n; k++ {
+			m.sigmas(h[k*w+d : k*w+2*d])
+		}
+	}
+}
+
+// packHeads packs the heads Step needs side by side into m.buf.headW
+// (Hidden × w) and m.buf.headB (w), the layer m.buf.heads, and returns w.
+// The columns of a row are Δμ (d), then with gauss the raw log σ² (d) and
+// the factor U (d·r), then the reward and the continuation logit. Packing
+// copies the weights on every call, so it always sees the current ones; it
+// costs Hidden·w copies, little next to a product of many rows.
+func (m *Model) packHeads(gauss bool) int {
+	p := m.pred
+	var all [5]linear // on the stack: packing allocates nothing
+	heads := append(all[:0], p.mu)
+	if gauss {
+		heads = append(heads, p.logVar)
+		if m.cfg.Rank > 0 {
+			heads = append(heads, p.u)
+		}
+	}
+	heads = append(heads, p.reward, p.cont)
+	w := 0
+	for _, l := range heads {
+		w += l.out
+	}
+	hw := grow(&m.buf.headW, m.cfg.Hidden*w)
+	hb := grow(&m.buf.headB, w)
+	off := 0
+	for _, l := range heads {
+		for k := 0; k < l.in; k++ {
+			copy(hw[k*w+off:k*w+off+l.out], l.w.data[k*l.out:(k+1)*l.out])
+		}
+		copy(hb[off:off+l.out], l.b.data)
+		off += l.out
+	}
+	if m.buf.heads.w == nil {
+		m.buf.heads = linear{w: &param{name: "heads.w"}, b: &param{name: "heads.b"}}
+	}
+	m.buf.heads.in, m.buf.heads.out = m.cfg.Hidden, w
+	m.buf.heads.w.data, m.buf.heads.b.data = hw, hb
+	return w
+}
+
+// sigmas replaces raw log σ² head outputs by the standard deviations
+// σ = √variance(raw), computed as variance does.
+func (m *Model) sigmas(raw []float32) {
+	expLo, expHi, hi, floor := m.expLo, m.expHi, m.cfg.MaxLogVar, m.cfg.VarFloor
+	for j, v := range raw {
+		raw[j] = float32(math.Sqrt(expLo + expHi/(1+math.Exp(hi-float64(v))) + floor))
+	}
+}
+
+// shareLatent looks for the rows that Step can compute once: when the
+// latents of all rows equal the first and the action rows take at most
+// rows/4 distinct values, it writes the distinct (latent, action) rows
+// into m.buf.zc and m.buf.ac, the distinct row of each row into m.buf.src,
+// and returns their number and m.buf.src. Otherwise it returns rows and
+// nil.
+func (m *Model) shareLatent(z, a []float32, rows int) (int, []int32) {
+	const minRows = 8
+	d, A := m.cfg.LatentDim, m.spec.ActionDim
+	if rows < minRows {
+		return rows, nil
+	}
+	z0 := z[:d]
+	for i := 1; i < rows; i++ {
+		zi := z[i*d : (i+1)*d]
+		for j, v := range zi {
+			if v != z0[j] {
+				return rows, nil
+			}
+		}
+	}
+	limit := rows / 4
+	ac := grow(&m.buf.ac, limit*A)
+	src := m.buf.src
+	if cap(src) < rows {
+		src = make([]int32, rows)
+		m.buf.src = src
+	}
+	src = src[:rows]
+	n := 0
+rowLoop:
+	for i := 0; i < rows; i++ {
+		ai := a[i*A : (i+1)*A]
+	distinct:
+		for k := n - 1; k >= 0; k-- {
+			for j, v := range ac[k*A : (k+1)*A] {
+				if v != ai[j] {
+					continue distinct
+				}
+			}
+			src[i] = int32(k)
+			continue rowLoop
+		}
+		if n == limit {
+			return rows, nil
+		}
+		copy(ac[n*A:(n+1)*A], ai)
+		src[i] = int32(n)
+		n++
+	}
+	zc := grow(&m.buf.zc, n*d)
+	for k := 0; k < n; k++ {
+		copy(zc[k*d:(k+1)*d], z0)
+	}
+	return n, src
 }
 
 // Predict writes the predicted mean μ and the marginal variances
@@ -309,15 +528,33 @@ func (m *Model) rawVariance(lv, factor, t []float32, rows int) {
 	}
 }
 
-// valueWith runs value network v.
+// valueWith runs value network v on rows latents, split over the cores
+// by rows.
 func (m *Model) valueWith(v valueNet, dst, z []float32, rows int) {
-	v1 := grow(&m.buf.v1, rows*v.l1.out)
-	affine(v1, z, rows, v.l1)
+	grow(&m.buf.v1, rows*v.l1.out)
+	grow(&m.buf.v2, rows*v.l2.out)
+	m.buf.valueJob = valueJob{m: m, v: v, dst: dst, z: z}
+	work := rows * (v.l1.in*v.l1.out + v.l2.in*v.l2.out + v.out.in*v.out.out)
+	m.workers().split(rows, 16, work, &m.buf.valueJob)
+	m.buf.valueJob = valueJob{}
+}
+
+// valueJob is valueWith on a range of rows.
+type valueJob struct {
+	m      *Model
+	v      valueNet
+	dst, z []float32
+}
+
+func (j *valueJob) run(lo, hi int) {
+	m, v, n := j.m, j.v, hi-lo
+	v1 := m.buf.v1[lo*v.l1.out : hi*v.l1.out]
+	affine(v1, j.z[lo*v.l1.in:hi*v.l1.in], n, v.l1)
 	relu(v1)
-	v2 := grow(&m.buf.v2, rows*v.l2.out)
-	affine(v2, v1, rows, v.l2)
+	v2 := m.buf.v2[lo*v.l2.out : hi*v.l2.out]
+	affine(v2, v1, n, v.l2)
 	relu(v2)
-	affine(dst, v2, rows, v.out)
+	affine(j.dst[lo*v.out.out:hi*v.out.out], v2, n, v.out)
 }
 
 // Value writes the learned value V(z) of rows latents into dst (rows).

@@ -91,6 +91,11 @@ type Model struct {
 	tg  *trainGraph
 	buf buffers
 
+	// pool splits the inference path's products over the cores (see
+	// workers); noPool records that there is one core.
+	pool   *pool
+	noPool bool
+
 	dry      bool  // built by newModel to count, not to use
 	dryBytes int64 // bytes of the tensors in a file (dry models only)
 }

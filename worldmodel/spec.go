@@ -85,15 +85,21 @@ func PixelsToInput(dst []float32, src []uint8, f, h, w int) {
 		panic(fmt.Sprintf("worldmodel: PixelsToInput: need %d values, have dst %d, src %d", n, len(dst), len(src)))
 	}
 	hw := h * w
+	// v/255 for every byte, looked up rather than divided per value.
+	var scale [256]float32
+	for v := range scale {
+		scale[v] = float32(v) / 255
+	}
 	for k := 0; k < f; k++ {
 		s := src[k*hw*3 : (k+1)*hw*3]
 		r := dst[(k*3+0)*hw : (k*3+1)*hw]
 		g := dst[(k*3+1)*hw : (k*3+2)*hw]
 		b := dst[(k*3+2)*hw : (k*3+3)*hw]
-		for p := 0; p < hw; p++ {
-			r[p] = float32(s[3*p]) / 255
-			g[p] = float32(s[3*p+1]) / 255
-			b[p] = float32(s[3*p+2]) / 255
+		for p := range r {
+			px := s[3*p : 3*p+3 : 3*p+3]
+			r[p] = scale[px[0]]
+			g[p] = scale[px[1]]
+			b[p] = scale[px[2]]
 		}
 	}
 }

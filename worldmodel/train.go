@@ -127,7 +127,16 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	m.updateNorm(b)
 	valueTarget := m.fillInputs(tg, b, rng)
 	defer tg.reset()
-	if err := tg.vm.RunAll(); err != nil {
+	// The decoder's step reads only its inputs and the decoder's weights,
+	// which the graph does not touch: it runs on a second goroutine.
+	decDone := make(chan struct{})
+	go func() {
+		defer close(decDone)
+		tg.dec.run(m.dec)
+	}()
+	err := tg.vm.RunAll()
+	<-decDone
+	if err != nil {
 		m.norm.undo()
 		return Metrics{}, fmt.Errorf("worldmodel: train step: %w", err)
 	}
@@ -178,13 +187,10 @@ func gradSquares(tg *trainGraph) (model, dec float64, bad string) {
 		if math.IsNaN(s) || math.IsInf(s, 0) {
 			return 0, 0, p.name
 		}
-		if p.decoder {
-			dec += s
-		} else {
-			model += s
-		}
+		model += s
 	}
-	return model, dec, ""
+	dec, bad = tg.dec.squares()
+	return model, dec, bad
 }
 
 // dropGraph closes the training graph's machine and forgets the graph.
@@ -224,26 +230,63 @@ func (m *Model) clipScale(sq float64) float64 {
 //
 //	m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²
 //	θ ← θ − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β₁ᵗ),  v̂ = v/(1−β₂ᵗ)
+//
+// The update is elementwise, so it is split over the cores by ranges of
+// the weights of all params laid end to end.
 func (m *Model) adam(tg *trainGraph, modelScale, decScale float64) {
 	c := m.cfg
 	m.steps++
 	t := float64(m.steps)
-	b1, b2 := float32(c.Beta1), float32(c.Beta2)
-	c1 := float32(1 / (1 - math.Pow(c.Beta1, t)))
-	c2 := float32(1 / (1 - math.Pow(c.Beta2, t)))
-	lr, eps := float32(c.LR), float32(c.AdamEps)
+	tg.grads = tg.grads[:0]
 	for _, p := range tg.trained {
-		scale := float32(modelScale)
-		if p.decoder {
-			scale = float32(decScale)
+		tg.grads = append(tg.grads, gradOf(p))
+	}
+	tg.grads = append(tg.grads, tg.dec.grads[:]...)
+	j := &m.buf.adamJob
+	*j = adamJob{
+		b1: float32(c.Beta1), b2: float32(c.Beta2),
+		c1: float32(1 / (1 - math.Pow(c.Beta1, t))),
+		c2: float32(1 / (1 - math.Pow(c.Beta2, t))),
+		lr: float32(c.LR), eps: float32(c.AdamEps),
+		model: float32(modelScale), dec: float32(decScale),
+		params: tg.updated, grads: tg.grads, ends: tg.ends,
+	}
+	n := tg.ends[len(tg.ends)-1]
+	m.workers().split(n, 1<<12, 16*n, j)
+	*j = adamJob{}
+}
+
+// adamJob is adam on the weights [lo, hi) of the params laid end to end:
+// param i holds the weights [ends[i−1], ends[i]).
+type adamJob struct {
+	b1, b2, c1, c2, lr, eps float32
+	model, dec              float32 // clipping factors of the two groups
+	params                  []*param
+	grads                   [][]float32
+	ends                    []int
+}
+
+func (j *adamJob) run(lo, hi int) {
+	start := 0
+	for i, p := range j.params {
+		end := j.ends[i]
+		if end <= lo || start >= hi {
+			start = end
+			continue
 		}
-		g := gradOf(p)
-		for i, gi := range g {
-			gi *= scale
-			p.m[i] = b1*p.m[i] + (1-b1)*gi
-			p.v[i] = b2*p.v[i] + (1-b2)*gi*gi
-			mh, vh := p.m[i]*c1, p.v[i]*c2
-			p.data[i] -= lr * mh / (float32(math.Sqrt(float64(vh))) + eps)
+		a, b := max(lo, start)-start, min(hi, end)-start
+		start = end
+		scale := j.model
+		if p.decoder {
+			scale = j.dec
+		}
+		g, pm, pv, w := j.grads[i][a:b], p.m[a:b], p.v[a:b], p.data[a:b]
+		for k, gk := range g {
+			gk *= scale
+			mk := j.b1*pm[k] + (1-j.b1)*gk
+			vk := j.b2*pv[k] + (1-j.b2)*gk*gk
+			pm[k], pv[k] = mk, vk
+			w[k] -= j.lr * (mk * j.c1) / (float32(math.Sqrt(float64(vk*j.c2))) + j.eps)
 		}
 	}
 }
@@ -356,7 +399,7 @@ func (m *Model) readMetrics(tg *trainGraph) Metrics {
 		Reward:     float64(tg.rewardLoss[0]),
 		Cont:       float64(tg.contLoss[0]),
 		Value:      float64(tg.valLoss[0]),
-		Decoder:    float64(tg.decLoss[0]),
+		Decoder:    tg.dec.loss,
 		EmbedStd:   meanStd(tg.z, m.cfg.LatentDim),
 	}
 	if tg.guard != nil {

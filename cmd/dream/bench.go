@@ -101,10 +101,13 @@ type benchRow struct {
 
 // benchReport is everything `dream bench --json` prints.
 type benchReport struct {
-	BLAS    string         `json:"blas"`
-	Go      string         `json:"go"`
-	CPU     string         `json:"cpu"`
-	CPUs    int            `json:"cpus"`
+	BLAS string `json:"blas"`
+	Go   string `json:"go"`
+	CPU  string `json:"cpu"`
+	CPUs int    `json:"cpus"`
+	// Load is the 1-minute load average before and after the run (Linux):
+	// timings on a machine that others use are worth little without it.
+	Load    string         `json:"load,omitempty"`
 	Preset  string         `json:"preset"`
 	Rows    []benchRow     `json:"rows"`
 	Torch   *torchResult   `json:"torch,omitempty"`
@@ -487,6 +490,15 @@ func runTorchTwin(ctx context.Context, python string, args []string) (*torchResu
 	return &res, nil
 }
 
+// loadAverage is the 1-minute load average, or "" where unknown.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Fields(string(data) + " ")[0]
+}
+
 func cpuName() string {
 	data, err := os.ReadFile("/proc/cpuinfo")
 	if err != nil {
@@ -513,6 +525,7 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 	}
 	rep := &benchReport{BLAS: worldmodel.UseFastBLAS(), Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		CPU: cpuName(), CPUs: runtime.NumCPU(), Preset: preset}
+	load := loadAverage()
 	fx, err := newBenchFixture(preset)
 	if err != nil {
 		return err
@@ -578,7 +591,8 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 		args := []string{"--batch", strconv.Itoa(trainBatch), "--rows", strconv.Itoa(rows),
 			"--latent", strconv.Itoa(cfg.Model.LatentDim), "--hidden", strconv.Itoa(cfg.Model.Hidden),
 			"--horizon", strconv.Itoa(cfg.Model.Horizon), "--size", strconv.Itoa(cfg.Size),
-			"--actions", strconv.Itoa(fx.spec.ActionDim)}
+			"--actions", strconv.Itoa(fx.spec.ActionDim),
+			"--value-target", cfg.Model.ValueTarget, "--n-step", strconv.Itoa(cfg.Model.NStep)}
 		if opts.quick {
 			args = append(args, "--rounds", "1", "--train-steps", "1", "--imagine-steps", "2")
 		}
@@ -597,6 +611,9 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 			return err
 		}
 		rep.Scaling = sc
+	}
+	if end := loadAverage(); load != "" && end != "" {
+		rep.Load = load + " → " + end
 	}
 	if opts.json {
 		enc := json.NewEncoder(opts.out)
@@ -658,7 +675,11 @@ func formatBytes(b float64) string {
 }
 
 func printBench(out io.Writer, rep *benchReport) error {
-	fmt.Fprintf(out, "dream bench: %s, %d CPUs, %s; BLAS %s; preset %s\n\n", rep.CPU, rep.CPUs, rep.Go, rep.BLAS, rep.Preset)
+	fmt.Fprintf(out, "dream bench: %s, %d CPUs, %s; BLAS %s; preset %s", rep.CPU, rep.CPUs, rep.Go, rep.BLAS, rep.Preset)
+	if rep.Load != "" {
+		fmt.Fprintf(out, "; load average %s", rep.Load)
+	}
+	fmt.Fprint(out, "\n\n")
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tWHAT\tTIME/OP\tALLOCS/OP\tBYTES/OP\tPYTORCH\tOURS/PYTORCH\tNOTE")
 	for _, r := range rep.Rows {

@@ -139,7 +139,7 @@ func TestBadFlags(t *testing.T) {
 		{"record no gif", []string{"record", "--env", "physics/cartpole"}, "--gif"},
 		{"record bad episodes", []string{"record", "--env", "physics/cartpole", "--episodes", "0", "--gif", "x.gif"}, "--episodes"},
 		{"train negative steps", []string{"train", "--steps", "-5", "--run-dir", dir + "/a"}, "--steps"},
-		{"train unknown env", []string{"train", "--env", "nope", "--run-dir", dir + "/b"}, "known:"},
+		{"train unknown env", []string{"train", "--env", "nope", "--run-dir", dir + "/b"}, "(allowed: gridworld,"},
 		{"train unknown dynamics", []string{"train", "--dynamics", "quantum", "--run-dir", dir + "/c"}, "gaussian, deterministic"},
 		{"train bad risk", []string{"train", "--risk", "cvar:2", "--run-dir", dir + "/d"}, "--risk"},
 		{"train bad planner", []string{"train", "--planner", "a-star", "--run-dir", dir + "/e"}, "cem, mppi"},

@@ -265,6 +265,9 @@ func runCompareMerge(opts *compareOptions, analysis compare.Analysis) error {
 	if opts.outDir == "" {
 		return fmt.Errorf("--merge needs --out: the directory to write the report into")
 	}
+	if err := mergeDirs(opts.args); err != nil {
+		return err
+	}
 	sum, err := compare.Merge(opts.args, opts.outDir, analysis, opts.out)
 	if err != nil {
 		return err

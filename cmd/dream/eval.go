@@ -42,8 +42,8 @@ func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
 }
 
 func runEval(_ context.Context, opts *evalOptions) error {
-	if opts.runDir == "" {
-		return fmt.Errorf("--run-dir is required: the run directory to evaluate")
+	if err := runDirFlag(opts.runDir); err != nil {
+		return err
 	}
 	if opts.episodes < 1 || opts.episodes > 100000 {
 		return fmt.Errorf("--episodes %d is not valid (allowed: 1 to 100000)", opts.episodes)

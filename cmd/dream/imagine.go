@@ -88,6 +88,9 @@ func runImagine(_ context.Context, opts *imagineOptions) error {
 	if err := checkImagine(opts); err != nil {
 		return err
 	}
+	if err := runDirFlag(opts.runDir); err != nil {
+		return err
+	}
 	run, err := agent.OpenTrained(opts.runDir)
 	if err != nil {
 		return fmt.Errorf("--run-dir: %w", err)

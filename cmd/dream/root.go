@@ -16,6 +16,7 @@ latent, and a planner samples many imagined futures from it to choose actions.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(
 		newEnvsCmd(nil),
 		newRolloutCmd(nil),

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/envs/registry"
 	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
@@ -92,6 +93,9 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 	}
 	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
 	if set("env") {
+		if _, err := registry.Lookup(opts.env); err != nil {
+			return cfg, fmt.Errorf("--env %q is not valid (allowed: %s)", opts.env, strings.Join(registry.Names(), ", "))
+		}
 		cfg.Env = opts.env
 	}
 	if set("map") {
@@ -99,8 +103,14 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		if !set("env") && opts.config == "" {
 			cfg.Env = "gridworld"
 		}
+		if cfg.Env != "gridworld" {
+			return cfg, fmt.Errorf("--map applies only to --env gridworld, not %q (allowed: --env gridworld --map FILE)", cfg.Env)
+		}
 	}
 	if set("obs") {
+		if opts.obs != "pixels" && opts.obs != "state" {
+			return cfg, fmt.Errorf("--obs %q is not valid (allowed: pixels, state)", opts.obs)
+		}
 		cfg.Obs = opts.obs
 	}
 	if set("dynamics") {
@@ -168,6 +178,9 @@ func runTrain(ctx context.Context, opts *trainOptions) error {
 	if opts.resume {
 		if opts.runDir == "" {
 			return fmt.Errorf("--resume needs --run-dir: the run directory to continue")
+		}
+		if err := runDirFlag(opts.runDir); err != nil {
+			return err
 		}
 		for _, name := range []string{"env", "map", "obs", "dynamics", "seed", "preset", "config", "planner", "samples", "horizon", "risk", "plan-with"} {
 			if opts.flags != nil && opts.flags.Changed(name) {

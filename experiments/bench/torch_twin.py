@@ -9,10 +9,12 @@ compares with PyTorch:
            hidden width h, Gaussian or deterministic predictor rolled out K
            steps on its means with weights rho^j, Gaussian NLL with the
            soft-bounded log-variance, SIGReg on every online embedding,
-           reward/continuation/value heads, imagined TD(lambda) value
-           targets with a greedy one-step lookahead over every action, the
-           probe decoder on detached latents, gradient clipping per group,
-           Adam, EMA of the target encoder and value) at batch B;
+           reward/continuation/value heads, value targets (n-step returns
+           from replay bootstrapped by the EMA target value, or imagined
+           TD(lambda) returns with a greedy one-step lookahead over every
+           action), the probe decoder on detached latents, gradient
+           clipping per group, Adam, EMA of the target encoder and value)
+           at batch B;
   imagine  one batched imagination step (the planner's Model.Step with
            sampling: trunk, mean, log-variance, reward and continuation
            heads, z' = mu + sigma * eps) on N*K rows.
@@ -135,6 +137,27 @@ class WorldModel(nn.Module):
         return ep.mean()
 
     @torch.no_grad()
+    def nstep_targets(self, zbar, rew, term):
+        """n-step returns from replay, cut at a terminal step, bootstrapped
+        by the target value of the target embeddings (K*B rows, time-major)."""
+        a = self.a
+        B, K = a.batch, a.horizon
+        vb = self.tval(zbar).view(K, B)
+        r, t = rew.view(K, B), term.view(K, B)
+        out = []
+        for j in range(K):
+            m = min(a.n_step, K - j)
+            g = torch.zeros(B)
+            disc = torch.ones(B)
+            alive = torch.ones(B)
+            for i in range(m):
+                g = g + alive * disc * r[j + i]
+                disc = disc * a.discount
+                alive = alive * (1 - t[j + i])
+            out.append(g + alive * disc * vb[j + m - 1])
+        return torch.cat(out)
+
+    @torch.no_grad()
     def lambda_targets(self, s):
         """Imagined TD(lambda) returns with a greedy one-step lookahead."""
         a = self.a
@@ -162,14 +185,19 @@ class WorldModel(nn.Module):
         obs, act, rew, term, mean, inv = batch
         B, K = a.batch, a.horizon
         x = (obs - mean) * inv                          # standardised inputs
+        nstep = a.value_target == "nstep"
         with torch.no_grad():
             zbar = self.tenc(x[B:])
-            vt = self.lambda_targets(self.enc(x[:B]))
+            if nstep:
+                vt = self.nstep_targets(zbar, rew, term)
+            else:
+                vt = self.lambda_targets(self.enc(x[:B]))
         z = self.enc(x)
         zhat = z[:B]
-        pred_loss, rewards, conts = 0.0, [], []
-        value = self.val(zhat)
+        pred_loss, rewards, conts, values = 0.0, [], [], []
         for j in range(K):
+            if j == 0 or nstep:
+                values.append(self.val(zhat))
             t = self.pred.trunk(zhat, act[j * B:(j + 1) * B])
             mu = zhat + self.pred.mu(t)
             target = zbar[j * B:(j + 1) * B]
@@ -182,10 +210,12 @@ class WorldModel(nn.Module):
             rewards.append(self.pred.reward(t))
             conts.append(self.pred.cont(t))
             zhat = mu
-        hw = torch.ones(K * B, 1)
+        # Head rows weighted rho^j / sum rho^i times K, as dream weighs them.
+        hw = torch.tensor([w * K for w in self.step_w]).repeat_interleave(B).unsqueeze(-1)
         r_loss = (hw * (torch.cat(rewards) - rew) ** 2).mean()
         c_loss = F.binary_cross_entropy_with_logits(torch.cat(conts), 1 - term, weight=hw)
-        v_loss = ((value.squeeze(-1) - vt) ** 2).mean()
+        vw = hw[:len(values) * B].squeeze(-1)
+        v_loss = (vw * (torch.cat(values).squeeze(-1) - vt) ** 2).mean()
         lam = a.guard_weight
         total = (1 - lam) * pred_loss + lam * self.sigreg(z) + r_loss + c_loss + v_loss
         dz = z[:a.decoder_batch].detach()
@@ -247,6 +277,8 @@ def main():
     p.add_argument("--horizon", type=int, default=3)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--actions", type=int, default=4)
+    p.add_argument("--value-target", choices=("lambda", "nstep"), default="lambda")
+    p.add_argument("--n-step", type=int, default=3)
     p.add_argument("--threads", default="1,2")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--train-steps", type=int, default=5, help="training steps per round")
@@ -268,7 +300,8 @@ def main():
     act = F.one_hot(torch.randint(0, a.actions, (a.rows,), generator=gen), a.actions).float()
 
     out = {"torch": torch.__version__, "threads": {}, "best": {},
-           "config": {k: getattr(a, k) for k in ("batch", "rows", "latent", "hidden", "horizon", "size", "actions")}}
+           "config": {k: getattr(a, k) for k in ("batch", "rows", "latent", "hidden", "horizon", "size", "actions",
+                                                 "value_target", "n_step")}}
     for n in [int(s) for s in a.threads.split(",") if s]:
         torch.set_num_threads(n)
         r = {

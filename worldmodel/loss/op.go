@@ -312,7 +312,8 @@ func (op lossOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 	out := make(gorgonia.Nodes, len(inputs))
 	off := 0
 	for i, sh := range op.shapes {
-		u := unpackOp{dt: op.dt, offset: off, shape: sh, name: op.k.String(), buf: op.packed}
+		u := unpackOp{dt: op.dt, offset: off, shape: sh, name: op.k.String(), buf: op.packed,
+			out: tensor.New(tensor.Of(op.dt), tensor.WithShape(sh.Clone()...))}
 		if out[i], err = gorgonia.ApplyOp(u, packed); err != nil {
 			return nil, fmt.Errorf("loss: %v gradient of input %d: %w", op.k, i, err)
 		}
@@ -466,7 +467,8 @@ type unpackOp struct {
 	offset int
 	shape  tensor.Shape
 	name   string
-	buf    *packedBuf // told when the block has been read
+	buf    *packedBuf    // told when the block has been read
+	out    *tensor.Dense // the block, reused by every run without a prealloc
 }
 
 func (op unpackOp) Arity() int { return 1 }
@@ -488,6 +490,9 @@ func (op unpackOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 func (op unpackOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(vals) != 1 {
 		return nil, fmt.Errorf("loss: %s unpack: %d inputs, want 1", op.name, len(vals))
+	}
+	if prealloc == nil && op.out != nil {
+		prealloc = op.out
 	}
 	res := dense(prealloc, op.dt, op.shape)
 	n := op.shape.TotalSize()
