@@ -140,11 +140,21 @@ func (p *pool) close() { close(p.wake) }
 // with the helpers when work (multiply–adds in all) is worth it, and
 // otherwise on the caller alone.
 func (p *pool) split(n, minRows, work int, job ranger) {
+	p.splitWhile(n, minRows, work, job, nil)
+}
+
+// splitWhile is split, and runs meanwhile (unless nil) on the caller while
+// the helpers start on the job, before the caller takes its share:
+// meanwhile is serial work that does not depend on the job.
+func (p *pool) splitWhile(n, minRows, work int, job ranger, meanwhile func()) {
 	chunks := 1
 	if p != nil && work >= minParallelWork {
 		chunks = min(p.workers*chunksPerWorker, n/max(minRows, 1), chunkMask)
 	}
 	if chunks < 2 {
+		if meanwhile != nil {
+			meanwhile()
+		}
 		job.run(0, n)
 		return
 	}
@@ -160,6 +170,9 @@ func (p *pool) split(n, minRows, work int, job ranger) {
 		case p.wake <- s:
 		default: // the helpers are behind: the caller does their share
 		}
+	}
+	if meanwhile != nil {
+		meanwhile()
 	}
 	own := 0
 	for {

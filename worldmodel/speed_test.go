@@ -243,3 +243,45 @@ func TestDecoderStepGradient(t *testing.T) {
 		})
 	}
 }
+
+// exp32 is within 2 ulp of e^x on its range, and clamps outside it.
+func TestExp32(t *testing.T) {
+	const ulp = 1.0 / (1 << 23)
+	worst := 0.0
+	for x := float32(-87); x <= 88; x += 0.000731 * max(1, float32(math.Abs(float64(x)))) {
+		want := math.Exp(float64(x))
+		if e := math.Abs(float64(exp32(x))-want) / want; e > worst {
+			worst = e
+		}
+	}
+	if worst > 2*ulp {
+		t.Errorf("relative error %g, more than 2 ulp (%g)", worst, 2*ulp)
+	}
+	for _, c := range []struct{ x, want float32 }{
+		{0, 1}, {1000, exp32(88)}, {-1000, exp32(-87)}, {float32(math.Inf(1)), exp32(88)},
+	} {
+		if got := exp32(c.x); got != c.want {
+			t.Errorf("exp32(%g) = %g, want %g", c.x, got, c.want)
+		}
+	}
+}
+
+// sigmas agrees with √variance to float32 rounding, across and beyond
+// the soft bounds.
+func TestSigmas(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	m, _ := testModel(t, nil, false, 0, rng)
+	const ulp = 1.0 / (1 << 23)
+	var raw []float32
+	for v := -60.0; v < 60; v += 0.0137 {
+		raw = append(raw, float32(v))
+	}
+	sig := append([]float32(nil), raw...)
+	m.sigmas(sig)
+	for i, v := range raw {
+		want := math.Sqrt(m.variance(v))
+		if e := math.Abs(float64(sig[i])-want) / want; e > 3*ulp {
+			t.Fatalf("raw %g: σ %g, √variance %g (relative error %g)", v, sig[i], want, e)
+		}
+	}
+}

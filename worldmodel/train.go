@@ -125,15 +125,18 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	}
 	tg := m.tg
 	m.updateNorm(b)
-	valueTarget := m.fillInputs(tg, b, rng)
+	m.standardizeRows(tg.obs, b.Obs, (b.K+1)*b.B)
+	m.fillDecoder(tg, b)
 	defer tg.reset()
 	// The decoder's step reads only its inputs and the decoder's weights,
-	// which the graph does not touch: it runs on a second goroutine.
+	// which nothing else touches until it is done: it runs on a second
+	// goroutine while the graph's inputs are filled and the graph runs.
 	decDone := make(chan struct{})
 	go func() {
 		defer close(decDone)
 		tg.dec.run(m.dec)
 	}()
+	valueTarget := m.fillGraph(tg, b, rng)
 	err := tg.vm.RunAll()
 	<-decDone
 	if err != nil {
@@ -306,14 +309,39 @@ func (m *Model) updateTargets() {
 	emaLinear(m.tval.out, m.val.out, tau)
 }
 
-// fillInputs writes batch b into the graph's input slices and returns the
-// mean value target of the valid rows.
+// fillInputs writes batch b into the graph's input slices and the
+// decoder's, and returns the mean value target of the valid rows.
 func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
+	m.standardizeRows(tg.obs, b.Obs, (b.K+1)*b.B)
+	m.fillDecoder(tg, b)
+	return m.fillGraph(tg, b, rng)
+}
+
+// fillDecoder writes the probe decoder's inputs: the latents of the first
+// frames (cycling when the batch is smaller) and their newest observation
+// as targets. tg.obs holds the batch's standardised inputs.
+func (m *Model) fillDecoder(tg *trainGraph, b *Batch) {
+	d, in := m.cfg.LatentDim, m.spec.InputDim()
+	nd := m.cfg.DecoderBatch
+	n := min(nd, (b.K+1)*b.B)
+	m.encodeStandard(m.enc, tg.decZ, tg.obs, n)
+	for i := n; i < nd; i++ {
+		copy(tg.decZ[i*d:(i+1)*d], tg.decZ[(i%n)*d:(i%n+1)*d])
+	}
+	dim := m.decodeDim()
+	for i := 0; i < nd; i++ {
+		row := b.Obs[(i%n)*in : (i%n+1)*in]
+		m.decodeTarget(tg.decTarget[i*dim:(i+1)*dim], row)
+	}
+}
+
+// fillGraph writes the rest of the graph's inputs (tg.obs holds the
+// standardised inputs) and returns the mean value target of the valid
+// rows.
+func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 	c := m.cfg
 	B, K, d := b.B, b.K, c.LatentDim
-	in, sl := m.spec.InputDim(), m.standardLen()
-	frames := (K + 1) * B
-	m.standardize(tg.obs, b.Obs, frames)
+	sl := m.standardLen()
 	copy(tg.act, b.Actions)
 
 	// Target embeddings of frames 1 … K.
@@ -357,20 +385,6 @@ func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 				copy(eta[i*r:(i+1)*r], eta[:r])
 			}
 		}
-	}
-
-	// Probe decoder: latents of the first frames (cycling when the batch
-	// is smaller) and their newest observation as targets.
-	nd := c.DecoderBatch
-	n := min(nd, frames)
-	m.encodeStandard(m.enc, tg.decZ, tg.obs, n)
-	for i := n; i < nd; i++ {
-		copy(tg.decZ[i*d:(i+1)*d], tg.decZ[(i%n)*d:(i%n+1)*d])
-	}
-	dim := m.decodeDim()
-	for i := 0; i < nd; i++ {
-		row := b.Obs[(i%n)*in : (i%n+1)*in]
-		m.decodeTarget(tg.decTarget[i*dim:(i+1)*dim], row)
 	}
 	return meanTarget
 }

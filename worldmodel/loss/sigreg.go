@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -116,7 +118,49 @@ func (k sigRegKernel) String() string {
 	return fmt.Sprintf("SIGReg{N=%d d=%d M=%d K=%d}", k.n, k.d, k.m, len(k.t))
 }
 
-func (k sigRegKernel) workLen() int { return 2*k.n*k.m + 2*k.m*len(k.t) }
+// workLen is the scratch the kernel needs: the projections X and their
+// gradient (N×M each), the moments (M×K, cosine and sine) and a second
+// set of moments for the rows that another goroutine sums.
+func (k sigRegKernel) workLen() int { return 2*k.n*k.m + 4*k.m*len(k.t) }
+
+// scratch carves the kernel's work slice into its parts.
+func (k sigRegKernel) scratch(work []float64) (x, gx, cs, sn, cs2, sn2 []float64) {
+	nm, mk := k.n*k.m, k.m*len(k.t)
+	return work[:nm], work[nm : 2*nm], work[2*nm : 2*nm+mk], work[2*nm+mk : 2*nm+2*mk],
+		work[2*nm+2*mk : 2*nm+3*mk], work[2*nm+3*mk : 2*nm+4*mk]
+}
+
+// splitMinWork is the least number of projections N·M for which SIGReg
+// shares its rows with a second goroutine.
+const splitMinWork = 1 << 13
+
+// splitRows runs f on the rows [0, n): the first half on the caller, the
+// second on a new goroutine, or on the caller when that goroutine has not
+// started by the time the first half is done (a busy machine), so that
+// the caller never waits for a goroutine that is not running. Small jobs,
+// and one core, run on the caller alone. f(lo, hi, second) is told which
+// half it computes, so that each half can sum into its own buffers.
+func splitRows(n, work int, f func(lo, hi int, second bool)) {
+	if n < 2 || work < splitMinWork || runtime.GOMAXPROCS(0) < 2 {
+		f(0, n, false)
+		return
+	}
+	mid := n / 2
+	var claimed atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if claimed.CompareAndSwap(false, true) {
+			f(mid, n, true)
+		}
+	}()
+	f(0, mid, false)
+	if claimed.CompareAndSwap(false, true) {
+		f(mid, n, true)
+		return
+	}
+	<-done
+}
 
 // project writes X = Z A (N×M) into x.
 func (k sigRegKernel) project(z, a, x []float64) {
@@ -127,15 +171,35 @@ func (k sigRegKernel) project(z, a, x []float64) {
 }
 
 // moments writes Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) into cs and sn
-// (M×K). The knots are evenly spaced, so cos and sin of t_k x follow from
-// those of t_1 x by rotation: one sincos per projection instead of K. Four
-// directions advance together so that their rotations overlap in the CPU.
-func (k sigRegKernel) moments(x, cs, sn []float64) {
-	nk := len(k.t)
+// (M×K), the two halves of the rows summed apart (the second into cs2 and
+// sn2) and then added, on two goroutines when the batch is large.
+func (k sigRegKernel) moments(x, cs, sn, cs2, sn2 []float64) {
 	clear(cs)
 	clear(sn)
+	clear(cs2)
+	clear(sn2)
+	splitRows(k.n, k.n*k.m, func(lo, hi int, second bool) {
+		if second {
+			k.momentsRows(x, cs2, sn2, lo, hi)
+		} else {
+			k.momentsRows(x, cs, sn, lo, hi)
+		}
+	})
+	for i, v := range cs2 {
+		cs[i] += v
+		sn[i] += sn2[i]
+	}
+}
+
+// momentsRows adds Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) over rows
+// [lo, hi) to cs and sn (M×K). The knots are evenly spaced, so cos and sin
+// of t_k x follow from those of t_1 x by rotation: one sincos per
+// projection instead of K. Four directions advance together so that their
+// rotations overlap in the CPU.
+func (k sigRegKernel) momentsRows(x, cs, sn []float64, lo, hi int) {
+	nk := len(k.t)
 	dt := k.t[1]
-	for n := range k.n {
+	for n := lo; n < hi; n++ {
 		xr := x[n*k.m : (n+1)*k.m]
 		m := 0
 		for ; m+4 <= k.m; m += 4 {
@@ -182,11 +246,9 @@ func (k sigRegKernel) moments(x, cs, sn []float64) {
 
 func (k sigRegKernel) loss(in [][]float64, work []float64) float64 {
 	nk := len(k.t)
-	x := work[:k.n*k.m]
-	cs := work[2*k.n*k.m : 2*k.n*k.m+k.m*nk]
-	sn := work[2*k.n*k.m+k.m*nk:]
+	x, _, cs, sn, cs2, sn2 := k.scratch(work)
 	k.project(in[0], in[1], x)
-	k.moments(x, cs, sn)
+	k.moments(x, cs, sn, cs2, sn2)
 	inv := 1 / float64(k.n)
 	var sum float64
 	for i := range cs {
@@ -205,12 +267,9 @@ func (k sigRegKernel) loss(in [][]float64, work []float64) float64 {
 // with c̄, s̄ the empirical means, then ∂/∂Z = G Aᵀ and ∂/∂A = Zᵀ G.
 func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []float64) {
 	nk := len(k.t)
-	x := work[:k.n*k.m]
-	gx := work[k.n*k.m : 2*k.n*k.m]
-	cs := work[2*k.n*k.m : 2*k.n*k.m+k.m*nk]
-	sn := work[2*k.n*k.m+k.m*nk:]
+	x, gx, cs, sn, cs2, sn2 := k.scratch(work)
 	k.project(in[0], in[1], x)
-	k.moments(x, cs, sn)
+	k.moments(x, cs, sn, cs2, sn2)
 	// Turn the sums into the coefficients of cos and −sin.
 	inv := 1 / float64(k.n)
 	scale := 2 * g / float64(k.m)
@@ -219,8 +278,22 @@ func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []fl
 		f := scale * k.w[j] * k.t[j]
 		cs[i], sn[i] = f*sn[i]*inv, f*(cs[i]*inv-k.phi[j])
 	}
+	splitRows(k.n, k.n*k.m, func(lo, hi int, _ bool) { k.gradRows(x, gx, cs, sn, lo, hi) })
+	gxm := blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: gx}
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gxm,
+		blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: in[1]},
+		0, blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: out[0]})
+	blas64.Gemm(blas.Trans, blas.NoTrans, 1,
+		blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: in[0]}, gxm,
+		0, blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: out[1]})
+}
+
+// gradRows writes ∂EP/∂x_nᵐ for the rows [lo, hi) into gx, from the
+// coefficients that grad made of the moments (cs for cos, sn for −sin).
+func (k sigRegKernel) gradRows(x, gx, cs, sn []float64, lo, hi int) {
+	nk := len(k.t)
 	dt := k.t[1]
-	for n := range k.n {
+	for n := lo; n < hi; n++ {
 		xr := x[n*k.m : (n+1)*k.m]
 		gr := gx[n*k.m : (n+1)*k.m]
 		m := 0
@@ -258,11 +331,4 @@ func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []fl
 			gr[m] = sum
 		}
 	}
-	gxm := blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: gx}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gxm,
-		blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: in[1]},
-		0, blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: out[0]})
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1,
-		blas64.General{Rows: k.n, Cols: k.d, Stride: k.d, Data: in[0]}, gxm,
-		0, blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: out[1]})
 }

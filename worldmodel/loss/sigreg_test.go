@@ -223,3 +223,13 @@ func TestSIGRegErrors(t *testing.T) {
 		})
 	}
 }
+
+// A batch large enough that SIGReg shares its rows between two
+// goroutines gives the reference's loss and gradient.
+func TestSIGRegSplitMatchesReference(t *testing.T) {
+	c := sigRegCase{name: "split", n: 160, d: 8, m: 64, k: DefaultKnots, scale: 1.2, bias: 0.1}
+	if c.n*c.m < splitMinWork {
+		t.Fatalf("case of %d projections does not split (at least %d)", c.n*c.m, splitMinWork)
+	}
+	checkSame(t, c.args(91), c.fused(), c.ref(), 1e-10)
+}
