@@ -43,7 +43,7 @@ func BenchmarkDecision(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			spec := modelSpec(env, cfg.Model.FrameStack)
+			spec := ModelSpec(env, cfg.Model.FrameStack)
 			m, err := worldmodel.New(cfg.Model, spec, rand.New(rand.NewPCG(1, 2)))
 			if err != nil {
 				b.Fatal(err)

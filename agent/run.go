@@ -162,7 +162,7 @@ func build(cfg Config, dir string) (*Run, error) {
 		return nil, fmt.Errorf("%w: env %s: %v", ErrConfig, cfg.Env, err)
 	}
 	r.sim = r.env.Simulator()
-	r.spec = modelSpec(r.env, cfg.Model.FrameStack)
+	r.spec = ModelSpec(r.env, cfg.Model.FrameStack)
 	r.envSrc = rand.NewPCG(cfg.Seed, streamEnv)
 	r.actSrc = rand.NewPCG(cfg.Seed, streamAct)
 	r.trainSrc = rand.NewPCG(cfg.Seed, streamTrain)
@@ -201,9 +201,9 @@ func (r *Run) finish() error {
 	return nil
 }
 
-// modelSpec describes the environment's observations and actions to the
+// ModelSpec describes the environment's observations and actions to the
 // world model.
-func modelSpec(env envs.Env, stack int) worldmodel.Spec {
+func ModelSpec(env envs.Env, stack int) worldmodel.Spec {
 	s := worldmodel.Spec{Stack: max(stack, 1)}
 	if env.Mode() == envs.ObsPixels {
 		shape := env.ObservationSpace().Shape
@@ -372,7 +372,7 @@ func (r *Run) startEpisode() {
 // planner's with exploration.
 func (r *Run) act(space envs.Space) {
 	if r.st.EnvSteps < r.cfg.SeedSteps {
-		randomAction(r.action, space, r.actRNG)
+		RandomAction(r.action, space, r.actRNG)
 	} else {
 		z := r.obs.encode(r.model)
 		copy(r.action, r.plan.Plan(z, r.actRNG))
@@ -381,8 +381,8 @@ func (r *Run) act(space envs.Space) {
 	encodeAction(r.modelAction, r.action, space)
 }
 
-// randomAction draws a uniform action.
-func randomAction(dst []float64, space envs.Space, rng *rand.Rand) {
+// RandomAction draws a uniform action from space into dst.
+func RandomAction(dst []float64, space envs.Space, rng *rand.Rand) {
 	if space.Kind == envs.KindDiscrete {
 		dst[0] = float64(rng.IntN(space.N))
 		return

@@ -183,7 +183,7 @@ func newBenchFixture(preset string) (*benchFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := benchSpec(env, cfg.Model.FrameStack)
+	spec := agent.ModelSpec(env, cfg.Model.FrameStack)
 	// Frames of random play, for batches that look like the agent's.
 	rng := rand.New(rand.NewPCG(1, 2))
 	in := spec.InputDim()
@@ -230,26 +230,6 @@ func newBenchFixture(preset string) (*benchFixture, error) {
 		return b
 	}
 	return f, nil
-}
-
-// benchSpec describes an environment's observations and actions to the
-// world model, as the agent does.
-func benchSpec(env envs.Env, stack int) worldmodel.Spec {
-	s := worldmodel.Spec{Stack: max(stack, 1)}
-	if env.Mode() == envs.ObsPixels {
-		shape := env.ObservationSpace().Shape
-		s.Frame = [3]int{shape[0], shape[1], 3}
-		s.ObsDim = shape[0] * shape[1] * 3
-	} else {
-		s.ObsDim = env.ObservationSpace().Dim()
-	}
-	as := env.ActionSpace()
-	if as.Kind == envs.KindDiscrete {
-		s.ActionDim, s.Discrete = as.N, true
-	} else {
-		s.ActionDim = as.Dim()
-	}
-	return s
 }
 
 // fillInput writes one observation into every stacked slot of an input row.

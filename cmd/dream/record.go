@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/agent/picture"
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
@@ -82,7 +83,7 @@ func runRecord(_ context.Context, opts *recordOptions) error {
 		env.Reset(opts.seed + uint64(ep))
 		snap()
 		for t := 0; t < opts.maxSteps; t++ {
-			randomAction(action, space, rng)
+			agent.RandomAction(action, space, rng)
 			_, _, term, trunc := env.Step(action)
 			snap()
 			if term || trunc {
@@ -95,15 +96,4 @@ func runRecord(_ context.Context, opts *recordOptions) error {
 	}
 	fmt.Fprintf(opts.out, "wrote %d frames of %d episode(s) to %s\n", len(frames), opts.episodes, opts.gif)
 	return nil
-}
-
-// randomAction draws a uniform action from the space into dst.
-func randomAction(dst []float64, space envs.Space, rng *rand.Rand) {
-	if space.Kind == envs.KindDiscrete {
-		dst[0] = float64(rng.IntN(space.N))
-		return
-	}
-	for i := range dst {
-		dst[i] = space.Low[i] + rng.Float64()*(space.High[i]-space.Low[i])
-	}
 }
