@@ -117,6 +117,20 @@ func DefaultSteps(env string) int {
 	}
 }
 
+// DefaultHorizon is the planning horizon of a run that does not set one:
+// 1 on gridworlds, the planner's default elsewhere. On a gridworld most
+// moves have two or three outcomes; a predicted next latent (a mean, or a
+// sample of one Gaussian) lies between them, off the latents the action
+// value was trained on, and reading values there misled longer plans on
+// FrozenLake (experiments/README.md). With H = 1 the planner acts on the
+// action value q(z₀, a) at the observed latent.
+func DefaultHorizon(env string) int {
+	if strings.HasPrefix(env, "gridworld") {
+		return 1
+	}
+	return planner.DefaultHorizon
+}
+
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Env == "" {
@@ -157,6 +171,7 @@ func (c Config) WithDefaults() Config {
 		c.PlanWith = PlanSamples
 	}
 	setInt(&c.MaxBadSteps, 20)
+	setInt(&c.Planner.Horizon, DefaultHorizon(c.Env))
 	c.Model = c.Model.WithDefaults()
 	c.Planner = c.Planner.WithDefaults()
 	return c
@@ -237,15 +252,17 @@ func Preset(name string) (Config, error) {
 	switch name {
 	case "", "default":
 		m, err := worldmodel.Preset("default")
-		// n-step value targets learned faster than imagined TD(λ) ones in
-		// the agent on FrozenLake (see experiments/README.md).
-		m.ValueTarget = worldmodel.ValueNStep
+		// An action value learned from replay transitions reached the
+		// optimal values' greedy policy on FrozenLake where n-step and
+		// imagined TD(λ) value targets stayed starved (experiments/README.md).
+		m.ValueTarget = worldmodel.ValueQ
 		return Config{Model: m, Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
 	case "debug":
 		m, err := worldmodel.Preset("debug")
 		if err != nil {
 			return Config{}, err
 		}
+		m.ValueTarget = worldmodel.ValueQ
 		return Config{
 			Steps:           2000,
 			SeedSteps:       200,

@@ -377,7 +377,7 @@ func (im *Imaginer) imagine(rec played, h int, gamma float64, rng *rand.Rand) ([
 	for i := range alive {
 		alive[i] = 1
 	}
-	sample := im.cfg.Model.Dynamics == worldmodel.DynamicsGaussian
+	sample := im.cfg.Model.Dynamics != worldmodel.DynamicsDeterministic
 	for step := 0; step < h; step++ {
 		for i := 0; i < k; i++ {
 			encodeAction(act[i*ad:(i+1)*ad], rec.plan[step*w:(step+1)*w], im.space)

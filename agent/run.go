@@ -34,8 +34,11 @@ type Status struct {
 	EnvSteps, TotalSteps int
 	GradSteps            int
 	Episodes             int
-	StepsPerSecond       float64
-	Elapsed              time.Duration
+	// StepsPerSecond is the recent rate: a moving average over the last
+	// half minute or so, so that the ETA follows the training phase and
+	// not the fast random seed phase before it.
+	StepsPerSecond float64
+	Elapsed        time.Duration
 	// LastEval is the newest evaluation (zero Steps if none yet).
 	LastEval Eval
 	// Log is true for the rows written to metrics.csv (log intervals and
@@ -233,6 +236,7 @@ func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.MPC, er
 		spec.Discrete = space.N
 	} else {
 		spec.Dim, spec.Low, spec.High = space.Dim(), space.Low, space.High
+		m = newScaledModel(m, space)
 	}
 	p, err := planner.New(pc, spec, m)
 	if err != nil {
@@ -277,14 +281,11 @@ func (r *Run) Train(ctx context.Context) error {
 	start := time.Now()
 	wall0 := r.st.WallSeconds
 	lastTick := start
-	stepsAtStart := r.st.EnvSteps
+	rate := stepRate{t: start, steps: r.st.EnvSteps}
 	status := func(log bool) Status {
-		el := time.Since(start)
-		r.st.WallSeconds = wall0 + el.Seconds()
-		sps := 0.0
-		if el > 0 {
-			sps = float64(r.st.EnvSteps-stepsAtStart) / el.Seconds()
-		}
+		now := time.Now()
+		r.st.WallSeconds = wall0 + now.Sub(start).Seconds()
+		sps := rate.update(now, r.st.EnvSteps)
 		return Status{EnvSteps: r.st.EnvSteps, TotalSteps: r.cfg.Steps, GradSteps: r.st.GradSteps,
 			Episodes: r.st.Episodes, StepsPerSecond: sps, Elapsed: time.Duration(r.st.WallSeconds * float64(time.Second)),
 			LastEval: r.st.LastEval, Log: log}
@@ -410,19 +411,6 @@ func explore(a []float64, space envs.Space, level float64, rng *rand.Rand) {
 	}
 }
 
-// encodeAction writes the model's form of an env action: one-hot for a
-// discrete space, the values otherwise.
-func encodeAction(dst []float32, a []float64, space envs.Space) {
-	if space.Kind == envs.KindDiscrete {
-		clear(dst)
-		dst[int(a[0])] = 1
-		return
-	}
-	for i, v := range a {
-		dst[i] = float32(v)
-	}
-}
-
 // nonFinite describes the first NaN or infinity in a step's reward or
 // state observation, or is "" if there is none (pixels are bytes).
 func nonFinite(obs envs.Observation, reward float64) string {
@@ -505,4 +493,32 @@ func newModelBatch(spec worldmodel.Spec, b, k int) *worldmodel.Batch {
 		Rewards:    make([]float32, k*b),
 		Terminated: make([]float32, k*b),
 	}
+}
+
+// stepRate is an exponential moving average of environment steps per
+// second, updated at most once a second, with a time constant of about
+// 30 s.
+type stepRate struct {
+	t     time.Time
+	steps int
+	avg   float64
+}
+
+func (s *stepRate) update(now time.Time, steps int) float64 {
+	dt := now.Sub(s.t).Seconds()
+	if dt < 1 {
+		if s.avg == 0 && dt > 0 {
+			return float64(steps-s.steps) / dt
+		}
+		return s.avg
+	}
+	inst := float64(steps-s.steps) / dt
+	if s.avg == 0 {
+		s.avg = inst
+	} else {
+		w := 1 - math.Exp(-dt/30)
+		s.avg += w * (inst - s.avg)
+	}
+	s.t, s.steps = now, steps
+	return s.avg
 }

@@ -12,7 +12,16 @@
 //
 // where r̂_h = r̂(z_h, a_h) is the predicted reward, ĉ_h = ĉ(z_h, a_h) the
 // predicted probability that the episode continues past step h, V the
-// terminal value and γ the discount. A Risk measure aggregates the K
+// terminal value and γ the discount. A model that learns an action value
+// q(z, a) ≈ E[r + γ ĉ V(z')] (an ActionValuer) scores the last step with
+// it instead,
+//
+//	G = Σ_{h<H−1} γ^h (Π_{j<h} ĉ_j) r̂_h  +  γ^{H−1} (Π_{j<H−1} ĉ_j) q(z_{H−1}, a_{H−1}),
+//
+// so that the value is never read off a predicted next latent: where a
+// move has several outcomes, a predicted mean (or a Gaussian sample) can
+// lie between them, off the states the value was trained on. With H = 1
+// the planner then acts greedily on q. A Risk measure aggregates the K
 // scores of a candidate into one. CEM then refits the sampling
 // distribution to the best candidates, MPPI to all candidates weighted by
 // their scores, for a number of iterations; the planner acts with the
@@ -49,6 +58,15 @@ type Model interface {
 	Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand)
 	// Value writes the terminal value V(z) of each of rows latents.
 	Value(dst, z []float32, rows int)
+}
+
+// ActionValuer is a Model that may learn an action value. When
+// HasActionValue reports true, the planner scores the last step of every
+// candidate with ActionValue, which writes q(z, a) of rows (latent,
+// action) pairs into dst (rows), instead of r̂ + γ ĉ V(z_H).
+type ActionValuer interface {
+	HasActionValue() bool
+	ActionValue(dst, z, a []float32, rows int)
 }
 
 // ActionSpec describes the action space: Discrete > 0 actions {0, …,
@@ -95,6 +113,7 @@ type MPC struct {
 	cfg   Config
 	spec  ActionSpec
 	model Model
+	q     ActionValuer // nil unless the model has an action value
 
 	latent, width, modelWidth, rows int
 	sample                          bool
@@ -175,6 +194,9 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	p.plan = make([]float64, h*p.width)
 	p.action = make([]float64, p.width)
 	p.order = byScore{idx: make([]int, n), scores: p.scores}
+	if q, ok := model.(ActionValuer); ok && q.HasActionValue() {
+		p.q = q
+	}
 	if spec.Discrete > 0 {
 		p.probs = make([]float64, h*spec.Discrete)
 	} else {
@@ -304,6 +326,7 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	}
 	g := 1.0
 	for s := range h {
+		last := s == h-1
 		for i := range n {
 			row := p.act[i*k*mw : (i*k+1)*mw]
 			if p.spec.Discrete > 0 {
@@ -318,6 +341,11 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 				copy(p.act[(i*k+j)*mw:(i*k+j+1)*mw], row)
 			}
 		}
+		if last && p.q != nil {
+			p.q.ActionValue(p.val, p.z, p.act, p.rows)
+			p.finish(g)
+			return
+		}
 		p.model.Step(p.next, p.rew, p.cont, p.z, p.act, p.rows, p.sample, rng)
 		for r := range p.rows {
 			p.ret[r] += g * p.disc[r] * float64(p.rew[r])
@@ -327,6 +355,13 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 		p.z, p.next = p.next, p.z
 	}
 	p.model.Value(p.val, p.z, p.rows)
+	p.finish(g)
+}
+
+// finish adds the terminal values in p.val, discounted by g and the
+// continuation, to the returns and aggregates each candidate's K scores.
+func (p *MPC) finish(g float64) {
+	n, k := p.cfg.Candidates, p.cfg.Samples
 	for r := range p.rows {
 		v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
 		if math.IsNaN(v) {

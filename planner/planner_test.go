@@ -270,6 +270,47 @@ func TestScoreFormula(t *testing.T) {
 	}
 }
 
+// withQ is constant with an action value q(z, a) = q + a (on its one
+// action dimension), switched on by has.
+type withQ struct {
+	constant
+	q   float32
+	has bool
+}
+
+func (m withQ) HasActionValue() bool { return m.has }
+func (m withQ) ActionValue(dst, _, a []float32, rows int) {
+	for r := range rows {
+		dst[r] = m.q + a[r]
+	}
+}
+
+func TestActionValueScoresTheLastStep(t *testing.T) {
+	// Reward 1, continuation c, horizon 3, action value q + a at the last
+	// step: G = 1 + γc + γ²c²(q + a_2); without it, 1 + γc + γ²c² + γ³c³v.
+	const c, v, q, gamma = 0.5, 10, 4, 0.9
+	for _, has := range []bool{true, false} {
+		t.Run(fmt.Sprint("has ", has), func(t *testing.T) {
+			m := withQ{constant: constant{c: c, v: v}, q: q, has: has}
+			cfg := Config{Horizon: 3, Candidates: 64, Iterations: 4, Discount: gamma}
+			p := mustNew(t, cfg, box(1, -1, 1), m)
+			a := p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1)))
+			want := 1 + gamma*c + gamma*gamma*c*c + gamma*gamma*gamma*c*c*c*v
+			if has {
+				// The planner pushes a_2 towards the bound 1.
+				last := p.plan[len(p.plan)-1]
+				want = 1 + gamma*c + gamma*gamma*c*c*(q+last)
+				if last < 0.5 {
+					t.Errorf("last planned action %g, want near 1 where q is highest", last)
+				}
+			}
+			if got := p.Score(); math.Abs(got-want) > 1e-5 {
+				t.Errorf("score %.9g, want %.9g (action %v)", got, want, a)
+			}
+		})
+	}
+}
+
 func TestWarmStart(t *testing.T) {
 	t.Run("continuous", func(t *testing.T) {
 		spec := box(2, -2, 2)

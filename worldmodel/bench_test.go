@@ -43,6 +43,8 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"deterministic/state/B256", DynamicsDeterministic, false, 256},
 		{"gaussian/pixels32/B256", DynamicsGaussian, true, 256},
 		{"deterministic/pixels32/B256", DynamicsDeterministic, true, 256},
+		{"mixture/state/B256", DynamicsMixture, false, 256},
+		{"mixture/pixels32/B256", DynamicsMixture, true, 256},
 		{"gaussian/state/B64", DynamicsGaussian, false, 64},
 		{"gaussian/pixels32/B64", DynamicsGaussian, true, 64},
 	} {
@@ -78,6 +80,8 @@ func BenchmarkStep(b *testing.B) {
 		{"gaussian-rank2/sample", DynamicsGaussian, 2, true},
 		{"gaussian/mean", DynamicsGaussian, 0, false},
 		{"deterministic", DynamicsDeterministic, 0, false},
+		{"mixture/sample", DynamicsMixture, 0, true},
+		{"mixture/mean", DynamicsMixture, 0, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg, _ := Preset("default")

@@ -28,12 +28,18 @@ func (m *Model) predictGaussian(mean, logVar, factor, z, a []float32, rows int) 
 // Calibration scores the model's one-step predictions on held-out
 // transitions: for every valid transition j of batch b (no terminal step
 // before it), the prediction from z_j = f_θ(o_j) and a_j is scored against
-// the target embedding z̄_{j+1} = f_ξ(o_{j+1}) by loss.Calibrate. The
-// deterministic model is scored as a Gaussian with unit variance, so both
-// dynamics share one table. A batch that does not fit the model panics.
+// the target embedding z̄_{j+1} = f_ξ(o_{j+1}) by loss.Calibrate, or for
+// the mixture by loss.CalibrateMixture (held-out NLL −log Σ_m π_m N per
+// dimension, coverage from the probability integral transform of each
+// dimension's marginal). The deterministic model is scored as a Gaussian
+// with unit variance, so all three dynamics share one table. A batch that
+// does not fit the model panics.
 func (m *Model) Calibration(b *Batch) loss.Calibration {
 	if err := m.checkBatch(b); err != nil {
 		panic("worldmodel: Calibration: " + err.Error())
+	}
+	if m.cfg.Dynamics == DynamicsMixture {
+		return m.mixtureCalibration(b)
 	}
 	B, K, d, r := b.B, b.K, m.cfg.LatentDim, m.cfg.Rank
 	in, A := m.spec.InputDim(), m.spec.ActionDim
@@ -75,4 +81,44 @@ func (m *Model) Calibration(b *Batch) loss.Calibration {
 		}
 	}
 	return loss.Calibrate(target, mean, logVar, factor, d, r)
+}
+
+// mixtureCalibration is Calibration for the mixture.
+func (m *Model) mixtureCalibration(b *Batch) loss.Calibration {
+	B, K, d, M := b.B, b.K, m.cfg.LatentDim, m.cfg.Components
+	in, A := m.spec.InputDim(), m.spec.ActionDim
+	z := make([]float32, B*d)
+	zbar := make([]float32, B*d)
+	pi := make([]float32, B*M)
+	mu := make([]float32, B*M*d)
+	lv := make([]float32, B*M*d)
+	var target, weights, mean, logVar []float64
+	alive := make([]bool, B)
+	for i := range alive {
+		alive[i] = true
+	}
+	for j := 0; j < K; j++ {
+		m.Encode(z, b.Obs[j*B*in:(j+1)*B*in], B)
+		m.encodeWith(m.tenc, zbar, b.Obs[(j+1)*B*in:(j+2)*B*in], B)
+		m.predictMixture(pi, mu, lv, z, b.Actions[j*B*A:(j+1)*B*A], B)
+		for bi := 0; bi < B; bi++ {
+			if !alive[bi] {
+				continue
+			}
+			for _, v := range zbar[bi*d : (bi+1)*d] {
+				target = append(target, float64(v))
+			}
+			for _, v := range pi[bi*M : (bi+1)*M] {
+				weights = append(weights, float64(v))
+			}
+			for i := bi * M * d; i < (bi+1)*M*d; i++ {
+				mean = append(mean, float64(mu[i]))
+				logVar = append(logVar, float64(lv[i]))
+			}
+			if b.Terminated[j*B+bi] != 0 {
+				alive[bi] = false
+			}
+		}
+	}
+	return loss.CalibrateMixture(target, weights, mean, logVar, d, M)
 }

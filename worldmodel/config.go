@@ -15,6 +15,11 @@ const (
 	// DynamicsDeterministic predicts the next latent μ only and is trained
 	// by the squared error ‖z̄ − μ‖².
 	DynamicsDeterministic = "deterministic"
+	// DynamicsMixture predicts a mixture of M diagonal Gaussians
+	// Σ_m π_m N(μ_m, diag(σ_m²)) over the next latent (the GJE paper's
+	// GMJE), for transitions with several discrete outcomes, and is trained
+	// by its negative log-likelihood.
+	DynamicsMixture = "mixture"
 )
 
 // Collapse guards.
@@ -43,6 +48,9 @@ const (
 	ValueLambda = "lambda"
 	// ValueNStep regresses the value on n-step returns from replay.
 	ValueNStep = "nstep"
+	// ValueQ learns an action value on the predictor's trunk from replay
+	// and regresses the value on its greedy maximum (see ActionValue).
+	ValueQ = "q"
 )
 
 // ErrConfig reports a configuration or spec that cannot be used.
@@ -65,10 +73,14 @@ var ErrConfig = errors.New("worldmodel: bad config")
 //
 // with w_j = ρ^j / Σ_i ρ^i for j = 0 … k−1, ℓ the Gaussian NLL (or the
 // squared error for the deterministic model), and the heads trained on the
-// imagined latents ẑ_j.
+// imagined latents ẑ_j. The mixture model predicts weights π_j, means
+// μ_jm and variances σ_jm² of M components, its ℓ is the mixture's NLL
+// minus an entropy bonus on π_j, and ẑ_{j+1} is the most likely
+// component's mean (or a sample of a component drawn by π_j).
 type Config struct {
-	// Dynamics is the dynamics head: "gaussian" (default) or
-	// "deterministic". Nothing else differs between the two models.
+	// Dynamics is the dynamics head: "gaussian" (default),
+	// "deterministic" or "mixture". Nothing else differs between the
+	// models.
 	Dynamics string `json:"dynamics"`
 	// LatentDim is the latent dimension d. Default 32.
 	LatentDim int `json:"latent_dim"`
@@ -83,8 +95,23 @@ type Config struct {
 	// convolution. Default 16.
 	Channels int `json:"channels"`
 	// Rank is the rank r of the low-rank factor U ∈ R^{d×r} of the
-	// predicted covariance; 0 (default) is a diagonal covariance.
+	// predicted covariance; 0 (default) is a diagonal covariance. Only the
+	// Gaussian model has a factor: the mixture's components are diagonal.
 	Rank int `json:"rank"`
+	// Components is the number M of the mixture's components, 2 to 16
+	// (dynamics "mixture" only). Default 3.
+	Components int `json:"components"`
+	// MixtureEntropy is the weight c of the entropy bonus on the mixing
+	// weights: the mixture's loss is ℓ − c·H(π), H(π) = −Σ_m π_m log π_m,
+	// which keeps components from dying (a component whose weight reaches
+	// zero gets no gradient and never returns; DESIGN.md, "Mixtures
+	// collapse without help"). The bonus biases the weights towards
+	// uniform by about c. Default 0.01; negative turns it off.
+	MixtureEntropy float64 `json:"mixture_entropy"`
+	// MixtureFloor is a floor f on every mixing weight, π = (1 − M f)
+	// softmax(logits) + f (see loss.MixtureOptions). Default 0.01;
+	// negative turns it off; at most 1/(2M).
+	MixtureFloor float64 `json:"mixture_floor"`
 	// MinLogVar and MaxLogVar are the soft bounds on the predicted log σ²
 	// (mbrl-lib style, via softplus). Defaults −10 and 2.
 	MinLogVar float64 `json:"min_log_var"`
@@ -125,7 +152,10 @@ type Config struct {
 	Discount float64 `json:"discount"`
 	// ValueTarget is "lambda" (default: imagined TD(λ) returns from replay
 	// latents with a greedy one-step-lookahead action, bootstrapped from
-	// the target value) or "nstep" (n-step returns from replay).
+	// the target value), "nstep" (n-step returns from replay) or "q" (an
+	// action value q(z, a) on the predictor's trunk regresses one-step
+	// replay returns r + γ(1−d)V̄(z̄'), and the value regresses
+	// max_a q(z, a) at replay latents).
 	ValueTarget string `json:"value_target"`
 	// NStep is n of the n-step value target, cut at the end of the
 	// sequence. Default 3.
@@ -191,6 +221,9 @@ func (c Config) WithDefaults() Config {
 	num(&c.Hidden, 128)
 	num(&c.Patch, 4)
 	num(&c.Channels, 16)
+	num(&c.Components, 3)
+	flt(&c.MixtureEntropy, defaultMixtureEntropy)
+	flt(&c.MixtureFloor, defaultMixtureFloor)
 	flt(&c.MinLogVar, -10)
 	flt(&c.MaxLogVar, 2)
 	flt(&c.VarFloor, 1e-4)
@@ -240,7 +273,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: %s %q (allowed: %s)", ErrConfig, field, v, quoteJoin(allowed))
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if err := oneOf("dynamics", c.Dynamics, DynamicsGaussian, DynamicsDeterministic); err != nil {
+	if err := oneOf("dynamics", c.Dynamics, DynamicsGaussian, DynamicsDeterministic, DynamicsMixture); err != nil {
 		return err
 	}
 	if err := oneOf("guard", c.Guard, GuardSIGReg, GuardVICReg, GuardNone); err != nil {
@@ -249,7 +282,7 @@ func (c Config) Validate() error {
 	if err := oneOf("target", c.Target, TargetEMA, TargetStopGrad); err != nil {
 		return err
 	}
-	if err := oneOf("value_target", c.ValueTarget, ValueLambda, ValueNStep); err != nil {
+	if err := oneOf("value_target", c.ValueTarget, ValueLambda, ValueNStep, ValueQ); err != nil {
 		return err
 	}
 	positive := []struct {
@@ -283,7 +316,16 @@ func (c Config) Validate() error {
 		return bad("rank", c.Rank, fmt.Sprintf("0 (diagonal) to latent_dim %d", c.LatentDim))
 	}
 	if c.Rank > 0 && c.Dynamics != DynamicsGaussian {
-		return bad("rank", c.Rank, "0 unless dynamics is gaussian")
+		return bad("rank", c.Rank, "0 unless dynamics is gaussian; mixture components are diagonal")
+	}
+	if c.Components < 2 || c.Components > maxComponents {
+		return bad("components", c.Components, fmt.Sprintf("2 to %d, 0 for the default", maxComponents))
+	}
+	if !finite(c.MixtureEntropy) || c.MixtureEntropy > 10 {
+		return bad("mixture_entropy", c.MixtureEntropy, "up to 10, negative for none")
+	}
+	if !finite(c.MixtureFloor) || c.MixtureFloor > 0.5/float64(c.Components) {
+		return bad("mixture_floor", c.MixtureFloor, fmt.Sprintf("up to 1/(2·components) = %.4g, negative for none", 0.5/float64(c.Components)))
 	}
 	if !finite(c.MinLogVar) || !finite(c.MaxLogVar) || c.MinLogVar >= c.MaxLogVar {
 		return fmt.Errorf("%w: min_log_var %g, max_log_var %g (allowed: finite, min < max)", ErrConfig, c.MinLogVar, c.MaxLogVar)
@@ -316,6 +358,19 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Mixture defaults and bounds.
+const (
+	defaultMixtureEntropy = 0.01
+	defaultMixtureFloor   = 0.01
+	maxComponents         = 16
+)
+
+// mixtureOptions returns the mixture's floor and entropy weight, zero
+// where the config turns them off.
+func (c Config) mixtureOptions() (floor, entropy float64) {
+	return max(c.MixtureFloor, 0), max(c.MixtureEntropy, 0)
 }
 
 func quoteJoin(s []string) string {

@@ -3,6 +3,7 @@ package worldmodel
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -20,7 +21,18 @@ func TestConfigValidate(t *testing.T) {
 			c.Guard, c.Target, c.ValueTarget = GuardVICReg, TargetStopGrad, ValueNStep
 		}, ""},
 		{"no mean image", func(c *Config) { c.MeanImageFrames = -1 }, ""},
-		{"bad dynamics", func(c *Config) { c.Dynamics = "mixture" }, "dynamics"},
+		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture }, ""},
+		{"mixture of 16 without help", func(c *Config) {
+			c.Dynamics, c.Components, c.MixtureEntropy, c.MixtureFloor = DynamicsMixture, 16, -1, -1
+		}, ""},
+		{"mixture floor at its bound", func(c *Config) { c.Dynamics, c.Components, c.MixtureFloor = DynamicsMixture, 2, 0.25 }, ""},
+		{"bad dynamics", func(c *Config) { c.Dynamics = "mixtures" }, "dynamics"},
+		{"one component", func(c *Config) { c.Dynamics, c.Components = DynamicsMixture, 1 }, "components"},
+		{"17 components", func(c *Config) { c.Dynamics, c.Components = DynamicsMixture, 17 }, "components"},
+		{"rank mixture", func(c *Config) { c.Dynamics, c.Rank = DynamicsMixture, 1 }, "rank"},
+		{"mixture floor above 1/(2M)", func(c *Config) { c.Dynamics, c.MixtureFloor = DynamicsMixture, 0.17 }, "mixture_floor"},
+		{"mixture entropy NaN", func(c *Config) { c.MixtureEntropy = math.NaN() }, "mixture_entropy"},
+		{"mixture entropy huge", func(c *Config) { c.MixtureEntropy = 11 }, "mixture_entropy"},
 		{"bad guard", func(c *Config) { c.Guard = "barlow" }, "guard"},
 		{"bad target", func(c *Config) { c.Target = "frozen" }, "target"},
 		{"bad value target", func(c *Config) { c.ValueTarget = "mc" }, "value_target"},

@@ -1,7 +1,7 @@
 // Package worldmodel is dream's world model: a decoder-free latent
 // dynamics model with a Gaussian (or, with one config field, a
-// deterministic) predictor, trained in a gorgonia graph and run for
-// planning by a pure-Go inference path on the same weights.
+// deterministic or a mixture) predictor, trained in a gorgonia graph and
+// run for planning by a pure-Go inference path on the same weights.
 //
 // Notation: frame o_t, action a_t, latent dimension d, rank r.
 //
@@ -23,6 +23,18 @@
 //	L = (1−λ)·Σ_j w_j ℓ_j + λ·SIGReg + c_r·L_r + c_c·L_c + c_v·L_V.
 //
 // The deterministic model replaces ℓ by ‖z̄−μ‖²; nothing else differs.
+// The mixture model (the GJE paper's GMJE, for transitions with several
+// discrete outcomes, where one Gaussian puts its samples between them)
+// predicts M diagonal Gaussians and their weights from the same trunk,
+//
+//	π = softmax(logits) (floored),   μ_m = z_t + Δμ_m,   Σ_m = diag(σ_m²),
+//	ℓ = −log Σ_m π_m N(z̄; μ_m, Σ_m) − c·H(π),
+//
+// with a small entropy bonus c·H(π), a floor on π and components whose
+// means start spread out against the collapse onto one component. Its
+// rollout feeds the most likely component's mean (or, with FeedSamples, a
+// sample of a component drawn by π), as its inference path's mean step
+// does.
 // The reward, continuation and value heads are trained on the predictor's
 // own imagined latents. The value regresses on imagined TD(λ) returns (or
 // n-step returns from replay), computed outside the graph by the
@@ -38,7 +50,9 @@
 //
 // Training: TrainStep takes one Adam step on a Batch of sequences; the
 // layers of the graph are fused ops that compute on float32 slices with
-// BLAS. Calibration scores held-out one-step predictions. The
+// BLAS. Calibration scores held-out one-step predictions of all three
+// dynamics alike: NLL per dimension and coverage from the probability
+// integral transform of each dimension's predicted marginal. The
 // inference path (Encode, Step, Value, Predict, Decode) allocates nothing
 // in steady state and implements the planner's model interface. Save and
 // Load write and read the whole model, optimiser state included, in a

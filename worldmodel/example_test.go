@@ -83,3 +83,39 @@ func ExamplePixelsToInput() {
 	// Output:
 	// red plane: [1 1] green plane: [0 1] blue plane: [0 1]
 }
+
+// A mixture prediction: the mean step follows the most likely component,
+// a sampled step draws a component by its weight and then a Gaussian
+// sample of it, and Predict gives the mixture's overall mean and variance.
+func ExampleModel_Step_mixture() {
+	cfg, _ := worldmodel.Preset("debug")
+	cfg.Dynamics = worldmodel.DynamicsMixture
+	spec := worldmodel.Spec{ObsDim: 4, ActionDim: 2, Discrete: true}
+	rng := rand.New(rand.NewPCG(1, 2))
+	m, err := worldmodel.New(cfg, spec, rng)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d := m.LatentDim()
+	z := make([]float32, d)
+	m.Encode(z, []float32{0.01, -0.2, 0.03, 0.4}, 1)
+	action := []float32{1, 0}
+	mode, sample := make([]float32, d), make([]float32, d)
+	m.Step(mode, nil, nil, z, action, 1, false, nil)
+	m.Step(sample, nil, nil, z, action, 1, true, rng)
+	mean, variance := make([]float32, d), make([]float32, d)
+	m.Predict(mean, variance, z, action, 1)
+	fromMean, fromMode := false, false
+	for i := range mode {
+		fromMean = fromMean || mode[i] != mean[i]
+		fromMode = fromMode || sample[i] != mode[i]
+	}
+	fmt.Println("components:", m.Config().Components)
+	fmt.Println("mean step differs from the mixture's mean:", fromMean)
+	fmt.Println("sample differs from the mean step:", fromMode)
+	// Output:
+	// components: 3
+	// mean step differs from the mixture's mean: true
+	// sample differs from the mean step: true
+}

@@ -14,7 +14,9 @@ import (
 
 // TestGradient checks the graph's gradient of the whole training cost
 // against central finite differences, on a few coordinates of every
-// trained tensor, for both dynamics, a low-rank factor and pixels.
+// trained tensor, for the three dynamics, a low-rank factor, pixels and
+// fed samples (for the mixture, the component each row feeds is a choice
+// that finite differences this small do not change).
 func TestGradient(t *testing.T) {
 	cases := []struct {
 		name string
@@ -30,6 +32,13 @@ func TestGradient(t *testing.T) {
 			c.ValueTarget = ValueNStep
 		}, false, 2e-2},
 		{"pixels", func(c *Config) { c.Patch = 4 }, true, 2e-2},
+		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture }, false, 2e-2},
+		{"mixture-samples-nstep", func(c *Config) {
+			c.Dynamics = DynamicsMixture
+			c.FeedSamples = true
+			c.ValueTarget = ValueNStep
+			c.Components = 4
+		}, false, 2e-2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,7 +68,21 @@ func TestGradient(t *testing.T) {
 				}
 			}
 			tg := m.tg
+			switch {
+			case cfg.Dynamics == DynamicsMixture && cfg.FeedSamples:
+				// Weights that differ across rows, so that the rows
+				// draw different components.
+				for i := range m.pred.logits.w.data {
+					m.pred.logits.w.data[i] *= 30
+				}
+			case cfg.Dynamics == DynamicsMixture:
+				// One clearly most likely component, fed by every row.
+				m.pred.logits.b.data[0] += 3
+			}
 			m.fillInputs(tg, b, rng)
+			if cfg.Dynamics == DynamicsMixture {
+				settleChoices(t, m, rng)
+			}
 			run := func() float64 {
 				if err := tg.vm.RunAll(); err != nil {
 					t.Fatal(err)
@@ -140,5 +163,46 @@ func TestLogVarOp(t *testing.T) {
 		if !near(float64(v1[i]), float64(v2[i]), 1e-5) || !near(float64(g1[i]), float64(g2[i]), 1e-4) {
 			t.Errorf("x = %g: fused %g (gradient %g), composed %g (gradient %g)", xs[i], v1[i], g1[i], v2[i], g2[i])
 		}
+	}
+}
+
+// settleChoices makes the mixture's feeding choices of the filled training
+// graph robust to the finite differences: it checks that the most likely
+// component of every fed row leads the next by a margin of logits, and
+// when samples are fed it sets each row's uniform to the middle of the
+// cumulative-weight interval of a component drawn among those with weight
+// at least 0.1. The graph of the test rolls out K = 2 steps, so only step
+// 0 feeds.
+func settleChoices(t *testing.T, m *Model, rng *rand.Rand) {
+	t.Helper()
+	tg := m.tg
+	if tg.K != 2 {
+		t.Fatalf("settleChoices assumes K = 2, got %d", tg.K)
+	}
+	if err := tg.vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	tg.reset()
+	M := m.cfg.Components
+	floor, _ := m.cfg.mixtureOptions()
+	pi := make([]float64, M)
+	for r := 0; r < tg.B; r++ {
+		lg := tg.mixLogits[0][r*M : (r+1)*M]
+		if tg.mixU == nil {
+			sorted := slices.Sorted(slices.Values(lg))
+			if gap := sorted[M-1] - sorted[M-2]; gap < 0.3 {
+				t.Fatalf("row %d: the two most likely components' logits are %g apart, want a margin of 0.3", r, gap)
+			}
+			continue
+		}
+		mixtureWeights(pi, lg, floor)
+		var c int
+		for c = rng.IntN(M); pi[c] < 0.1; c = rng.IntN(M) {
+		}
+		lo := 0.0
+		for _, p := range pi[:c] {
+			lo += p
+		}
+		tg.mixU[r] = float32(lo + pi[c]/2)
 	}
 }

@@ -27,8 +27,10 @@ type trainGraph struct {
 	alive      []float32 // K·B, 1 where no terminal step came before step j
 	value      []float32 // valueSteps·B, value targets
 	valWeight  []float32 // valueSteps·B, weight of the value rows
+	qTarget    []float32 // K·B, action-value targets (ValueQ only)
 	dirs       []float32 // d × M, SIGReg directions
 	eps, eta   []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
+	mixU       []float32 // K·B, uniforms that draw mixture components (FeedSamples)
 	decZ       []float32 // DecoderBatch × d, detached latents (dec.z)
 	decTarget  []float32 // DecoderBatch × decodeDim (dec.target)
 
@@ -46,11 +48,14 @@ type trainGraph struct {
 
 	// Values copied out during a run (see tapOp): the losses, the online
 	// embeddings ((K+1)·B × d), and per step j the effective log σ², the
-	// mean, the reward, the continuation logit and the value.
+	// mean, the reward, the continuation logit and the value. For the
+	// mixture, logVars and mus hold every component (B × M·d) and
+	// mixLogits the logits (B × M).
 	total, pred, guard            []float32
 	rewardLoss, contLoss, valLoss []float32
+	qLoss                         []float32 // ValueQ only
 	z                             []float32
-	logVars, mus                  [][]float32
+	logVars, mus, mixLogits       [][]float32
 	rewards, conts, values        [][]float32
 }
 
@@ -143,30 +148,43 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	tg.zbar = zbarData
 	alive, aliveData := b.input("alive", K*B, 1)
 	tg.alive = aliveData
-	var eps, eta *G.Node
-	if c.FeedSamples && c.Dynamics == DynamicsGaussian {
+	var eps, eta, mixU *G.Node
+	if c.FeedSamples && c.Dynamics != DynamicsDeterministic {
 		eps, tg.eps = b.input("eps", K*B, d)
 		if r > 0 {
 			eta, tg.eta = b.input("eta", K*B*d, r)
+		}
+		if c.Dynamics == DynamicsMixture {
+			mixU, tg.mixU = b.input("component_uniforms", K*B, 1)
 		}
 	}
 
 	// Rollout of the predictor from z_0 with the logged actions.
 	weights := stepWeights(c.Rho, K)
 	zhat := b.rows(z, 0, B)
-	var predLoss *G.Node
-	var rewards, conts, values []*G.Node
+	var predLoss, entropySum *G.Node
+	var rewards, conts, values, qs []*G.Node
 	for j := 0; j < K; j++ {
 		aj := b.rows(act, j*B, (j+1)*B)
 		p := m.pred
 		t1 := dense(b.pool, []*G.Node{zhat, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true)
 		t := b.affine(t1, p.hidden, true)
-		mu := dense(b.pool, []*G.Node{t, p.mu.w.node}, p.mu.b.node, zhat, false)
-		tg.mus = append(tg.mus, tap(mu))
 		target := b.rows(zbar, j*B, (j+1)*B)
 		gate := b.rows(alive, j*B, (j+1)*B)
-		var lj, lv, u *G.Node
-		if c.Dynamics == DynamicsGaussian {
+		var mu, lj, lv, u, entropy *G.Node
+		var mix mixtureNodes
+		if c.Dynamics == DynamicsMixture {
+			mix = m.graphMixture(b, t, zhat)
+			tg.mus = append(tg.mus, tap(mix.mus))
+			tg.logVars = append(tg.logVars, tap(mix.logVars))
+			tg.mixLogits = append(tg.mixLogits, tap(mix.logits))
+			lj, entropy = m.graphMixtureLoss(mix, target, gate)
+		} else {
+			mu = dense(b.pool, []*G.Node{t, p.mu.w.node}, p.mu.b.node, zhat, false)
+			tg.mus = append(tg.mus, tap(mu))
+		}
+		switch c.Dynamics {
+		case DynamicsGaussian:
 			lv = m.graphLogVar(b, t)
 			tg.logVars = append(tg.logVars, tap(lv))
 			var uGated *G.Node
@@ -176,8 +194,16 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 			}
 			lj = must(loss.GaussianNLL(target, rowGate(mu, gate, target), rowGate(lv, gate, nil), uGated, r,
 				loss.NLLOptions{Beta: c.BetaNLL}))
-		} else {
+		case DynamicsDeterministic:
 			lj = must(loss.SquaredError(target, rowGate(mu, gate, target)))
+		}
+		if entropy != nil {
+			entropy = b.scale(entropy, weights[j])
+			if entropySum == nil {
+				entropySum = entropy
+			} else {
+				entropySum = b.add(entropySum, entropy)
+			}
 		}
 		lj = b.scale(lj, weights[j])
 		if predLoss == nil {
@@ -188,6 +214,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		rewards = append(rewards, b.affine(t, p.reward, false))
 		conts = append(conts, b.affine(t, p.cont, false))
 		tg.rewards = append(tg.rewards, tap(rewards[j]))
+		if p.q.w != nil {
+			qs = append(qs, b.affine(t, p.q, false))
+		}
 		tg.conts = append(tg.conts, tap(conts[j]))
 		if j < m.valueSteps(K) {
 			values = append(values, m.graphValue(b, zhat))
@@ -197,7 +226,14 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 			break
 		}
 		zhat = mu
-		if eps != nil {
+		switch {
+		case mixU != nil:
+			zhat = m.graphMixtureSample(mix, b.rows(mixU, j*B, (j+1)*B), b.rows(eps, j*B, (j+1)*B))
+		case mix.mus != nil:
+			// The mode, the most likely component's mean, as the
+			// inference path's mean step.
+			zhat = m.graphMixtureMode(mix)
+		case eps != nil:
 			sigma := must(G.Exp(b.scale(lv, 0.5)))
 			zhat = b.add(zhat, must(G.HadamardProd(sigma, b.rows(eps, j*B, (j+1)*B))))
 			if eta != nil {
@@ -228,6 +264,15 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	contLoss := must(loss.BCEWithLogits(cat(conts), contIn, headW))
 	valLoss := must(loss.MSE(cat(values), valueIn, valW))
 	tg.rewardLoss, tg.contLoss, tg.valLoss = tap(rewardLoss), tap(contLoss), tap(valLoss)
+	if qs != nil {
+		// The action value regresses one-step returns on the imagined
+		// latents with the logged actions, weighted as the other heads.
+		var qIn *G.Node
+		qIn, tg.qTarget = b.input("q_targets", K*B, 1)
+		qLoss := must(loss.MSE(cat(qs), qIn, headW))
+		tg.qLoss = tap(qLoss)
+		valLoss = b.add(valLoss, qLoss)
+	}
 
 	// Collapse guard on the online embeddings of all frames.
 	predWeight := 1 - c.GuardWeight
@@ -243,6 +288,12 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		predWeight = 1
 	}
 	total := b.scale(predLoss, predWeight)
+	if entropySum != nil {
+		// The mixture's entropy bonus, −c·Σ_j w_j H(π_j), weighted as the
+		// prediction loss.
+		_, bonus := c.mixtureOptions()
+		total = b.add(total, b.scale(entropySum, -predWeight*bonus))
+	}
 	if guard != nil {
 		tg.guard = tap(guard)
 		total = b.add(total, b.scale(guard, c.GuardWeight))
@@ -290,14 +341,12 @@ func (m *Model) graphLogVar(b graphBuilder, t *G.Node) *G.Node {
 }
 
 // valueSteps is the number of imagined latents ẑ_0 … per sequence that
-// the value is trained on: all K for n-step targets, the first (the replay
-// latent z_0) for TD(λ) targets, whose imagined rollouts cost K times more
-// for every extra step.
+// the value is trained on: all K, with n-step returns from replay or
+// imagined TD(λ) returns from each replay latent (a value trained on the
+// first latent alone learns K times slower and stays starved on
+// gridworlds).
 func (m *Model) valueSteps(K int) int {
-	if m.cfg.ValueTarget == ValueNStep {
-		return K
-	}
-	return 1
+	return K
 }
 
 // graphValue is the online value network on z.

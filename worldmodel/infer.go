@@ -22,7 +22,7 @@ type buffers struct {
 	// row each row reads.
 	headW, headB, head []float32
 	heads              linear
-	noise              []float32 // the samples' ε and η, row after row
+	noise              []float32 // the samples' ε and η (mixture: u and ε), row after row
 	zc, ac             []float32
 	src                []int32
 
@@ -38,6 +38,10 @@ type buffers struct {
 	cand, cz, cr, cc, cv []float32
 	target, ret          []float32
 	mu, logVar, factor   []float32
+
+	// Mixture heads (Predict, Calibration): Δμ and raw log σ² (M·d per
+	// row) and the logits (M per row).
+	mixMu, mixLogVar, mixLogits []float32
 }
 
 // grow returns (*b)[:n], reallocating when the capacity is short.
@@ -292,16 +296,22 @@ func (m *Model) meanHead(dst, t, z []float32, rows int) {
 // Step predicts one step for rows (latent, action) pairs: the next latent
 // into next (rows×d), the reward r̂(z, a) into reward and the probability
 // of continuing ĉ(z, a) into cont (rows each; either may be nil). With
-// sample false, or for the deterministic model, next is the mean μ; with
-// sample true the Gaussian model draws
+// sample false, or for the deterministic model, next is the mean μ (for
+// the mixture, the most likely component's mean μ_c, c = argmax_m π_m);
+// with sample true the Gaussian model draws
 //
 //	z' = μ + σ⊙ε + U·η,   ε ~ N(0, I_d), η ~ N(0, I_r)
 //
-// from rng, row after row (ε then η). a holds rows×ActionDim values.
-// Step implements the planner's model interface.
+// from rng, row after row (ε then η), and the mixture draws a component c
+// by its weights π, then a sample of it,
 //
-// The heads (Δμ, and for sampling log σ² and U, then r̂ and ĉ) run as one
-// product on weights packed side by side. When every row has the same
+//	c = min{k : Σ_{m≤k} π_m > u},   z' = μ_c + σ_c⊙ε,   u ~ U[0, 1), ε ~ N(0, I_d)
+//
+// row after row (u then ε). a holds rows×ActionDim values. Step
+// implements the planner's model interface.
+//
+// The heads (Δμ, and for sampling log σ² and U, the mixture's logits, then
+// r̂ and ĉ) run as one product on weights packed side by side. When every row has the same
 // latent and the actions take few distinct values (a planner's first
 // step: one start latent, a few first actions), the trunk and the heads
 // run once per distinct row; the samples are drawn per row as always.
@@ -317,6 +327,7 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 		checkLen("Step", "cont", cont, rows)
 	}
 	gauss := sample && m.cfg.Dynamics == DynamicsGaussian
+	mix := m.cfg.Dynamics == DynamicsMixture
 	r := 0
 	if gauss {
 		r = m.cfg.Rank
@@ -326,7 +337,7 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 	if src != nil {
 		zc, ac = m.buf.zc, m.buf.ac
 	}
-	w := m.packHeads(gauss)
+	w := m.packHeads(gauss, mix, sample)
 	hidden := m.cfg.Hidden
 	grow(&m.buf.t1, n*hidden)
 	grow(&m.buf.t2, n*hidden)
@@ -337,16 +348,32 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 	// the order of the rows (ε then η), while the helpers start on them.
 	var noise []float32
 	var draw func()
-	if gauss {
+	switch {
+	case gauss:
 		noise = grow(&m.buf.noise, rows*(d+r))
 		draw = func() {
 			for i := range noise {
 				noise[i] = float32(rng.NormFloat64())
 			}
 		}
+	case mix && sample:
+		noise = grow(&m.buf.noise, rows*(d+1))
+		draw = func() {
+			for i := range noise {
+				if i%(d+1) == 0 {
+					noise[i] = float32(rng.Float64())
+				} else {
+					noise[i] = float32(rng.NormFloat64())
+				}
+			}
+		}
 	}
 	m.workers().splitWhile(n, 16, work, &m.buf.stepJob, draw)
 	m.buf.stepJob = stepJob{}
+	if mix {
+		m.mixtureRows(next, reward, cont, z, h, noise, src, rows, w, sample)
+		return
+	}
 	for i := 0; i < rows; i++ {
 		k := i
 		if src != nil {
@@ -411,18 +438,26 @@ func (j *stepJob) run(lo, hi int) {
 // packHeads packs the heads Step needs side by side into m.buf.headW
 // (Hidden × w) and m.buf.headB (w), the layer m.buf.heads, and returns w.
 // The columns of a row are Δμ (d), then with gauss the raw log σ² (d) and
-// the factor U (d·r), then the reward and the continuation logit. Packing
-// copies the weights on every call, so it always sees the current ones; it
-// costs Hidden·w copies, little next to a product of many rows.
-func (m *Model) packHeads(gauss bool) int {
+// the factor U (d·r), then the reward and the continuation logit. For the
+// mixture (mix set) they are Δμ (M·d), the raw log σ² (M·d) when sampling,
+// the logits (M), the reward and the continuation logit. Packing copies
+// the weights on every call, so it always sees the current ones; it costs
+// Hidden·w copies, little next to a product of many rows.
+func (m *Model) packHeads(gauss, mix, sample bool) int {
 	p := m.pred
 	var all [5]linear // on the stack: packing allocates nothing
 	heads := append(all[:0], p.mu)
-	if gauss {
+	switch {
+	case gauss:
 		heads = append(heads, p.logVar)
 		if m.cfg.Rank > 0 {
 			heads = append(heads, p.u)
 		}
+	case mix:
+		if sample {
+			heads = append(heads, p.logVar)
+		}
+		heads = append(heads, p.logits)
 	}
 	heads = append(heads, p.reward, p.cont)
 	w := 0
@@ -519,13 +554,25 @@ rowLoop:
 // Predict writes the predicted mean μ and the marginal variances
 // diag(Σ)_i = σ_i² + Σ_k U_ik² of the next latent for rows (latent,
 // action) pairs (rows×d each). The deterministic model predicts no
-// spread: its variances are zero. variance may be nil.
+// spread: its variances are zero. For the mixture they are the mixture's
+// overall mean and, by the law of total variance, its variances,
+//
+//	mean_i = Σ_m π_m μ_mi,   variance_i = Σ_m π_m (σ_mi² + μ_mi²) − mean_i².
+//
+// variance may be nil.
 func (m *Model) Predict(mean, variance, z, a []float32, rows int) {
 	d := m.cfg.LatentDim
 	checkLen("Predict", "z", z, rows*d)
 	checkLen("Predict", "a", a, rows*m.spec.ActionDim)
 	checkLen("Predict", "mean", mean, rows*d)
+	if variance != nil {
+		checkLen("Predict", "variance", variance, rows*d)
+	}
 	t := m.trunk(z, a, rows)
+	if m.cfg.Dynamics == DynamicsMixture {
+		m.predictMixtureMoments(mean, variance, t, z, rows)
+		return
+	}
 	m.meanHead(mean, t, z, rows)
 	if variance == nil {
 		return

@@ -69,6 +69,8 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"deterministic", func(c *Config) { c.Dynamics = DynamicsDeterministic; c.ValueTarget = ValueNStep }, false},
 		{"gaussian pixels", func(c *Config) { c.ValueTarget = ValueNStep }, true},
 		{"deterministic pixels", func(c *Config) { c.Dynamics = DynamicsDeterministic }, true},
+		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture; c.ValueTarget = ValueNStep }, false},
+		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,7 +114,11 @@ func testInferenceMatchesGraph(t *testing.T) {
 			for j := 0; j < K; j++ {
 				a := b.Actions[j*B*A : (j+1)*B*A]
 				m.Step(next, reward, cont, zhat, a, B, false, nil)
-				check("mean", next, tg.mus[j])
+				if m.cfg.Dynamics == DynamicsMixture {
+					checkMixture(t, m, check, tg, j, next, zhat, a)
+				} else {
+					check("mean", next, tg.mus[j])
+				}
 				check("reward", reward, tg.rewards[j])
 				logits := make([]float32, B)
 				for i, l := range tg.conts[j] {
@@ -133,12 +139,52 @@ func testInferenceMatchesGraph(t *testing.T) {
 	}
 }
 
+// checkMixture checks the inference path's mixture at rollout step j
+// against the graph's: every component's mean and log-variance, the
+// weights, and Step's mean step (next, from zhat and actions a) as the
+// most likely component's mean.
+func checkMixture(t *testing.T, m *Model, check func(string, []float32, []float32), tg *trainGraph, j int, next, zhat, a []float32) {
+	t.Helper()
+	B, d, M := tg.B, m.cfg.LatentDim, m.cfg.Components
+	floor, _ := m.cfg.mixtureOptions()
+	pi, mus, lvs := make([]float32, B*M), make([]float32, B*M*d), make([]float32, B*M*d)
+	m.predictMixture(pi, mus, lvs, zhat, a, B)
+	check("component means", mus, tg.mus[j])
+	check("component log-variances", lvs, tg.logVars[j])
+	want, w := make([]float32, B*M), make([]float64, M)
+	mode := make([]float32, B*d)
+	for r := 0; r < B; r++ {
+		lg := tg.mixLogits[j][r*M : (r+1)*M]
+		mixtureWeights(w, lg, floor)
+		c := 0
+		for k := range w {
+			want[r*M+k] = float32(w[k])
+			if w[k] > w[c] {
+				c = k
+			}
+		}
+		copy(mode[r*d:(r+1)*d], tg.mus[j][(r*M+c)*d:(r*M+c+1)*d])
+	}
+	check("weights", pi, want)
+	check("mean (most likely component)", next, mode)
+}
+
 // TestInferenceAllocs checks that the inference path allocates nothing in
 // steady state.
 func TestInferenceAllocs(t *testing.T) {
-	for _, pixels := range []bool{false, true} {
+	cases := []struct {
+		pixels bool
+		mod    func(*Config)
+	}{
+		{false, func(c *Config) { c.Rank = 2 }},
+		{true, func(c *Config) { c.Rank = 2 }},
+		{false, func(c *Config) { c.Dynamics = DynamicsMixture }},
+		{true, func(c *Config) { c.Dynamics = DynamicsMixture }},
+	}
+	for _, tc := range cases {
+		pixels := tc.pixels
 		rng := rand.New(rand.NewPCG(1, 1))
-		m, batch := testModel(t, func(c *Config) { c.Rank = 2 }, pixels, 1, rng)
+		m, batch := testModel(t, tc.mod, pixels, 1, rng)
 		b := batch(8, 1)
 		rows, d := 8, m.cfg.LatentDim
 		z := make([]float32, rows*d)
@@ -147,16 +193,17 @@ func TestInferenceAllocs(t *testing.T) {
 		variance := make([]float32, rows*d)
 		frames := make([]float32, rows*m.decodeDim())
 		calls := map[string]func(){
-			"Encode":  func() { m.Encode(z, b.Obs, rows) },
-			"Step":    func() { m.Step(next, reward, cont, z, b.Actions, rows, true, rng) },
-			"Value":   func() { m.Value(value, z, rows) },
-			"Predict": func() { m.Predict(next, variance, z, b.Actions, rows) },
-			"Decode":  func() { m.Decode(frames, z, rows) },
+			"Encode":    func() { m.Encode(z, b.Obs, rows) },
+			"Step":      func() { m.Step(next, reward, cont, z, b.Actions, rows, true, rng) },
+			"Step mean": func() { m.Step(next, reward, cont, z, b.Actions, rows, false, nil) },
+			"Value":     func() { m.Value(value, z, rows) },
+			"Predict":   func() { m.Predict(next, variance, z, b.Actions, rows) },
+			"Decode":    func() { m.Decode(frames, z, rows) },
 		}
 		for name, f := range calls {
 			f()
 			if a := testing.AllocsPerRun(20, f); a != 0 {
-				t.Errorf("pixels %v: %s allocates %g times per call", pixels, name, a)
+				t.Errorf("%s pixels %v: %s allocates %g times per call", m.cfg.Dynamics, pixels, name, a)
 			}
 		}
 	}

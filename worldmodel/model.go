@@ -42,11 +42,16 @@ type encoder struct {
 //
 // and linear heads on t: Δμ (μ = z + Δμ), the raw log σ², the factor U
 // (d·r values per row, U_{ik} at i·r+k), the reward and the continuation
-// logit. The deterministic model has no log σ² or U head.
+// logit. The deterministic model has no log σ² or U head. The mixture
+// model has M blocks of d columns in Δμ and log σ² (component m at
+// columns m·d … m·d+d−1, μ_m = z + Δμ_m), the mixing logits (M columns)
+// and no U.
 type predictor struct {
 	inZ, inA, hidden linear
 	mu, logVar, u    linear
+	logits           linear
 	reward, cont     linear
+	q                linear // action value (ValueQ only)
 }
 
 // valueNet is V(z) = relu(relu(z·W₁ + b₁)·W₂ + b₂)·W₃ + b₃.
@@ -60,8 +65,8 @@ type decoder struct {
 	l1, out linear
 }
 
-// Model is the world model: encoders, the Gaussian or deterministic
-// predictor, the reward, continuation and value heads, the probe decoder,
+// Model is the world model: encoders, the Gaussian, deterministic or
+// mixture predictor, the reward, continuation and value heads, the probe decoder,
 // the optimiser state and a gorgonia training graph. The inference methods
 // (Encode, Step, Value, Predict, Decode) run in pure Go on the same
 // weights.
@@ -152,19 +157,27 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 		}
 	}
 	m.enc = newEncoder("enc", true)
+	comps := m.components()
 	m.pred = predictor{
 		inZ:    lin("pred.in_z", d, h, true, true),
 		inA:    lin("pred.in_a", a, h, false, true),
 		hidden: lin("pred.hidden", h, h, true, true),
-		mu:     lin("pred.mu", h, d, true, true),
+		mu:     lin("pred.mu", h, comps*d, true, true),
 		reward: lin("pred.reward", h, 1, true, true),
 		cont:   lin("pred.cont", h, 1, true, true),
 	}
-	if cfg.Dynamics == DynamicsGaussian {
+	switch cfg.Dynamics {
+	case DynamicsGaussian:
 		m.pred.logVar = lin("pred.log_var", h, d, true, true)
 		if cfg.Rank > 0 {
 			m.pred.u = lin("pred.u", h, d*cfg.Rank, true, true)
 		}
+	case DynamicsMixture:
+		m.pred.logVar = lin("pred.log_var", h, comps*d, true, true)
+		m.pred.logits = lin("pred.logits", h, comps, true, true)
+	}
+	if cfg.ValueTarget == ValueQ {
+		m.pred.q = lin("pred.q", h, 1, true, true)
 	}
 	m.val = valueNet{
 		l1:  lin("value.l1", d, h, true, true),
@@ -216,15 +229,27 @@ func (m *Model) newParam(name string, rows, cols int, trained bool) *param {
 	return p
 }
 
+// components is the number of predicted components: M for the mixture, 1
+// otherwise.
+func (m *Model) components() int {
+	if m.cfg.Dynamics == DynamicsMixture {
+		return m.cfg.Components
+	}
+	return 1
+}
+
 // decodeDim is the length of one decoded row: H·W·3 for pixels, ObsDim for
 // state vectors.
 func (m *Model) decodeDim() int { return m.spec.ObsDim }
 
 // init draws the weights as PyTorch's nn.Linear does, W, b ~ U(−1/√in,
-// 1/√in), with three changes: the factor head U starts 10× smaller (so the
+// 1/√in), with these changes: the factor head U starts 10× smaller (so the
 // covariance starts near diagonal), the reward, continuation and value
 // outputs start at zero (DreamerV3), and the target networks start as
-// copies of the online ones.
+// copies of the online ones. For the mixture, the logits start 10× smaller
+// with zero bias (near-uniform weights), and the biases of the components'
+// Δμ are spread out (see spreadComponents), so that the components start
+// apart and each can claim its own outcome.
 func (m *Model) init(rng *rand.Rand) {
 	uniform := func(l linear, scale float64) {
 		if l.w == nil {
@@ -251,6 +276,11 @@ func (m *Model) init(rng *rand.Rand) {
 		uniform(l, 1)
 	}
 	uniform(p.u, 0.1)
+	if m.cfg.Dynamics == DynamicsMixture {
+		uniform(p.logits, 0.1)
+		clear(p.logits.b.data)
+		spreadComponents(p.mu.b.data, m.cfg.Components, rng)
+	}
 	zero(p.reward)
 	zero(p.cont)
 	uniform(m.val.l1, 1)
@@ -329,6 +359,10 @@ func (m *Model) String() string {
 	if m.spec.Pixels() {
 		in = fmt.Sprintf("pixels %d×%d×%d×3", m.spec.Stack, m.spec.Frame[0], m.spec.Frame[1])
 	}
+	dyn := m.cfg.Dynamics
+	if dyn == DynamicsMixture {
+		dyn = fmt.Sprintf("mixture of %d", m.cfg.Components)
+	}
 	return fmt.Sprintf("worldmodel(%s, d=%d, rank=%d, hidden=%d, %s, %d params)",
-		m.cfg.Dynamics, m.cfg.LatentDim, m.cfg.Rank, m.cfg.Hidden, in, m.NumParams())
+		dyn, m.cfg.LatentDim, m.cfg.Rank, m.cfg.Hidden, in, m.NumParams())
 }

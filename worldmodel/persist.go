@@ -180,13 +180,14 @@ func (m *Model) ReadFrom(r io.Reader) (int64, error) {
 type architecture struct {
 	Dynamics                                 string
 	LatentDim, Hidden, Patch, Channels, Rank int
+	Components                               int // 1 unless the dynamics is a mixture
 	FrameStack, DecoderHidden                int
 	Spec                                     Spec
 }
 
 func (m *Model) architecture() architecture {
 	c := m.cfg
-	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, c.FrameStack, c.DecoderHidden, m.spec}
+	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden, m.spec}
 }
 
 // reader reads little-endian values from a byte slice; after the first

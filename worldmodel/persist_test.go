@@ -28,9 +28,18 @@ func predictions(m *Model, b *Batch) [][]float32 {
 }
 
 func TestSaveLoad(t *testing.T) {
-	for _, pixels := range []bool{false, true} {
+	cases := []struct {
+		pixels bool
+		mod    func(*Config)
+	}{
+		{false, func(c *Config) { c.Rank = 2 }},
+		{true, func(c *Config) { c.Rank = 2 }},
+		{false, func(c *Config) { c.Dynamics, c.Components, c.FeedSamples = DynamicsMixture, 4, true }},
+	}
+	for _, tc := range cases {
+		pixels := tc.pixels
 		rng := rand.New(rand.NewPCG(1, 2))
-		m, batch := testModel(t, func(c *Config) { c.Rank = 2 }, pixels, 3, rng)
+		m, batch := testModel(t, tc.mod, pixels, 3, rng)
 		b := batch(6, m.cfg.Horizon)
 		path := filepath.Join(t.TempDir(), "model.dwm")
 		if err := m.Save(path); err != nil {
@@ -46,7 +55,7 @@ func TestSaveLoad(t *testing.T) {
 		want := predictions(m, b)
 		for i, p := range predictions(got, b) {
 			if !slices.Equal(p, want[i]) {
-				t.Fatalf("pixels %v: prediction %d differs after loading", pixels, i)
+				t.Fatalf("%v: prediction %d differs after loading", m, i)
 			}
 		}
 		// Training resumes exactly: the same batches and seed give the
@@ -61,7 +70,7 @@ func TestSaveLoad(t *testing.T) {
 			}
 		}
 		if !sameSnapshot(snapshot(m), snapshot(got)) {
-			t.Fatalf("pixels %v: training after loading differs", pixels)
+			t.Fatalf("%v: training after loading differs", m)
 		}
 		// No temporary file is left behind.
 		entries, _ := os.ReadDir(filepath.Dir(path))
@@ -111,6 +120,7 @@ func TestLoadRejects(t *testing.T) {
 		{"truncated checksum", file[:len(file)-1], ErrCorrupt},
 		{"wider latent", other(func(c *Config) { c.LatentDim = 16 }), ErrArchitecture},
 		{"deterministic", other(func(c *Config) { c.Dynamics = DynamicsDeterministic }), ErrArchitecture},
+		{"mixture", other(func(c *Config) { c.Dynamics = DynamicsMixture }), ErrArchitecture},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +146,25 @@ func TestLoadRejects(t *testing.T) {
 	lr := other(func(c *Config) { c.LR = 0.5 })
 	if _, err := m.ReadFrom(bytes.NewReader(lr)); err != nil || m.Config().LR != 0.5 {
 		t.Errorf("ReadFrom of another learning rate = %v, lr %g", err, m.Config().LR)
+	}
+	// A mixture of another number of components is another architecture;
+	// other mixture options are hyperparameters.
+	mix, _ := testModel(t, func(c *Config) { c.Dynamics = DynamicsMixture }, false, 0, rand.New(rand.NewPCG(4, 4)))
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		want error
+	}{
+		{"five components", func(c *Config) { c.Dynamics, c.Components = DynamicsMixture, 5 }, ErrArchitecture},
+		{"gaussian", nil, ErrArchitecture},
+		{"other floor", func(c *Config) { c.Dynamics, c.MixtureFloor, c.MixtureEntropy = DynamicsMixture, -1, 0.2 }, nil},
+	} {
+		if _, err := mix.ReadFrom(bytes.NewReader(other(tc.mod))); !errors.Is(err, tc.want) {
+			t.Errorf("mixture model, ReadFrom of %s = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if c := mix.Config(); c.MixtureFloor != -1 || c.MixtureEntropy != 0.2 {
+		t.Errorf("mixture options %g, %g after loading, want -1, 0.2", c.MixtureFloor, c.MixtureEntropy)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.dwm")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file = %v", err)

@@ -75,6 +75,7 @@ func TestStepSharedLatent(t *testing.T) {
 		{"gaussian", nil},
 		{"gaussian rank 2", func(c *Config) { c.Rank = 2 }},
 		{"deterministic", func(c *Config) { c.Dynamics = DynamicsDeterministic }},
+		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 6))

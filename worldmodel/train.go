@@ -41,11 +41,13 @@ type Metrics struct {
 	// Total is the world model's loss (everything but the decoder).
 	Total float64
 	// Prediction is the ρ-weighted multi-step prediction loss (Gaussian
-	// NLL, or squared error for the deterministic model).
+	// NLL, squared error for the deterministic model, the mixture's NLL
+	// without its entropy bonus for the mixture).
 	Prediction float64
 	// Guard is the collapse guard's loss (0 without a guard).
 	Guard float64
-	// Reward, Cont and Value are the heads' losses.
+	// Reward, Cont and Value are the heads' losses; with ValueQ, Value
+	// is the sum of the value's and the action value's.
 	Reward, Cont, Value float64
 	// Decoder is the probe decoder's loss.
 	Decoder float64
@@ -53,7 +55,8 @@ type Metrics struct {
 	// embeddings of the batch, averaged over coordinates; near zero means
 	// collapse.
 	EmbedStd float64
-	// LogVar is the mean predicted log σ² (0 for the deterministic model).
+	// LogVar is the mean predicted log σ² (over every component for the
+	// mixture; 0 for the deterministic model).
 	LogVar float64
 	// GradNorm is the global norm of the world model's gradient before
 	// clipping.
@@ -368,12 +371,18 @@ func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 		}
 	}
 	meanTarget := m.valueTargets(tg.value, b, tg.obs, tg.zbar, valid, rng)
+	if tg.qTarget != nil {
+		m.nStepReturns(tg.qTarget, b, tg.zbar, 1)
+	}
 
 	if tg.dirs != nil {
 		loss.RandomDirections(tg.dirs, d, c.SIGRegDirections, rng)
 	}
 	for i := range tg.eps {
 		tg.eps[i] = float32(rng.NormFloat64())
+	}
+	for i := range tg.mixU {
+		tg.mixU[i] = float32(rng.Float64())
 	}
 	if r := c.Rank; tg.eta != nil {
 		for row := 0; row < K*B; row++ {
@@ -418,6 +427,9 @@ func (m *Model) readMetrics(tg *trainGraph) Metrics {
 	}
 	if tg.guard != nil {
 		x.Guard = float64(tg.guard[0])
+	}
+	if tg.qLoss != nil {
+		x.Value += float64(tg.qLoss[0])
 	}
 	if len(tg.logVars) > 0 {
 		s, n := 0.0, 0

@@ -303,17 +303,23 @@ func TestValueTargets(t *testing.T) {
 		for i := range m.tval.out.w.data { // a target value that varies
 			m.tval.out.w.data[i] = float32(rng.NormFloat64())
 		}
-		b := batch(6, 1)
-		x := make([]float32, 2*b.B*m.standardLen())
-		m.standardize(x, b.Obs, 2*b.B)
-		dst := make([]float32, b.B)
-		m.valueTargets(dst, b, x, nil, []float32{1, 1, 1, 1, 1, 1}, rng)
+		// Two frames per sequence: the rows of frame j start from s_j.
+		b := batch(6, 2)
+		rows := b.K * b.B
+		x := make([]float32, (b.K+1)*b.B*m.standardLen())
+		m.standardize(x, b.Obs, (b.K+1)*b.B)
+		dst := make([]float32, rows)
+		valid := make([]float32, rows)
+		for i := range valid {
+			valid[i] = 1
+		}
+		m.valueTargets(dst, b, x, nil, valid, rng)
 		d := m.LatentDim()
-		z := make([]float32, b.B*d)
-		m.Encode(z, b.Obs, b.B)
+		z := make([]float32, rows*d)
+		m.Encode(z, b.Obs, rows)
 		next, rew, cont, val := make([]float32, d), make([]float32, 1), make([]float32, 1), make([]float32, 1)
 		differs := false
-		for i := 0; i < b.B; i++ {
+		for i := 0; i < rows; i++ {
 			best, worst := math.Inf(-1), math.Inf(1)
 			for a := 0; a < m.ActionDim(); a++ {
 				act := make([]float32, m.ActionDim())
@@ -398,7 +404,7 @@ func TestTrainingLearns(t *testing.T) {
 // frames, actions and rewards of another episode) changes no gradient.
 // The collapse guard, which sees every frame, is off for the check.
 func TestTerminalMasking(t *testing.T) {
-	for _, dyn := range []string{DynamicsGaussian, DynamicsDeterministic} {
+	for _, dyn := range []string{DynamicsGaussian, DynamicsDeterministic, DynamicsMixture} {
 		rng := rand.New(rand.NewPCG(1, 2))
 		m, batch := testModel(t, func(c *Config) {
 			c.Dynamics, c.Guard, c.ValueTarget = dyn, GuardNone, ValueNStep

@@ -13,12 +13,19 @@ import (
 // x holds the standardised inputs of the batch and zbar the target
 // embeddings of frames 1 … K.
 func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, rng *rand.Rand) float64 {
-	if m.cfg.ValueTarget == ValueNStep {
-		m.nStepTargets(dst, b, zbar)
-	} else {
-		s := grow(&m.buf.z, b.B*m.cfg.LatentDim)
-		m.encodeStandard(m.enc, s, x, b.B)
-		m.lambdaTargets(dst, s, b.B, rng)
+	switch m.cfg.ValueTarget {
+	case ValueNStep:
+		m.nStepReturns(dst, b, zbar, m.cfg.NStep)
+	case ValueQ:
+		rows := len(dst)
+		s := grow(&m.buf.z, rows*m.cfg.LatentDim)
+		m.encodeStandard(m.enc, s, x, rows)
+		m.greedyTargets(dst, s, rows, rng)
+	default:
+		rows := len(dst)
+		s := grow(&m.buf.z, rows*m.cfg.LatentDim)
+		m.encodeStandard(m.enc, s, x, rows)
+		m.lambdaTargets(dst, s, rows, rng)
 	}
 	s, n := 0.0, 0.0
 	for i, v := range dst {
@@ -31,21 +38,21 @@ func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, 
 	return s / n
 }
 
-// nStepTargets writes the n-step returns from replay,
+// nStepReturns writes the n-step returns from replay,
 //
 //	G_j = Σ_{i<m} γ^i r_{j+i} + γ^m V̄(z̄_{j+m}),   m = min(n, K−j),
 //
 // where the sum stops after a terminal step (and then has no bootstrap),
 // V̄ is the target value network and z̄ = f_ξ(o) the target embeddings
 // (zbar, K·B rows for frames 1 … K).
-func (m *Model) nStepTargets(dst []float32, b *Batch, zbar []float32) {
+func (m *Model) nStepReturns(dst []float32, b *Batch, zbar []float32, n int) {
 	B, K := b.B, b.K
 	gamma := m.cfg.Discount
 	vb := grow(&m.buf.val, K*B)
 	m.valueWith(m.tval, vb, zbar, K*B)
 	for bi := 0; bi < B; bi++ {
 		for j := 0; j < K; j++ {
-			steps := min(m.cfg.NStep, K-j)
+			steps := min(n, K-j)
 			g, disc, alive := 0.0, 1.0, true
 			for i := 0; i < steps; i++ {
 				idx := (j+i)*B + bi
@@ -65,7 +72,7 @@ func (m *Model) nStepTargets(dst []float32, b *Batch, zbar []float32) {
 }
 
 // lambdaTargets writes imagined TD(λ) returns from the replay latents
-// s_0 = f_θ(o_0) of the batch's first frames (DESIGN.md, "The value target
+// s_j = f_θ(o_j) of the batch's frames 0 … K−1 (DESIGN.md, "The value target
 // decides it"):
 // for h = 0 … H−1 the model takes the greedy one-step-lookahead action
 //
@@ -78,7 +85,7 @@ func (m *Model) nStepTargets(dst []float32, b *Batch, zbar []float32) {
 //	G_H = V̄(s_H),   G_h = r_h + γ c_h ((1−λ) V̄(s_{h+1}) + λ G_{h+1})
 //
 // with r_h = r̂(s_h, a_h) and c_h = ĉ(s_h, a_h) the predicted reward and
-// continuation probability. The target of V(ẑ_0) is G_0.
+// continuation probability. The target of V(ẑ_j) is G_0 from s_j.
 //
 // s holds the rows start latents and is overwritten.
 func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
@@ -142,4 +149,86 @@ func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
 		}
 		dst[r] = g
 	}
+}
+
+// actionCandidates fills the buffer of candidate actions for rows latents:
+// every discrete action (one-hot) or ValueCandidates random actions in
+// [−1, 1]^A drawn from rng. It returns the candidates (rows·nc×A) and nc.
+func (m *Model) actionCandidates(rows int, rng *rand.Rand) ([]float32, int) {
+	A := m.spec.ActionDim
+	nc := m.cfg.ValueCandidates
+	if m.spec.Discrete {
+		nc = A
+	}
+	cand := grow(&m.buf.cand, rows*nc*A)
+	if m.spec.Discrete {
+		clear(cand)
+		for r := 0; r < rows; r++ {
+			for k := 0; k < nc; k++ {
+				cand[(r*nc+k)*A+k] = 1
+			}
+		}
+		return cand, nc
+	}
+	for i := range cand {
+		cand[i] = float32(2*rng.Float64() - 1)
+	}
+	return cand, nc
+}
+
+// greedyTargets writes the value targets of ValueQ,
+//
+//	V(s_j) ← max_a q(s_j, a),
+//
+// over every discrete action (or ValueCandidates random actions in
+// [−1, 1]^A drawn from rng) at the replay latents s (rows×d). The action
+// value q regresses the one-step returns r + γ(1−d)V̄(z̄') of the logged
+// transitions, so both are learned on real latents and real next latents:
+// no value is read off an imagined mean, which for a transition with
+// several outcomes lies between them (DESIGN.md's feasibility study).
+func (m *Model) greedyTargets(dst, s []float32, rows int, rng *rand.Rand) {
+	d, A := m.cfg.LatentDim, m.spec.ActionDim
+	cand, nc := m.actionCandidates(rows, rng)
+	cz := grow(&m.buf.cz, rows*nc*d)
+	for r := 0; r < rows; r++ {
+		for k := 0; k < nc; k++ {
+			copy(cz[(r*nc+k)*d:(r*nc+k+1)*d], s[r*d:(r+1)*d])
+		}
+	}
+	q := grow(&m.buf.cv, rows*nc)
+	m.actionValue(q, cz, cand[:rows*nc*A], rows*nc)
+	for r := 0; r < rows; r++ {
+		best := float32(math.Inf(-1))
+		for _, v := range q[r*nc : (r+1)*nc] {
+			best = max(best, v)
+		}
+		dst[r] = best
+	}
+}
+
+// HasActionValue reports whether the model learns an action value
+// (value_target "q").
+func (m *Model) HasActionValue() bool { return m.pred.q.w != nil }
+
+// ActionValue writes the learned action value q(z, a) of rows (latent,
+// action) pairs into dst: the expected discounted return of taking a in z
+// and then acting greedily, including the immediate reward,
+//
+//	q(z, a) ≈ E[r + γ(1−d) V(z')].
+//
+// It panics when the model has no action value (see HasActionValue).
+// ActionValue implements the planner's ActionValuer.
+func (m *Model) ActionValue(dst, z, a []float32, rows int) {
+	if !m.HasActionValue() {
+		panic("worldmodel: ActionValue on a model without an action value (value_target is not \"q\")")
+	}
+	checkLen("ActionValue", "z", z, rows*m.cfg.LatentDim)
+	checkLen("ActionValue", "a", a, rows*m.spec.ActionDim)
+	checkLen("ActionValue", "dst", dst, rows)
+	m.actionValue(dst, z, a, rows)
+}
+
+func (m *Model) actionValue(dst, z, a []float32, rows int) {
+	t := m.trunk(z, a, rows)
+	affine(dst[:rows], t, rows, m.pred.q)
 }

@@ -115,7 +115,7 @@ func TestCompareBadFlags(t *testing.T) {
 		{"shard out of range", []string{"--shard", "2/2"}, `--shard "2/2" is not valid (allowed: i/n with 0 ≤ i < n`},
 		{"shard malformed", []string{"--shard", "half"}, `--shard "half"`},
 		{"unknown env", []string{"--env", "nope"}, `--env "nope" is not valid (allowed: gridworld, `},
-		{"unknown dynamics", []string{"--dynamics", "gaussian,quantum"}, `--dynamics: "quantum" is not valid: dynamics "quantum" (allowed: "gaussian", "deterministic")`},
+		{"unknown dynamics", []string{"--dynamics", "gaussian,quantum"}, `--dynamics: "quantum" is not valid: dynamics "quantum" (allowed: "gaussian", "deterministic", "mixture")`},
 		{"empty dynamics", []string{"--dynamics", "gaussian,,deterministic"}, `--dynamics "gaussian,,deterministic"`},
 		{"no seeds", []string{"--seeds", "0"}, "--seeds 0 is not valid (allowed: 1 to"},
 		{"no parallel", []string{"--parallel", "0"}, "--parallel 0 is not valid (allowed: 1 to"},

@@ -64,7 +64,7 @@ again with --resume --run-dir DIR to continue.`,
 	f.StringVar(&opts.env, "env", "", "environment (see `dream envs`; default gridworld/frozenlake-4x4)")
 	f.StringVar(&opts.mapFile, "map", "", "map file, with --env gridworld")
 	f.StringVar(&opts.obs, "obs", "", "observations: pixels (default) or state")
-	f.StringVar(&opts.dynamics, "dynamics", "", "latent dynamics: gaussian (default) or deterministic")
+	f.StringVar(&opts.dynamics, "dynamics", "", "latent dynamics: gaussian (default), deterministic or mixture")
 	f.IntVar(&opts.steps, "steps", 0, "total environment steps (default: the environment's budget)")
 	f.Uint64Var(&opts.seed, "seed", 0, "seed of every random stream of the run")
 	f.StringVar(&opts.runDir, "run-dir", "", "run directory (default: a new one under runs/)")
@@ -114,8 +114,10 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		cfg.Obs = opts.obs
 	}
 	if set("dynamics") {
-		if opts.dynamics != worldmodel.DynamicsGaussian && opts.dynamics != worldmodel.DynamicsDeterministic {
-			return cfg, fmt.Errorf("--dynamics %q is not valid (allowed: gaussian, deterministic)", opts.dynamics)
+		switch opts.dynamics {
+		case worldmodel.DynamicsGaussian, worldmodel.DynamicsDeterministic, worldmodel.DynamicsMixture:
+		default:
+			return cfg, fmt.Errorf("--dynamics %q is not valid (allowed: gaussian, deterministic, mixture)", opts.dynamics)
 		}
 		cfg.Model.Dynamics = opts.dynamics
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat/distmv"
 )
 
 // calibrationData draws rows×d targets from exactly the predicted Gaussians
@@ -131,4 +132,133 @@ func TestCalibrateEmpty(t *testing.T) {
 	if got := Calibrate(nil, nil, nil, nil, 4, 0); got != (Calibration{}) {
 		t.Errorf("empty input: %+v", got)
 	}
+}
+
+// TestCalibratePITEqualsResiduals: for Gaussians, the coverage from the
+// probability integral transform (CalibrateMixture with one component)
+// equals the 1σ/2σ coverage of the normalised residuals (Calibrate), and
+// so do the NLL and the ECE, for calibrated and for miscalibrated
+// predictions.
+func TestCalibratePITEqualsResiduals(t *testing.T) {
+	const rows, d = 5000, 4
+	for _, scale := range []float64{1, 0.25, 3} {
+		rng := rand.New(rand.NewPCG(5, uint64(10*scale)))
+		target, mean, logVar, _ := calibrationData(rng, rows, d, 0, false)
+		lv := make([]float64, len(logVar))
+		for i, v := range logVar {
+			lv[i] = v + math.Log(scale) // predicted variance = scale × true variance
+		}
+		res := Calibrate(target, mean, lv, nil, d, 0)
+		pit := CalibrateMixture(target, fill(rows, 1), mean, lv, d, 1)
+		// The two differ only where a residual lies within rounding of an
+		// interval's edge: allow one count of rows·d.
+		tol := 1.0 / (rows * d)
+		if pit.N != res.N || !near(pit.NLLPerDim, res.NLLPerDim, 1e-12) ||
+			math.Abs(pit.Within1-res.Within1) > tol || math.Abs(pit.Within2-res.Within2) > tol ||
+			math.Abs(pit.ECE-res.ECE) > tol {
+			t.Errorf("variance ×%g: PIT %+v, residuals %+v", scale, pit, res)
+		}
+		if scale != 1 && res.ECE < 0.05 {
+			t.Errorf("variance ×%g: ECE %.4f, the check has no power", scale, res.ECE)
+		}
+	}
+}
+
+// mixtureData draws rows×d targets from known mixtures of M diagonal
+// Gaussians with random weights, means N(0, 2²) and log-variances in
+// [−2, 0].
+func mixtureData(rng *rand.Rand, rows, d, m int) (target, weights, mean, logVar []float64) {
+	target = make([]float64, rows*d)
+	weights = make([]float64, rows*m)
+	mean = make([]float64, rows*m*d)
+	logVar = make([]float64, rows*m*d)
+	for b := range rows {
+		w := weights[b*m : (b+1)*m]
+		var sum float64
+		for j := range w {
+			w[j] = 0.2 + rng.Float64()
+			sum += w[j]
+		}
+		for j := range w {
+			w[j] /= sum
+		}
+		for k := b * m * d; k < (b+1)*m*d; k++ {
+			mean[k] = 2 * rng.NormFloat64()
+			logVar[k] = -2 * rng.Float64()
+		}
+		c, u := 0, rng.Float64()
+		for c < m-1 && u > w[c] {
+			u -= w[c]
+			c++
+		}
+		for i := range d {
+			k := (b*m+c)*d + i
+			target[b*d+i] = mean[k] + math.Exp(logVar[k]/2)*rng.NormFloat64()
+		}
+	}
+	return target, weights, mean, logVar
+}
+
+func TestCalibrateMixture(t *testing.T) {
+	const rows, d, m = 20000, 3, 3
+	rng := rand.New(rand.NewPCG(8, 42))
+	target, weights, mean, logVar := mixtureData(rng, rows, d, m)
+	got := CalibrateMixture(target, weights, mean, logVar, d, m)
+	// The dimensions of a row share its component, so rows (not rows·d)
+	// independent residuals set the tolerance: four binomial standard
+	// errors.
+	se := func(p float64) float64 { return 4 * math.Sqrt(p*(1-p)/rows) }
+	const pIn1, pIn2 = 0.6826894921370859, 0.9544997361036416
+	if got.N != rows || math.Abs(got.Within1-pIn1) > se(pIn1) || math.Abs(got.Within2-pIn2) > se(pIn2) || got.ECE > se(0.5) {
+		t.Errorf("calibrated mixture: %+v, want coverage %.3f and %.3f ± %.3f, ECE ≤ %.3f", got, pIn1, pIn2, se(pIn1), se(0.5))
+	}
+	// The NLL is −log of the mixture density, checked against distmv on
+	// the first rows.
+	var want float64
+	const check = 50
+	for b := range check {
+		var p float64
+		for j := range m {
+			off := (b*m + j) * d
+			cov := mat.NewSymDense(d, nil)
+			for i := range d {
+				cov.SetSym(i, i, math.Exp(logVar[off+i]))
+			}
+			n, _ := distmv.NewNormal(mean[off:off+d], cov, nil)
+			p += weights[b*m+j] * math.Exp(n.LogProb(target[b*d:(b+1)*d]))
+		}
+		want -= math.Log(p) / (check * d)
+	}
+	head := CalibrateMixture(target[:check*d], weights[:check*m], mean[:check*m*d], logVar[:check*m*d], d, m)
+	if !near(head.NLLPerDim, want, 1e-12) {
+		t.Errorf("NLL per dimension %.15g, distmv %.15g", head.NLLPerDim, want)
+	}
+	// One Gaussian moment-matched to each mixture (its overall mean and
+	// variance) fits worse: higher NLL, and its coverage is off.
+	gm, glv := make([]float64, rows*d), make([]float64, rows*d)
+	for b := range rows {
+		for i := range d {
+			var mu, second float64
+			for j := range m {
+				k := (b*m+j)*d + i
+				mu += weights[b*m+j] * mean[k]
+				second += weights[b*m+j] * (math.Exp(logVar[k]) + mean[k]*mean[k])
+			}
+			gm[b*d+i], glv[b*d+i] = mu, math.Log(second-mu*mu)
+		}
+	}
+	single := Calibrate(target, gm, glv, nil, d, 0)
+	if single.NLLPerDim < got.NLLPerDim+0.2 || single.ECE < 4*got.ECE {
+		t.Errorf("moment-matched Gaussian %+v not clearly worse than the mixture %+v", single, got)
+	}
+	t.Logf("mixture %+v, moment-matched Gaussian %+v", got, single)
+}
+
+func TestCalibrateMixturePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("short weights did not panic")
+		}
+	}()
+	CalibrateMixture(make([]float64, 6), make([]float64, 2), make([]float64, 12), make([]float64, 12), 3, 2)
 }

@@ -6,7 +6,8 @@
 // embedding under a predicted Gaussian with diagonal-plus-low-rank covariance
 // (GaussianNLL, with β-NLL weighting), its deterministic counterpart
 // SquaredError, and the likelihood under a mixture of diagonal Gaussians
-// (MixtureNLL) for transitions with several discrete outcomes. The collapse
+// (MixtureNLL) for transitions with several discrete outcomes, with an
+// entropy bonus on its weights (MixtureEntropy). The collapse
 // guards are SIGReg (the Epps–Pulley test of random projections against
 // N(0, 1), from LeJEPA) and VICReg's variance and covariance terms. MSE and
 // BCEWithLogits train the reward, continuation and value heads; SoftBound
@@ -18,6 +19,6 @@
 // any built-in op. Each works on Float32 and Float64 graphs; the arithmetic
 // runs in float64 either way.
 //
-// RowNLL and Calibrate are plain Go: they score one prediction, or a set of
-// held-out predictions, without a graph.
+// RowNLL, Calibrate and CalibrateMixture are plain Go: they score one
+// prediction, or a set of held-out predictions, without a graph.
 package loss

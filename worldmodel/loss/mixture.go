@@ -163,3 +163,93 @@ func ratio(s, pi, a float64) float64 {
 	}
 	return s / pi
 }
+
+// MixtureEntropy returns a scalar node: the mean over the B rows of the
+// entropy of the mixing weights,
+//
+//	H = −Σ_m π_m log π_m,   π = a·s + f,   s = softmax(logits),   a = 1 − M f,
+//
+// with f = opts.MinWeight and logits B×M. Subtracting c·H from a mixture's
+// NLL is a small bonus for spreading the weight, against the collapse of
+// mixture density networks onto one component (a component whose weight
+// reaches zero gets no gradient and never returns). Its gradient by the
+// logits is
+//
+//	∂H/∂logit_k = −a s_k (log π_k − Σ_j s_j log π_j).
+//
+// The node is one fused op.
+func MixtureEntropy(logits *gorgonia.Node, m int, opts MixtureOptions) (*gorgonia.Node, error) {
+	if logits == nil {
+		return nil, fmt.Errorf("loss: MixtureEntropy: logits are required: %w", ErrShape)
+	}
+	if m < 1 {
+		return nil, fmt.Errorf("loss: MixtureEntropy: %d components, want ≥ 1: %w", m, ErrOption)
+	}
+	if !(opts.MinWeight >= 0 && opts.MinWeight*float64(m) < 1) {
+		return nil, fmt.Errorf("loss: MixtureEntropy: MinWeight %v, want 0 ≤ f < 1/M = %v: %w", opts.MinWeight, 1/float64(m), ErrOption)
+	}
+	b, cols, err := matrixShape("MixtureEntropy", "logits", logits)
+	if err != nil {
+		return nil, err
+	}
+	if cols != m {
+		return nil, fmt.Errorf("loss: MixtureEntropy: logits have %d columns, want M = %d: %w", cols, m, ErrShape)
+	}
+	return applyLoss(entropyKernel{mixtureKernel{b: b, m: m, floor: opts.MinWeight}}, logits)
+}
+
+// entropyKernel is MixtureEntropy over B rows of M logits; it reuses
+// mixtureKernel's weights.
+type entropyKernel struct{ mixtureKernel }
+
+func (k entropyKernel) String() string {
+	return fmt.Sprintf("MixtureEntropy{B=%d M=%d floor=%g}", k.b, k.m, k.floor)
+}
+
+// workLen: s and π (M each).
+func (k entropyKernel) workLen() int { return 2 * k.m }
+
+func (k entropyKernel) loss(in [][]float64, work []float64) float64 {
+	m := k.m
+	s, pi := work[:m], work[m:2*m]
+	var sum float64
+	for b := range k.b {
+		k.weights(in[0][b*m:(b+1)*m], s, pi)
+		for _, p := range pi {
+			sum -= xlogx(p)
+		}
+	}
+	return sum / float64(k.b)
+}
+
+func (k entropyKernel) grad(in [][]float64, g float64, out [][]float64, work []float64) {
+	m := k.m
+	s, pi := work[:m], work[m:2*m]
+	a := 1 - float64(m)*k.floor
+	g /= float64(k.b)
+	for b := range k.b {
+		k.weights(in[0][b*m:(b+1)*m], s, pi)
+		// log π_j, with s_j log π_j → 0 where both underflow.
+		var mean float64
+		for j, p := range pi {
+			if s[j] > 0 {
+				pi[j] = math.Log(p)
+				mean += s[j] * pi[j]
+			} else {
+				pi[j] = 0
+			}
+		}
+		gl := out[0][b*m : (b+1)*m]
+		for j := range gl {
+			gl[j] = -g * a * s[j] * (pi[j] - mean)
+		}
+	}
+}
+
+// xlogx is x log x, with its limit 0 at x = 0.
+func xlogx(x float64) float64 {
+	if x == 0 {
+		return 0
+	}
+	return x * math.Log(x)
+}

@@ -247,3 +247,99 @@ func TestMixtureNLLErrors(t *testing.T) {
 		})
 	}
 }
+
+// entropyWant is the mean entropy of the floored softmax weights of the
+// rows of logits (B×M), written out directly.
+func entropyWant(logits []float64, m int, floor float64) float64 {
+	rows := len(logits) / m
+	var sum float64
+	for b := range rows {
+		lg := logits[b*m : (b+1)*m]
+		var norm float64
+		for _, x := range lg {
+			norm += math.Exp(x)
+		}
+		for _, x := range lg {
+			pi := (1-float64(m)*floor)*math.Exp(x)/norm + floor
+			sum -= pi * math.Log(pi)
+		}
+	}
+	return sum / float64(rows)
+}
+
+func TestMixtureEntropy(t *testing.T) {
+	for i, c := range mixtureCases {
+		t.Run(c.name, func(t *testing.T) {
+			args := []*arg{randNormArg(rand.New(rand.NewPCG(uint64(i), 9)), "logits", 1.5, c.b, c.m)}
+			build := func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return MixtureEntropy(in[0], c.m, MixtureOptions{MinWeight: c.floor})
+			}
+			if got, want := evaluator(t, args, build)(), entropyWant(args[0].data, c.m, c.floor); !near(got, want, 1e-12) {
+				t.Errorf("MixtureEntropy %.15g, direct %.15g", got, want)
+			}
+			checkGradFD(t, args, build, 1e-6)
+			l64, g64 := lossAndGrad(t, tensor.Float64, args, build)
+			l32, g32 := lossAndGrad(t, tensor.Float32, args, build)
+			if !near(l32, l64, 1e-5) {
+				t.Errorf("float32 %.8g, float64 %.8g", l32, l64)
+			}
+			for j := range g64[0] {
+				if !near(g32[0][j], g64[0][j], 1e-5) {
+					t.Errorf("float32 ∂/∂logits[%d] %.8g, float64 %.8g", j, g32[0][j], g64[0][j])
+				}
+			}
+		})
+	}
+	t.Run("bounds", func(t *testing.T) {
+		// Equal logits: H = log M, the maximum. One dominant logit: H = 0
+		// without a floor, the floor's entropy with one. The gradient
+		// vanishes in all four (a maximum, and softmax saturated).
+		cases := []struct {
+			name   string
+			logits []float64
+			floor  float64
+			want   float64
+		}{
+			{"uniform", []float64{0.7, 0.7, 0.7}, 0, math.Log(3)},
+			{"uniform floored", []float64{2, 2, 2}, 0.1, math.Log(3)},
+			{"one component", []float64{0, -900, -900}, 0, 0},
+			{"one component floored", []float64{0, -900, -900}, 0.05, -(0.9*math.Log(0.9) + 0.1*math.Log(0.05))},
+		}
+		for _, c := range cases {
+			args := []*arg{newArg("logits", c.logits, 1, 3)}
+			build := func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+				return MixtureEntropy(in[0], 3, MixtureOptions{MinWeight: c.floor})
+			}
+			l, g := lossAndGrad(t, tensor.Float64, args, build)
+			if !near(l, c.want, 1e-12) {
+				t.Errorf("%s: entropy %.15g, want %.15g", c.name, l, c.want)
+			}
+			for j, x := range g[0] {
+				if !(math.Abs(x) <= 1e-12) {
+					t.Errorf("%s: ∂/∂logits[%d] = %g, want 0", c.name, j, x)
+				}
+			}
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		g := gorgonia.NewGraph()
+		lg := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(4, 3), gorgonia.WithName("lg"))
+		for _, c := range []struct {
+			name  string
+			m     int
+			floor float64
+			want  error
+		}{
+			{"width", 2, 0, ErrShape},
+			{"no components", 0, 0, ErrOption},
+			{"floor too high", 3, 0.4, ErrOption},
+		} {
+			if _, err := MixtureEntropy(lg, c.m, MixtureOptions{MinWeight: c.floor}); !errors.Is(err, c.want) {
+				t.Errorf("%s: error %v, want %v", c.name, err, c.want)
+			}
+		}
+		if _, err := MixtureEntropy(nil, 3, MixtureOptions{}); !errors.Is(err, ErrShape) {
+			t.Errorf("nil logits: error %v, want ErrShape", err)
+		}
+	})
+}

@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"math/rand/v2"
+
+	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/planner"
+)
+
+// The world model sees a box action in [−1, 1]^n, whatever the
+// environment's bounds (TD-MPC2 normalises actions the same way), so that
+// its inputs have one scale and the value targets' random candidate
+// actions in [−1, 1]^n cover the whole space. The planner and the
+// environment keep the environment's units.
+
+// encodeAction writes the model's form of an env action: one-hot for a
+// discrete space, each component mapped from [low, high] to [−1, 1] for a
+// box.
+func encodeAction(dst []float32, a []float64, space envs.Space) {
+	if space.Kind == envs.KindDiscrete {
+		clear(dst)
+		dst[int(a[0])] = 1
+		return
+	}
+	for i, v := range a {
+		lo, hi := space.Low[i], space.High[i]
+		dst[i] = float32(2*(v-lo)/(hi-lo) - 1)
+	}
+}
+
+// scaledModel is a planner model whose box actions, in the environment's
+// units, are mapped to [−1, 1] before they reach the world model.
+type scaledModel struct {
+	m         planner.Model
+	q         planner.ActionValuer // nil unless m has an action value
+	low, span []float32            // per dimension: low and (high − low)/2
+	buf       []float32
+}
+
+func newScaledModel(m planner.Model, space envs.Space) *scaledModel {
+	s := &scaledModel{m: m}
+	if q, ok := m.(planner.ActionValuer); ok && q.HasActionValue() {
+		s.q = q
+	}
+	for i := range space.Dim() {
+		s.low = append(s.low, float32(space.Low[i]))
+		s.span = append(s.span, float32((space.High[i]-space.Low[i])/2))
+	}
+	return s
+}
+
+// scale returns rows actions mapped to [−1, 1] (a scratch slice).
+func (s *scaledModel) scale(a []float32, rows int) []float32 {
+	n := len(s.low)
+	if cap(s.buf) < rows*n {
+		s.buf = make([]float32, rows*n)
+	}
+	b := s.buf[:rows*n]
+	for i := range b {
+		j := i % n
+		b[i] = (a[i]-s.low[j])/s.span[j] - 1
+	}
+	return b
+}
+
+func (s *scaledModel) LatentDim() int { return s.m.LatentDim() }
+func (s *scaledModel) ActionDim() int { return s.m.ActionDim() }
+func (s *scaledModel) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
+	s.m.Step(next, reward, cont, z, s.scale(a, rows), rows, sample, rng)
+}
+func (s *scaledModel) Value(dst, z []float32, rows int) { s.m.Value(dst, z, rows) }
+func (s *scaledModel) HasActionValue() bool             { return s.q != nil }
+func (s *scaledModel) ActionValue(dst, z, a []float32, rows int) {
+	s.q.ActionValue(dst, z, s.scale(a, rows), rows)
+}

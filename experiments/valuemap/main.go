@@ -1,0 +1,196 @@
+// Command valuemap prints, for a trained gridworld run, the learned value
+// of every cell next to the optimal one, and the action a one-step
+// lookahead in the model (or the learned action value q, where the model
+// has one) picks next to the optimal action:
+//
+//	go run ./experiments/valuemap RUN_DIR
+//
+// The optimal values come from value iteration on the true transition
+// model (gridworld.OptimalValues) at the run's discount.
+package main
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"os"
+
+	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/envs/gridworld"
+	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/replay"
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: valuemap RUN_DIR")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "valuemap:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string) error {
+	r, err := agent.OpenTrained(dir)
+	if err != nil {
+		return err
+	}
+	cfg := r.Config()
+	m := r.Model()
+	env, err := registry.Make(cfg.Env, envs.Options{Obs: envs.ObsMode(cfg.Obs), Size: cfg.Size, MapFile: cfg.Map})
+	if err != nil {
+		return err
+	}
+	g, ok := env.Simulator().(*gridworld.Env)
+	if !ok {
+		return fmt.Errorf("%s is not a gridworld", cfg.Env)
+	}
+	env.Reset(0)
+	mp := g.Map()
+	gamma := m.Config().Discount
+	opt := gridworld.OptimalValues(g, 1000, gamma)
+	spec := m.Spec()
+	d, A := m.LatentDim(), spec.ActionDim
+	in := make([]float32, spec.InputDim())
+	z := make([]float32, d)
+	v := make([]float32, 1)
+	za := make([]float32, A*d)
+	acts := make([]float32, A*A)
+	for a := 0; a < A; a++ {
+		acts[a*A+a] = 1
+	}
+	next := make([]float32, A*d)
+	rew := make([]float32, A)
+	cont := make([]float32, A)
+	vn := make([]float32, A)
+	qa := make([]float32, A)
+	var frame *image.RGBA
+	var packed []uint8
+	if spec.Pixels() {
+		frame = image.NewRGBA(image.Rect(0, 0, spec.Frame[1], spec.Frame[0]))
+	}
+	vec := make([]float64, g.VectorSpace().Dim())
+	names := []string{"L", "D", "R", "U"}
+	encodeCell := func(row, col int, z []float32) {
+		if err := g.SetState([]float64{float64(row), float64(col)}); err != nil {
+			panic(err)
+		}
+		if frame != nil {
+			g.Render(frame)
+			packed = replay.PackRGB(packed, frame)
+			for f := 0; f < spec.Stack; f++ {
+				worldmodel.PixelsToInput(in[f*len(packed):], packed, 1, spec.Frame[0], spec.Frame[1])
+			}
+		} else {
+			g.Vector(vec)
+			for f := 0; f < spec.Stack; f++ {
+				for i, x := range vec {
+					in[f*len(vec)+i] = float32(x)
+				}
+			}
+		}
+		m.Encode(z, in, 1)
+	}
+	zo := make([]float32, d)
+	vo := make([]float32, 1)
+	fmt.Printf("cell     tile  V       V*      Q(L,D,R,U) model                 a  a*\n")
+	agree, cells := 0, 0
+	for row := 0; row < mp.Rows; row++ {
+		for col := 0; col < mp.Cols; col++ {
+			t := mp.At(row, col)
+			if t == gridworld.Wall || t == gridworld.Hole || t == gridworld.Goal {
+				continue
+			}
+			if err := g.SetState([]float64{float64(row), float64(col)}); err != nil {
+				return err
+			}
+			encodeCell(row, col, z)
+			if false {
+				g.Render(frame)
+				packed = replay.PackRGB(packed, frame)
+				for f := 0; f < spec.Stack; f++ {
+					worldmodel.PixelsToInput(in[f*len(packed):], packed, 1, spec.Frame[0], spec.Frame[1])
+				}
+			} else {
+				g.Vector(vec)
+				for f := 0; f < spec.Stack; f++ {
+					for i, x := range vec {
+						in[f*len(vec)+i] = float32(x)
+					}
+				}
+			}
+			m.Value(v, z, 1)
+			for a := 0; a < A; a++ {
+				copy(za[a*d:], z)
+			}
+			m.Step(next, rew, cont, za, acts, A, false, nil)
+			m.Value(vn, next, A)
+			if m.HasActionValue() {
+				m.ActionValue(qa, za, acts, A)
+			}
+			best, bq := 0, math.Inf(-1)
+			qs := ""
+			for a := 0; a < A; a++ {
+				q := float64(rew[a]) + gamma*float64(cont[a])*float64(vn[a])
+				if m.HasActionValue() {
+					q = float64(qa[a])
+				}
+				qs += fmt.Sprintf("%6.3f ", q)
+				if q > bq {
+					best, bq = a, q
+				}
+			}
+			// The optimal action from the true model.
+			ob, obq := 0, math.Inf(-1)
+			for a := 0; a < A; a++ {
+				q := 0.0
+				for _, o := range g.Transitions(row, col, a) {
+					q += o.Prob * o.Reward
+					if !o.Terminal {
+						q += o.Prob * gamma * opt[o.Row*mp.Cols+o.Col]
+					}
+				}
+				if q > obq+1e-9 {
+					ob, obq = a, q
+				}
+			}
+			same := " "
+			if math.Abs(qOf(g, row, col, best, gamma, opt, mp.Cols)-obq) < 1e-6 {
+				agree++
+				same = "="
+			}
+			cells++
+			// At the optimal action: the model's reward, continuation and
+			// value at the predicted mean against the truth.
+			tr, tc, tv := 0.0, 0.0, 0.0
+			for _, o := range g.Transitions(row, col, ob) {
+				tr += o.Prob * o.Reward
+				if !o.Terminal {
+					tc += o.Prob
+					encodeCell(o.Row, o.Col, zo)
+					m.Value(vo, zo, 1)
+					tv += o.Prob * float64(vo[0])
+				}
+			}
+			fmt.Printf("    a*: r̂ %.3f (%.3f)  ĉ %.3f (%.3f)  V(μ) %.3f  E[c V(s')] %.3f\n", rew[ob], tr, cont[ob], tc, vn[ob], tv)
+			fmt.Printf("(%d,%d)    %c   %6.3f  %6.3f  %s %s  %s %s\n", row, col, rune(t), v[0], opt[row*mp.Cols+col], qs, names[best], names[ob], same)
+		}
+	}
+	fmt.Printf("greedy one-step lookahead optimal in %d of %d cells\n", agree, cells)
+	return nil
+}
+
+func qOf(g *gridworld.Env, row, col, a int, gamma float64, opt []float64, cols int) float64 {
+	q := 0.0
+	for _, o := range g.Transitions(row, col, a) {
+		q += o.Prob * o.Reward
+		if !o.Terminal {
+			q += o.Prob * gamma * opt[o.Row*cols+o.Col]
+		}
+	}
+	return q
+}

@@ -1,0 +1,142 @@
+package worldmodel
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestActionValue(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m, batch := testModel(t, func(c *Config) { c.ValueTarget = ValueQ }, false, 30, rng)
+	if !m.HasActionValue() {
+		t.Fatal("a model with value_target q has no action value")
+	}
+	d, A := m.LatentDim(), m.ActionDim()
+
+	t.Run("value targets are the greedy action value", func(t *testing.T) {
+		b := batch(6, 2)
+		rows := b.K * b.B
+		x := make([]float32, (b.K+1)*b.B*m.standardLen())
+		m.standardize(x, b.Obs, (b.K+1)*b.B)
+		dst := make([]float32, rows)
+		valid := make([]float32, rows)
+		for i := range valid {
+			valid[i] = 1
+		}
+		m.valueTargets(dst, b, x, nil, valid, rng)
+		z := make([]float32, rows*d)
+		m.Encode(z, b.Obs, rows)
+		q := make([]float32, 1)
+		differs := false
+		for i := 0; i < rows; i++ {
+			best, worst := math.Inf(-1), math.Inf(1)
+			for a := 0; a < A; a++ {
+				act := make([]float32, A)
+				act[a] = 1
+				m.ActionValue(q, z[i*d:(i+1)*d], act, 1)
+				best, worst = math.Max(best, float64(q[0])), math.Min(worst, float64(q[0]))
+			}
+			if !near(float64(dst[i]), best, 1e-5) {
+				t.Fatalf("row %d: target %g, want max_a q %g", i, dst[i], best)
+			}
+			differs = differs || best-worst > 1e-4
+		}
+		if !differs {
+			t.Error("the actions' values never differ: the check has no power")
+		}
+	})
+
+	t.Run("action value targets are one-step returns", func(t *testing.T) {
+		const v = 2.0
+		clear(m.tval.out.w.data)
+		m.tval.out.b.data[0] = v
+		B, K := 2, 2
+		b := batch(B, K)
+		b.Rewards = []float32{1, 2, 3, 4}
+		b.Terminated = []float32{0, 1, 0, 0}
+		dst := make([]float32, K*B)
+		m.nStepReturns(dst, b, make([]float32, K*B*d), 1)
+		g := m.cfg.Discount
+		want := []float64{1 + g*v, 2, 3 + g*v, 4 + g*v}
+		for i := range want {
+			if !near(float64(dst[i]), want[i], 1e-6) {
+				t.Errorf("target %d = %g, want %g", i, dst[i], want[i])
+			}
+		}
+	})
+
+	t.Run("training fits the action value", func(t *testing.T) {
+		// With a reward of +1 for action 0 and −1 for action 1, after
+		// training q(z_j, a_j) at the replay latents explains most of the
+		// variance of its targets r_j + γ(1−d_j)V̄(z̄_{j+1}).
+		rng := rand.New(rand.NewPCG(5, 6))
+		m, raw := testModel(t, func(c *Config) { c.ValueTarget = ValueQ }, false, 0, rng)
+		batch := func(B, K int) *Batch {
+			b := raw(B, K)
+			for i := range b.Rewards {
+				b.Rewards[i] = 1 - 2*b.Actions[i*A+1]
+			}
+			return b
+		}
+		for i := 0; i < 300; i++ {
+			if _, err := m.TrainStep(batch(16, m.cfg.Horizon), rng); err != nil {
+				t.Fatal(err)
+			}
+		}
+		B, K := 256, 1
+		b := batch(B, K)
+		zbar := make([]float32, B*d)
+		m.encodeWith(m.tenc, zbar, b.Obs[B*m.InputDim():], B)
+		target := make([]float32, B)
+		m.nStepReturns(target, b, zbar, 1)
+		z := make([]float32, B*d)
+		m.Encode(z, b.Obs, B)
+		q := make([]float32, B)
+		m.ActionValue(q, z, b.Actions, B)
+		mean := 0.0
+		for _, v := range target {
+			mean += float64(v) / float64(B)
+		}
+		ss, se := 0.0, 0.0
+		for i := range target {
+			ss += (float64(target[i]) - mean) * (float64(target[i]) - mean)
+			se += (float64(target[i]) - float64(q[i])) * (float64(target[i]) - float64(q[i]))
+		}
+		if r2 := 1 - se/ss; !(r2 > 0.5) {
+			t.Errorf("action value explains %.2f of its targets' variance, want > 0.5", r2)
+		}
+	})
+
+	t.Run("save and load keep it", func(t *testing.T) {
+		var buf bytes.Buffer
+		if _, err := m.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		m2, err := New(m.Config(), m.Spec(), rand.New(rand.NewPCG(9, 9)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m2.ReadFrom(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(m2.pred.q.w.data, m.pred.q.w.data) {
+			t.Error("the action value's weights differ after a round trip")
+		}
+	})
+
+	t.Run("absent", func(t *testing.T) {
+		m, _ := testModel(t, nil, false, 0, rng)
+		if m.HasActionValue() {
+			t.Fatal("a model with value_target lambda has an action value")
+		}
+		defer func() {
+			if recover() == nil {
+				t.Error("ActionValue without an action value did not panic")
+			}
+		}()
+		m.ActionValue(make([]float32, 1), make([]float32, d), make([]float32, A), 1)
+	})
+}
