@@ -34,9 +34,9 @@ type Status struct {
 	EnvSteps, TotalSteps int
 	GradSteps            int
 	Episodes             int
-	// StepsPerSecond is the recent rate: a moving average over the last
-	// half minute or so, so that the ETA follows the training phase and
-	// not the fast random seed phase before it.
+	// StepsPerSecond is the rate over the last half minute, so that the
+	// ETA follows the training phase and not the fast random seed phase
+	// before it.
 	StepsPerSecond float64
 	Elapsed        time.Duration
 	// LastEval is the newest evaluation (zero Steps if none yet).
@@ -281,7 +281,7 @@ func (r *Run) Train(ctx context.Context) error {
 	start := time.Now()
 	wall0 := r.st.WallSeconds
 	lastTick := start
-	rate := stepRate{t: start, steps: r.st.EnvSteps}
+	rate := newStepRate(start, r.st.EnvSteps)
 	status := func(log bool) Status {
 		now := time.Now()
 		r.st.WallSeconds = wall0 + now.Sub(start).Seconds()
@@ -495,30 +495,36 @@ func newModelBatch(spec worldmodel.Spec, b, k int) *worldmodel.Batch {
 	}
 }
 
-// stepRate is an exponential moving average of environment steps per
-// second, updated at most once a second, with a time constant of about
-// 30 s.
+// stepRate is the rate of environment steps per second over the last
+// rateWindow seconds: samples are kept at most once a second in a ring.
 type stepRate struct {
-	t     time.Time
-	steps int
-	avg   float64
+	t     [rateWindow]time.Time
+	steps [rateWindow]int
+	n     int // samples taken; the newest is at (n−1) % rateWindow
+}
+
+const rateWindow = 30
+
+func newStepRate(t time.Time, steps int) *stepRate {
+	s := &stepRate{}
+	s.t[0], s.steps[0], s.n = t, steps, 1
+	return s
 }
 
 func (s *stepRate) update(now time.Time, steps int) float64 {
-	dt := now.Sub(s.t).Seconds()
-	if dt < 1 {
-		if s.avg == 0 && dt > 0 {
-			return float64(steps-s.steps) / dt
-		}
-		return s.avg
+	newest := (s.n - 1) % rateWindow
+	if now.Sub(s.t[newest]) >= time.Second {
+		i := s.n % rateWindow
+		s.t[i], s.steps[i] = now, steps
+		s.n++
 	}
-	inst := float64(steps-s.steps) / dt
-	if s.avg == 0 {
-		s.avg = inst
-	} else {
-		w := 1 - math.Exp(-dt/30)
-		s.avg += w * (inst - s.avg)
+	oldest := 0
+	if s.n > rateWindow {
+		oldest = s.n % rateWindow
 	}
-	s.t, s.steps = now, steps
-	return s.avg
+	dt := now.Sub(s.t[oldest]).Seconds()
+	if dt <= 0 {
+		return 0
+	}
+	return float64(steps-s.steps[oldest]) / dt
 }

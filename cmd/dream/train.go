@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dreamrl/dream/envs"
 	"io"
 	"os"
 	"path/filepath"
@@ -215,7 +216,11 @@ func runTrain(ctx context.Context, opts *trainOptions) error {
 		}
 		opts.runDir = dir
 		c := run.Config()
-		fmt.Fprintf(opts.out, "training %s (%s dynamics, %s observations) for %d steps in %s\n", c.Env, c.Model.Dynamics, c.Obs, c.Steps, dir)
+		obs := "pixel"
+		if c.Obs == string(envs.ObsState) {
+			obs = "state"
+		}
+		fmt.Fprintf(opts.out, "training %s (%s dynamics, %s observations) for %d steps in %s\n", c.Env, c.Model.Dynamics, obs, c.Steps, dir)
 	}
 	bar := newProgress(opts.out)
 	run.Progress = bar.update
