@@ -321,6 +321,23 @@ func decodeModel(data []byte, into *Model) (*Model, error) {
 	if m.steps < 0 || m.norm.count < 0 || math.IsNaN(m.norm.sumSq) {
 		return nil, fmt.Errorf("%w: bad counts", ErrCorrupt)
 	}
+	// A checksum proves the file is what was written, not that what was
+	// written is usable: a model with a NaN or infinite weight (or Adam
+	// moment) would only produce NaNs.
+	for _, p := range m.params {
+		for _, s := range [][]float32{p.data, p.m, p.v} {
+			for i, v := range s {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return nil, fmt.Errorf("%w: tensor %q has a non-finite value (%g at %d)", ErrCorrupt, p.name, v, i)
+				}
+			}
+		}
+	}
+	for _, v := range m.norm.sum {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%w: mean image has a non-finite value", ErrCorrupt)
+		}
+	}
 	m.norm.refresh()
 	return m, nil
 }

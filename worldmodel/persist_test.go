@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -104,6 +105,16 @@ func TestLoadRejects(t *testing.T) {
 	}
 	version := slices.Clone(file)
 	binary.LittleEndian.PutUint32(version[len(fileMagic):], formatVersion+1)
+	// A NaN weight under a valid checksum: the model as the file says.
+	nan := func() []byte {
+		o, _ := testModel(t, nil, false, 0, rand.New(rand.NewPCG(3, 3)))
+		o.val.l1.w.data[3] = float32(math.NaN())
+		var b bytes.Buffer
+		if _, err := o.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}()
 	cases := []struct {
 		name string
 		data []byte
@@ -118,6 +129,7 @@ func TestLoadRejects(t *testing.T) {
 		{"truncated header", file[:10], ErrCorrupt},
 		{"truncated half", file[:len(file)/2], ErrCorrupt},
 		{"truncated checksum", file[:len(file)-1], ErrCorrupt},
+		{"NaN weight", nan, ErrCorrupt},
 		{"wider latent", other(func(c *Config) { c.LatentDim = 16 }), ErrArchitecture},
 		{"deterministic", other(func(c *Config) { c.Dynamics = DynamicsDeterministic }), ErrArchitecture},
 		{"mixture", other(func(c *Config) { c.Dynamics = DynamicsMixture }), ErrArchitecture},
