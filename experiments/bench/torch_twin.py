@@ -9,10 +9,12 @@ compares with PyTorch:
            hidden width h, Gaussian or deterministic predictor rolled out K
            steps on its means with weights rho^j, Gaussian NLL with the
            soft-bounded log-variance, SIGReg on every online embedding,
-           reward/continuation/value heads, value targets (n-step returns
-           from replay bootstrapped by the EMA target value, or imagined
-           TD(lambda) returns with a greedy one-step lookahead over every
-           action), the probe decoder on detached latents, gradient
+           reward/continuation/value heads, value targets (by default an
+           action value q on the predictor's trunk regressing one-step
+           returns bootstrapped by the EMA target value, and the value
+           regressing max_a q at the replay latents; or n-step returns from
+           replay; or imagined TD(lambda) returns with a greedy one-step
+           lookahead over every action), the probe decoder on detached latents, gradient
            clipping per group, Adam, EMA of the target encoder and value)
            at batch B;
   imagine  one batched imagination step (the planner's Model.Step with
@@ -85,6 +87,7 @@ class Predictor(nn.Module):
         self.log_var = nn.Linear(a.hidden, a.latent) if gaussian else None
         self.reward = nn.Linear(a.hidden, 1)
         self.cont = nn.Linear(a.hidden, 1)
+        self.q = nn.Linear(a.hidden, 1) if a.value_target == "q" else None
         self.lo, self.hi, self.floor = a.min_log_var, a.max_log_var, a.var_floor
 
     def trunk(self, z, act):
@@ -137,7 +140,7 @@ class WorldModel(nn.Module):
         return ep.mean()
 
     @torch.no_grad()
-    def nstep_targets(self, zbar, rew, term):
+    def nstep_targets(self, zbar, rew, term, n=None):
         """n-step returns from replay, cut at a terminal step, bootstrapped
         by the target value of the target embeddings (K*B rows, time-major)."""
         a = self.a
@@ -146,7 +149,7 @@ class WorldModel(nn.Module):
         r, t = rew.view(K, B), term.view(K, B)
         out = []
         for j in range(K):
-            m = min(a.n_step, K - j)
+            m = min(n or a.n_step, K - j)
             g = torch.zeros(B)
             disc = torch.ones(B)
             alive = torch.ones(B)
@@ -180,25 +183,37 @@ class WorldModel(nn.Module):
             g = rew[h] + a.discount * cont[h] * ((1 - a.lam) * boot[h] + a.lam * g)
         return g
 
+    @torch.no_grad()
+    def greedy_targets(self, s):
+        """max_a q(s, a) over every action at the replay latents s."""
+        rows, na = s.shape[0], self.a.actions
+        eye = torch.eye(na).repeat(rows, 1)
+        q = self.pred.q(self.pred.trunk(s.repeat_interleave(na, 0), eye))
+        return q.view(rows, na).max(1).values
+
     def train_step(self, batch):
         a = self.a
         obs, act, rew, term, mean, inv = batch
         B, K = a.batch, a.horizon
         x = (obs - mean) * inv                          # standardised inputs
-        nstep = a.value_target == "nstep"
         with torch.no_grad():
             zbar = self.tenc(x[B:])
-            if nstep:
+            qt = None
+            if a.value_target == "nstep":
                 vt = self.nstep_targets(zbar, rew, term)
+            elif a.value_target == "q":
+                vt = self.greedy_targets(self.enc(x[:K * B]))
+                qt = self.nstep_targets(zbar, rew, term, n=1)
             else:
-                vt = self.lambda_targets(self.enc(x[:B]))
+                vt = self.lambda_targets(self.enc(x[:K * B]))
         z = self.enc(x)
         zhat = z[:B]
-        pred_loss, rewards, conts, values = 0.0, [], [], []
+        pred_loss, rewards, conts, values, qs = 0.0, [], [], [], []
         for j in range(K):
-            if j == 0 or nstep:
-                values.append(self.val(zhat))
+            values.append(self.val(zhat))
             t = self.pred.trunk(zhat, act[j * B:(j + 1) * B])
+            if qt is not None:
+                qs.append(self.pred.q(t))
             mu = zhat + self.pred.mu(t)
             target = zbar[j * B:(j + 1) * B]
             if self.gaussian:
@@ -216,6 +231,8 @@ class WorldModel(nn.Module):
         c_loss = F.binary_cross_entropy_with_logits(torch.cat(conts), 1 - term, weight=hw)
         vw = hw[:len(values) * B].squeeze(-1)
         v_loss = (vw * (torch.cat(values).squeeze(-1) - vt) ** 2).mean()
+        if qt is not None:
+            v_loss = v_loss + (vw * (torch.cat(qs).squeeze(-1) - qt) ** 2).mean()
         lam = a.guard_weight
         total = (1 - lam) * pred_loss + lam * self.sigreg(z) + r_loss + c_loss + v_loss
         dz = z[:a.decoder_batch].detach()
@@ -277,7 +294,7 @@ def main():
     p.add_argument("--horizon", type=int, default=3)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--actions", type=int, default=4)
-    p.add_argument("--value-target", choices=("lambda", "nstep"), default="lambda")
+    p.add_argument("--value-target", choices=("lambda", "nstep", "q"), default="q")
     p.add_argument("--n-step", type=int, default=3)
     p.add_argument("--threads", default="1,2")
     p.add_argument("--rounds", type=int, default=5)
