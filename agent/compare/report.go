@@ -156,8 +156,9 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 
 	b.WriteString("\n## Held-out calibration of the world model\n\n")
 	fmt.Fprintf(&b, "One-step predictions on transitions from %d episodes per run played by the trained greedy agent on seeds not used in training, "+
-		"scored against the target encoder's embedding and averaged over seeds. A calibrated Gaussian puts 0.683 of the normalised residuals within 1σ and 0.954 within 2σ; "+
-		"ECE is the mean gap between nominal and observed coverage of central intervals. The deterministic model is scored as a Gaussian with unit variance.\n\n",
+		"scored against the target embedding and averaged over seeds. Coverage comes from the probability integral transform of each dimension's predicted marginal: "+
+		"a calibrated model puts 0.683 of the targets within its central 68.3%% interval (\"1σ\") and 0.954 within the 95.4%% one (\"2σ\"), which for a Gaussian are the ±1σ and ±2σ intervals; "+
+		"ECE is the mean gap between nominal and observed coverage of central intervals. The deterministic model is scored as a Gaussian with unit variance, the mixture by its mixture density.\n\n",
 		s.CalibrationEpisodes)
 	b.WriteString("| dynamics | transitions | NLL per dim | within 1σ | within 2σ | ECE |\n|---|---|---|---|---|---|\n")
 	for _, d := range s.Dynamics {
