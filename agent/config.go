@@ -256,6 +256,11 @@ func Preset(name string) (Config, error) {
 		// optimal values' greedy policy on FrozenLake where n-step and
 		// imagined TD(λ) value targets stayed starved (experiments/README.md).
 		m.ValueTarget = worldmodel.ValueQ
+		// β-NLL (β = 1): the plain NLL's precision-weighted gradient
+		// overwhelmed the collapse guard, contracted the embedding and kept
+		// the Gaussian agent from solving windy; with β = 1 it matched the
+		// deterministic one (experiments/README.md).
+		m.BetaNLL = 1
 		return Config{Model: m, Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
 	case "debug":
 		m, err := worldmodel.Preset("debug")
@@ -263,6 +268,7 @@ func Preset(name string) (Config, error) {
 			return Config{}, err
 		}
 		m.ValueTarget = worldmodel.ValueQ
+		m.BetaNLL = 1
 		return Config{
 			Steps:           2000,
 			SeedSteps:       200,
