@@ -29,7 +29,7 @@ def main(paths):
         s = json.load(open(path))
         name = path.split("/")[-2]
         pvals = {}
-        for c in s["comparisons"]:
+        for c in s.get("comparisons") or []:
             if "deterministic" in (c["a"], c["b"]):
                 other = c["b"] if c["a"] == "deterministic" else c["a"]
                 pvals[other] = c["welch"]["p"] if c.get("testable") else None
