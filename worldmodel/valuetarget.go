@@ -90,23 +90,11 @@ func (m *Model) nStepReturns(dst []float32, b *Batch, zbar []float32, n int) {
 // s holds the rows start latents and is overwritten.
 func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
 	c := m.cfg
-	d, A := c.LatentDim, m.spec.ActionDim
+	d := c.LatentDim
 	H := c.ValueHorizon
-	nc := c.ValueCandidates
-	if m.spec.Discrete {
-		nc = A
-	}
+	nc := m.candidates()
 	gamma, lambda := float32(c.Discount), float32(c.Lambda)
 
-	cand := grow(&m.buf.cand, rows*nc*A)
-	if m.spec.Discrete {
-		clear(cand)
-		for r := 0; r < rows; r++ {
-			for k := 0; k < nc; k++ {
-				cand[(r*nc+k)*A+k] = 1
-			}
-		}
-	}
 	cz := grow(&m.buf.cz, rows*nc*d)
 	next := grow(&m.buf.zn, rows*nc*d)
 	cr := grow(&m.buf.cr, rows*nc)
@@ -116,16 +104,8 @@ func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
 	traj := grow(&m.buf.target, 3*H*rows)
 	rew, cont, boot := traj[:H*rows], traj[H*rows:2*H*rows], traj[2*H*rows:]
 	for h := 0; h < H; h++ {
-		for r := 0; r < rows; r++ {
-			for k := 0; k < nc; k++ {
-				copy(cz[(r*nc+k)*d:(r*nc+k+1)*d], s[r*d:(r+1)*d])
-			}
-		}
-		if !m.spec.Discrete {
-			for i := range cand {
-				cand[i] = float32(2*rng.Float64() - 1)
-			}
-		}
+		repeatRows(cz, s, rows, nc, d)
+		cand := m.actionCandidates(rows, rng)
 		m.Step(next, cr, cc, cz, cand, rows*nc, false, nil)
 		m.valueWith(m.tval, cv, next, rows*nc)
 		for r := 0; r < rows; r++ {
@@ -151,29 +131,45 @@ func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
 	}
 }
 
-// actionCandidates fills the buffer of candidate actions for rows latents:
-// every discrete action (one-hot) or ValueCandidates random actions in
-// [−1, 1]^A drawn from rng. It returns the candidates (rows·nc×A) and nc.
-func (m *Model) actionCandidates(rows int, rng *rand.Rand) ([]float32, int) {
-	A := m.spec.ActionDim
-	nc := m.cfg.ValueCandidates
+// candidates is the number nc of candidate actions a value target
+// compares per latent: every discrete action, or ValueCandidates random
+// ones.
+func (m *Model) candidates() int {
 	if m.spec.Discrete {
-		nc = A
+		return m.spec.ActionDim
 	}
+	return m.cfg.ValueCandidates
+}
+
+// actionCandidates fills the buffer of candidate actions for rows latents
+// and returns it (rows·nc×A, nc = candidates()): every discrete action
+// (one-hot), or random actions in [−1, 1]^A drawn from rng.
+func (m *Model) actionCandidates(rows int, rng *rand.Rand) []float32 {
+	A, nc := m.spec.ActionDim, m.candidates()
 	cand := grow(&m.buf.cand, rows*nc*A)
-	if m.spec.Discrete {
-		clear(cand)
-		for r := 0; r < rows; r++ {
-			for k := 0; k < nc; k++ {
-				cand[(r*nc+k)*A+k] = 1
-			}
+	if !m.spec.Discrete {
+		for i := range cand {
+			cand[i] = float32(2*rng.Float64() - 1)
 		}
-		return cand, nc
+		return cand
 	}
-	for i := range cand {
-		cand[i] = float32(2*rng.Float64() - 1)
+	clear(cand)
+	for r := 0; r < rows; r++ {
+		for k := 0; k < nc; k++ {
+			cand[(r*nc+k)*A+k] = 1
+		}
 	}
-	return cand, nc
+	return cand
+}
+
+// repeatRows writes each of rows latents of s (d values) nc times in a
+// row into dst.
+func repeatRows(dst, s []float32, rows, nc, d int) {
+	for r := 0; r < rows; r++ {
+		for k := 0; k < nc; k++ {
+			copy(dst[(r*nc+k)*d:(r*nc+k+1)*d], s[r*d:(r+1)*d])
+		}
+	}
 }
 
 // greedyTargets writes the value targets of ValueQ,
@@ -187,16 +183,12 @@ func (m *Model) actionCandidates(rows int, rng *rand.Rand) ([]float32, int) {
 // no value is read off an imagined mean, which for a transition with
 // several outcomes lies between them (DESIGN.md's feasibility study).
 func (m *Model) greedyTargets(dst, s []float32, rows int, rng *rand.Rand) {
-	d, A := m.cfg.LatentDim, m.spec.ActionDim
-	cand, nc := m.actionCandidates(rows, rng)
+	d, nc := m.cfg.LatentDim, m.candidates()
+	cand := m.actionCandidates(rows, rng)
 	cz := grow(&m.buf.cz, rows*nc*d)
-	for r := 0; r < rows; r++ {
-		for k := 0; k < nc; k++ {
-			copy(cz[(r*nc+k)*d:(r*nc+k+1)*d], s[r*d:(r+1)*d])
-		}
-	}
+	repeatRows(cz, s, rows, nc, d)
 	q := grow(&m.buf.cv, rows*nc)
-	m.actionValue(q, cz, cand[:rows*nc*A], rows*nc)
+	m.actionValue(q, cz, cand, rows*nc)
 	for r := 0; r < rows; r++ {
 		best := float32(math.Inf(-1))
 		for _, v := range q[r*nc : (r+1)*nc] {

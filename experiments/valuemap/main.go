@@ -75,6 +75,8 @@ func run(dir string) error {
 	}
 	vec := make([]float64, g.VectorSpace().Dim())
 	names := []string{"L", "D", "R", "U"}
+	// encodeCell puts the agent on a cell (not a wall: the caller skips
+	// walls, and outcomes never land on one) and encodes what it sees.
 	encodeCell := func(row, col int, z []float32) {
 		if err := g.SetState([]float64{float64(row), float64(col)}); err != nil {
 			panic(err)
@@ -105,24 +107,7 @@ func run(dir string) error {
 			if t == gridworld.Wall || t == gridworld.Hole || t == gridworld.Goal {
 				continue
 			}
-			if err := g.SetState([]float64{float64(row), float64(col)}); err != nil {
-				return err
-			}
 			encodeCell(row, col, z)
-			if false {
-				g.Render(frame)
-				packed = replay.PackRGB(packed, frame)
-				for f := 0; f < spec.Stack; f++ {
-					worldmodel.PixelsToInput(in[f*len(packed):], packed, 1, spec.Frame[0], spec.Frame[1])
-				}
-			} else {
-				g.Vector(vec)
-				for f := 0; f < spec.Stack; f++ {
-					for i, x := range vec {
-						in[f*len(vec)+i] = float32(x)
-					}
-				}
-			}
 			m.Value(v, z, 1)
 			for a := 0; a < A; a++ {
 				copy(za[a*d:], z)
@@ -147,14 +132,7 @@ func run(dir string) error {
 			// The optimal action from the true model.
 			ob, obq := 0, math.Inf(-1)
 			for a := 0; a < A; a++ {
-				q := 0.0
-				for _, o := range g.Transitions(row, col, a) {
-					q += o.Prob * o.Reward
-					if !o.Terminal {
-						q += o.Prob * gamma * opt[o.Row*mp.Cols+o.Col]
-					}
-				}
-				if q > obq+1e-9 {
+				if q := qOf(g, row, col, a, gamma, opt, mp.Cols); q > obq+1e-9 {
 					ob, obq = a, q
 				}
 			}
@@ -184,6 +162,7 @@ func run(dir string) error {
 	return nil
 }
 
+// qOf is the true action value of a in the cell under the optimal values.
 func qOf(g *gridworld.Env, row, col, a int, gamma float64, opt []float64, cols int) float64 {
 	q := 0.0
 	for _, o := range g.Transitions(row, col, a) {
