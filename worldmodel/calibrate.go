@@ -41,84 +41,83 @@ func (m *Model) Calibration(b *Batch) loss.Calibration {
 	if m.cfg.Dynamics == DynamicsMixture {
 		return m.mixtureCalibration(b)
 	}
-	B, K, d, r := b.B, b.K, m.cfg.LatentDim, m.cfg.Rank
-	in, A := m.spec.InputDim(), m.spec.ActionDim
+	d, r := m.cfg.LatentDim, m.cfg.Rank
 	gauss := m.cfg.Dynamics == DynamicsGaussian
 	if !gauss {
 		r = 0
 	}
-	z := make([]float32, B*d)
-	zbar := make([]float32, B*d)
-	mu := make([]float32, B*d)
-	lv := make([]float32, B*d)
-	u := make([]float32, B*d*max(r, 1))
+	mu := make([]float32, b.B*d)
+	lv := make([]float32, b.B*d)
+	u := make([]float32, b.B*d*max(r, 1))
 	var target, mean, logVar, factor []float64
-	alive := make([]bool, B)
-	for i := range alive {
-		alive[i] = true
-	}
-	for j := 0; j < K; j++ {
-		m.Encode(z, b.Obs[j*B*in:(j+1)*B*in], B)
-		m.encodeWith(m.tenc, zbar, b.Obs[(j+1)*B*in:(j+2)*B*in], B)
-		m.predictGaussian(mu, lv, u, z, b.Actions[j*B*A:(j+1)*B*A], B)
-		for bi := 0; bi < B; bi++ {
-			if !alive[bi] {
-				continue
-			}
-			for i := bi * d; i < (bi+1)*d; i++ {
-				target = append(target, float64(zbar[i]))
-				mean = append(mean, float64(mu[i]))
-				if gauss {
-					logVar = append(logVar, float64(lv[i]))
-				}
-			}
-			for i := bi * d * r; i < (bi+1)*d*r; i++ {
-				factor = append(factor, float64(u[i]))
-			}
-			if b.Terminated[j*B+bi] != 0 {
-				alive[bi] = false
+	m.eachValidRow(b, func(z, a []float32) {
+		m.predictGaussian(mu, lv, u, z, a, b.B)
+	}, func(bi int, zbar []float32) {
+		for _, v := range zbar {
+			target = append(target, float64(v))
+		}
+		for i := bi * d; i < (bi+1)*d; i++ {
+			mean = append(mean, float64(mu[i]))
+			if gauss {
+				logVar = append(logVar, float64(lv[i]))
 			}
 		}
-	}
+		for i := bi * d * r; i < (bi+1)*d*r; i++ {
+			factor = append(factor, float64(u[i]))
+		}
+	})
 	return loss.Calibrate(target, mean, logVar, factor, d, r)
 }
 
 // mixtureCalibration is Calibration for the mixture.
 func (m *Model) mixtureCalibration(b *Batch) loss.Calibration {
-	B, K, d, M := b.B, b.K, m.cfg.LatentDim, m.cfg.Components
+	d, M := m.cfg.LatentDim, m.cfg.Components
+	pi := make([]float32, b.B*M)
+	mu := make([]float32, b.B*M*d)
+	lv := make([]float32, b.B*M*d)
+	var target, weights, mean, logVar []float64
+	m.eachValidRow(b, func(z, a []float32) {
+		m.predictMixture(pi, mu, lv, z, a, b.B)
+	}, func(bi int, zbar []float32) {
+		for _, v := range zbar {
+			target = append(target, float64(v))
+		}
+		for _, v := range pi[bi*M : (bi+1)*M] {
+			weights = append(weights, float64(v))
+		}
+		for i := bi * M * d; i < (bi+1)*M*d; i++ {
+			mean = append(mean, float64(mu[i]))
+			logVar = append(logVar, float64(lv[i]))
+		}
+	})
+	return loss.CalibrateMixture(target, weights, mean, logVar, d, M)
+}
+
+// eachValidRow walks the transitions j of batch b: it calls predict once
+// per step with the online latents z_j = f_θ(o_j) of all B rows and their
+// actions a_j, then take for every row with no terminal step before j,
+// with its target embedding z̄_{j+1} = f_ξ(o_{j+1}).
+func (m *Model) eachValidRow(b *Batch, predict func(z, a []float32), take func(bi int, zbar []float32)) {
+	B, d := b.B, m.cfg.LatentDim
 	in, A := m.spec.InputDim(), m.spec.ActionDim
 	z := make([]float32, B*d)
 	zbar := make([]float32, B*d)
-	pi := make([]float32, B*M)
-	mu := make([]float32, B*M*d)
-	lv := make([]float32, B*M*d)
-	var target, weights, mean, logVar []float64
 	alive := make([]bool, B)
 	for i := range alive {
 		alive[i] = true
 	}
-	for j := 0; j < K; j++ {
+	for j := 0; j < b.K; j++ {
 		m.Encode(z, b.Obs[j*B*in:(j+1)*B*in], B)
 		m.encodeWith(m.tenc, zbar, b.Obs[(j+1)*B*in:(j+2)*B*in], B)
-		m.predictMixture(pi, mu, lv, z, b.Actions[j*B*A:(j+1)*B*A], B)
+		predict(z, b.Actions[j*B*A:(j+1)*B*A])
 		for bi := 0; bi < B; bi++ {
 			if !alive[bi] {
 				continue
 			}
-			for _, v := range zbar[bi*d : (bi+1)*d] {
-				target = append(target, float64(v))
-			}
-			for _, v := range pi[bi*M : (bi+1)*M] {
-				weights = append(weights, float64(v))
-			}
-			for i := bi * M * d; i < (bi+1)*M*d; i++ {
-				mean = append(mean, float64(mu[i]))
-				logVar = append(logVar, float64(lv[i]))
-			}
+			take(bi, zbar[bi*d:(bi+1)*d])
 			if b.Terminated[j*B+bi] != 0 {
 				alive[bi] = false
 			}
 		}
 	}
-	return loss.CalibrateMixture(target, weights, mean, logVar, d, M)
 }
