@@ -42,6 +42,17 @@ const (
 	TargetStopGrad = "stopgrad"
 )
 
+// Embedding normalisations.
+const (
+	// EmbedNormNone leaves the encoder's output as it is.
+	EmbedNormNone = "none"
+	// EmbedNormRMS divides each latent by its root-mean-square value,
+	// z = h/√(mean(h²) + ε), so that ‖z‖² = d: the latents' scale can
+	// neither grow nor shrink, and the collapse guard shapes only their
+	// directions.
+	EmbedNormRMS = "rms"
+)
+
 // Value targets.
 const (
 	// ValueLambda regresses the value on imagined TD(λ) returns.
@@ -122,6 +133,14 @@ type Config struct {
 	// BetaNLL is the β of β-NLL (Seitzer et al. 2022), weighting each
 	// row's NLL by stop-grad(σ²)^β; 0 (default) is the plain NLL.
 	BetaNLL float64 `json:"beta_nll"`
+	// EmbedNorm is the normalisation of the encoder's output: "none"
+	// (default) or "rms" (each latent divided by its root-mean-square
+	// value, for the online and the target encoder alike). SIGReg's
+	// statistic saturates when the embedding is much wider than N(0, I),
+	// so it cannot pull back an embedding the other losses widen; with
+	// "rms" the scale is fixed (package documentation, "The embedding's
+	// scale").
+	EmbedNorm string `json:"embed_norm"`
 	// Guard is the collapse guard: "sigreg" (default), "vicreg" or "none".
 	Guard string `json:"guard"`
 	// GuardWeight is λ in (1−λ)·prediction + λ·guard. Default 0.05.
@@ -227,6 +246,7 @@ func (c Config) WithDefaults() Config {
 	flt(&c.MinLogVar, -10)
 	flt(&c.MaxLogVar, 2)
 	flt(&c.VarFloor, 1e-4)
+	str(&c.EmbedNorm, EmbedNormNone)
 	str(&c.Guard, GuardSIGReg)
 	flt(&c.GuardWeight, 0.05)
 	num(&c.SIGRegDirections, 64)
@@ -274,6 +294,9 @@ func (c Config) Validate() error {
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	if err := oneOf("dynamics", c.Dynamics, DynamicsGaussian, DynamicsDeterministic, DynamicsMixture); err != nil {
+		return err
+	}
+	if err := oneOf("embed_norm", c.EmbedNorm, EmbedNormNone, EmbedNormRMS); err != nil {
 		return err
 	}
 	if err := oneOf("guard", c.Guard, GuardSIGReg, GuardVICReg, GuardNone); err != nil {

@@ -573,3 +573,84 @@ func (op rowGateOp) Hashcode() uint32      { return hashString(op.String()) }
 func (op rowGateOp) String() string {
 	return fmt.Sprintf("RowGate(%d×%d, fill %v)", op.rows, op.cols, op.fill)
 }
+
+// rmsEps is the ε of the root-mean-square normalisation, relative to a
+// mean square of 1.
+const rmsEps = 1e-6
+
+// rmsNormRow writes y = x/√(mean(x²) + ε) into y and returns the scale
+// s = 1/√(mean(x²) + ε).
+func rmsNormRow(y, x []float32) float32 {
+	var sq float32
+	for _, v := range x {
+		sq += v * v
+	}
+	s := float32(1 / math.Sqrt(float64(sq)/float64(len(x))+rmsEps))
+	for i, v := range x {
+		y[i] = v * s
+	}
+	return s
+}
+
+// rmsNormOp divides each row of x (rows×cols) by its root-mean-square
+// value, y_r = s_r·x_r with s_r = (mean(x_r²) + ε)^{−1/2}. Its gradient is
+//
+//	∂L/∂x_r = s_r·(g_r − y_r·⟨g_r, y_r⟩/cols),   g = ∂L/∂y.
+type rmsNormOp struct {
+	rows, cols int
+	grad       bool
+	out        *tensor.Dense
+}
+
+func rmsNorm(x *G.Node) *G.Node {
+	sh := x.Shape()
+	op := rmsNormOp{rows: sh[0], cols: sh[1], out: newMatrix(sh[0], sh[1])}
+	return must(G.ApplyOp(op, x))
+}
+
+func (op rmsNormOp) Arity() int {
+	if op.grad {
+		return 2
+	}
+	return 1
+}
+func (op rmsNormOp) Type() hm.Type { return fnType(op.Arity()) }
+func (op rmsNormOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.rows, op.cols}, nil
+}
+func (op rmsNormOp) Do(vals ...G.Value) (G.Value, error) {
+	x, out := data(vals[0]), op.out.Float32s()
+	n := op.cols
+	for r := 0; r < op.rows; r++ {
+		xr, yr := x[r*n:(r+1)*n], out[r*n:(r+1)*n]
+		s := rmsNormRow(yr, xr)
+		if !op.grad {
+			continue
+		}
+		g := data(vals[1])[r*n : (r+1)*n]
+		var dot float32
+		for i, y := range yr {
+			dot += g[i] * y
+		}
+		dot /= float32(n)
+		for i, y := range yr {
+			yr[i] = s * (g[i] - y*dot)
+		}
+	}
+	return op.out, nil
+}
+func (op rmsNormOp) DiffWRT(n int) []bool { return []bool{true} }
+func (op rmsNormOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d := op
+	d.grad = true
+	d.out = newMatrix(op.rows, op.cols)
+	return G.Nodes{must(G.ApplyOp(d, inputs[0], grad))}, nil
+}
+func (op rmsNormOp) ReturnsPtr() bool      { return false }
+func (op rmsNormOp) CallsExtern() bool     { return false }
+func (op rmsNormOp) OverwritesInput() int  { return -1 }
+func (op rmsNormOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op rmsNormOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op rmsNormOp) String() string {
+	return fmt.Sprintf("RMSNorm(%d×%d, %v)", op.rows, op.cols, op.grad)
+}

@@ -32,6 +32,11 @@ func TestGradient(t *testing.T) {
 			c.ValueTarget = ValueNStep
 		}, false, 2e-2},
 		{"pixels", func(c *Config) { c.Patch = 4 }, true, 2e-2},
+		{"rms-embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS }, false, 2e-2},
+		{"rms-embedding-pixels-deterministic", func(c *Config) {
+			c.EmbedNorm = EmbedNormRMS
+			c.Dynamics = DynamicsDeterministic
+		}, true, 2e-2},
 		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture }, false, 2e-2},
 		{"mixture-samples-nstep", func(c *Config) {
 			c.Dynamics = DynamicsMixture
@@ -204,5 +209,63 @@ func settleChoices(t *testing.T, m *Model, rng *rand.Rand) {
 			lo += p
 		}
 		tg.mixU[r] = float32(lo + pi[c]/2)
+	}
+}
+
+// TestRMSNormOp checks the root-mean-square normalisation: every output
+// row has a mean square of 1 (up to ε), and the gradient matches central
+// finite differences of a weighted sum of the outputs.
+func TestRMSNormOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const rows, cols = 3, 5
+	xs := make([]float32, rows*cols)
+	ws := make([]float32, rows*cols)
+	for i := range xs {
+		xs[i] = float32(rng.NormFloat64() * 3)
+		ws[i] = float32(rng.NormFloat64())
+	}
+	xs[0] = 1e-3 // a small value in a row of ordinary ones
+	run := func(x []float32) (value, out, grad []float32) {
+		g := G.NewGraph()
+		xn := G.NewMatrix(g, G.Float32, G.WithShape(rows, cols), G.WithName("x"),
+			G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(x)), tensor.WithShape(rows, cols))))
+		w := G.NewMatrix(g, G.Float32, G.WithShape(rows, cols), G.WithName("w"),
+			G.WithValue(tensor.New(tensor.WithBacking(slices.Clone(ws)), tensor.WithShape(rows, cols))))
+		y := rmsNorm(xn)
+		out = tap(y)
+		cost := must(G.Sum(must(G.HadamardProd(y, w))))
+		if _, err := G.Grad(cost, xn); err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g, G.BindDualValues(xn))
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gv, _ := xn.Grad()
+		value = []float32{cost.Value().Data().(float32)}
+		return value, slices.Clone(out), slices.Clone(gv.Data().([]float32))
+	}
+	_, y, grad := run(xs)
+	for r := 0; r < rows; r++ {
+		ms := 0.0
+		for _, v := range y[r*cols : (r+1)*cols] {
+			ms += float64(v) * float64(v)
+		}
+		if ms /= cols; math.Abs(ms-1) > 1e-4 {
+			t.Errorf("row %d: mean square %g after normalisation, want 1", r, ms)
+		}
+	}
+	const h = 1e-2
+	for i := range xs {
+		xp, xm := slices.Clone(xs), slices.Clone(xs)
+		xp[i] += h
+		xm[i] -= h
+		vp, _, _ := run(xp)
+		vm, _, _ := run(xm)
+		fd := (float64(vp[0]) - float64(vm[0])) / (2 * h)
+		if !near(float64(grad[i]), fd, 2e-2) {
+			t.Errorf("∂/∂x[%d] = %g, finite difference %g", i, grad[i], fd)
+		}
 	}
 }

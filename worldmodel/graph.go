@@ -140,6 +140,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		x, tg.obs = b.input("obs", frames, m.spec.InputDim())
 		z = b.affine(b.affineData(x, m.enc.first, true), m.enc.second, false)
 	}
+	if c.EmbedNorm == EmbedNormRMS {
+		z = rmsNorm(z)
+	}
 	tg.z = tap(z)
 
 	act, actData := b.input("actions", K*B, m.spec.ActionDim)

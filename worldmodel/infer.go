@@ -260,7 +260,13 @@ func (j *encodeJob) run(lo, hi int) {
 	affine(e1, x, n*j.per, e.first)
 	relu(e1)
 	d := e.second.out
-	affine(j.dst[lo*d:hi*d], e1, n, e.second)
+	z := j.dst[lo*d : hi*d]
+	affine(z, e1, n, e.second)
+	if m.cfg.EmbedNorm == EmbedNormRMS {
+		for r := 0; r < n; r++ {
+			rmsNormRow(z[r*d:(r+1)*d], z[r*d:(r+1)*d])
+		}
+	}
 }
 
 // Encode writes the online latents z = f_θ(o) of rows input rows (obs is

@@ -70,6 +70,8 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"gaussian pixels", func(c *Config) { c.ValueTarget = ValueNStep }, true},
 		{"deterministic pixels", func(c *Config) { c.Dynamics = DynamicsDeterministic }, true},
 		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture; c.ValueTarget = ValueNStep }, false},
+		{"rms embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.ValueTarget = ValueQ }, false},
+		{"rms embedding pixels", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.BetaNLL = 1 }, true},
 		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
 	}
 	for _, tc := range cases {
