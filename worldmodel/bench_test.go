@@ -5,6 +5,9 @@ import (
 	"testing"
 )
 
+// agentDefaults names the agent's default model in benchModel.
+const agentDefaults = "agent"
+
 // benchModel returns a default model and a batch of B sequences of k+1
 // frames: CartPole-sized states (4 values, 2 actions) or 32×32 gridworld
 // frames (4 actions).
@@ -12,6 +15,10 @@ func benchModel(b *testing.B, dynamics string, pixels bool, B int) (*Model, *Bat
 	b.Helper()
 	cfg, _ := Preset("default")
 	cfg.Dynamics = dynamics
+	if dynamics == agentDefaults {
+		// The agent's defaults: action value, β-NLL, RMS-normalised latents.
+		cfg.Dynamics, cfg.ValueTarget, cfg.BetaNLL, cfg.EmbedNorm = DynamicsGaussian, ValueQ, 1, EmbedNormRMS
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var spec Spec
 	var batch *Batch
@@ -45,6 +52,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"deterministic/pixels32/B256", DynamicsDeterministic, true, 256},
 		{"mixture/state/B256", DynamicsMixture, false, 256},
 		{"mixture/pixels32/B256", DynamicsMixture, true, 256},
+		{"agent/pixels32/B256", agentDefaults, true, 256},
 		{"gaussian/state/B64", DynamicsGaussian, false, 64},
 		{"gaussian/pixels32/B64", DynamicsGaussian, true, 64},
 	} {

@@ -42,6 +42,16 @@ const (
 	TargetStopGrad = "stopgrad"
 )
 
+// Latents the value heads train on.
+const (
+	// ValueLatentsImagined trains the value and the action value on the
+	// predictor's rollout ẑ_j, as the reward and continuation heads.
+	ValueLatentsImagined = "imagined"
+	// ValueLatentsReal trains them on the online latents z_j = f_θ(o_j)
+	// of the batch's frames.
+	ValueLatentsReal = "real"
+)
+
 // Embedding normalisations.
 const (
 	// EmbedNormNone leaves the encoder's output as it is.
@@ -176,6 +186,14 @@ type Config struct {
 	// replay returns r + γ(1−d)V̄(z̄'), and the value regresses
 	// max_a q(z, a) at replay latents).
 	ValueTarget string `json:"value_target"`
+	// ValueLatents is where the value and the action value train:
+	// "imagined" (default: on the predictor's rollout ẑ_j, as the reward
+	// and continuation heads) or "real" (on the online latents of the
+	// batch's frames). Past a transition with several outcomes the
+	// rollout's mean lies between the outcomes' latents, and a value
+	// trained there on the return of the one outcome that happened bends
+	// the values of the real latents near it.
+	ValueLatents string `json:"value_latents"`
 	// NStep is n of the n-step value target, cut at the end of the
 	// sequence. Default 3.
 	NStep int `json:"n_step"`
@@ -247,6 +265,7 @@ func (c Config) WithDefaults() Config {
 	flt(&c.MaxLogVar, 2)
 	flt(&c.VarFloor, 1e-4)
 	str(&c.EmbedNorm, EmbedNormNone)
+	str(&c.ValueLatents, ValueLatentsImagined)
 	str(&c.Guard, GuardSIGReg)
 	flt(&c.GuardWeight, 0.05)
 	num(&c.SIGRegDirections, 64)
@@ -294,6 +313,9 @@ func (c Config) Validate() error {
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	if err := oneOf("dynamics", c.Dynamics, DynamicsGaussian, DynamicsDeterministic, DynamicsMixture); err != nil {
+		return err
+	}
+	if err := oneOf("value_latents", c.ValueLatents, ValueLatentsImagined, ValueLatentsReal); err != nil {
 		return err
 	}
 	if err := oneOf("embed_norm", c.EmbedNorm, EmbedNormNone, EmbedNormRMS); err != nil {

@@ -33,6 +33,7 @@ func TestGradient(t *testing.T) {
 		}, false, 2e-2},
 		{"pixels", func(c *Config) { c.Patch = 4 }, true, 2e-2},
 		{"rms-embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS }, false, 2e-2},
+		{"real-value-latents-q", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueQ }, false, 2e-2},
 		{"rms-embedding-pixels-deterministic", func(c *Config) {
 			c.EmbedNorm = EmbedNormRMS
 			c.Dynamics = DynamicsDeterministic

@@ -56,7 +56,7 @@ type trainGraph struct {
 	qLoss                         []float32 // ValueQ only
 	z                             []float32
 	logVars, mus, mixLogits       [][]float32
-	rewards, conts, values        [][]float32
+	rewards, conts, values, qs    [][]float32
 }
 
 // graphBuilder wraps gorgonia's constructors; construction errors are
@@ -217,12 +217,23 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		rewards = append(rewards, b.affine(t, p.reward, false))
 		conts = append(conts, b.affine(t, p.cont, false))
 		tg.rewards = append(tg.rewards, tap(rewards[j]))
+		// The values train on the imagined latents, or on the real ones
+		// (ValueLatents "real"): from step 1 on the online latents of the
+		// batch's frames with a trunk of their own.
+		vz, vt := zhat, t
+		if j > 0 && c.ValueLatents == ValueLatentsReal {
+			vz = b.rows(z, j*B, (j+1)*B)
+			if p.q.w != nil {
+				vt = b.affine(dense(b.pool, []*G.Node{vz, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true), p.hidden, true)
+			}
+		}
 		if p.q.w != nil {
-			qs = append(qs, b.affine(t, p.q, false))
+			qs = append(qs, b.affine(vt, p.q, false))
+			tg.qs = append(tg.qs, tap(qs[j]))
 		}
 		tg.conts = append(tg.conts, tap(conts[j]))
 		if j < m.valueSteps(K) {
-			values = append(values, m.graphValue(b, zhat))
+			values = append(values, m.graphValue(b, vz))
 			tg.values = append(tg.values, tap(values[j]))
 		}
 		if j == K-1 {

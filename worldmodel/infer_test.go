@@ -71,6 +71,8 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"deterministic pixels", func(c *Config) { c.Dynamics = DynamicsDeterministic }, true},
 		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture; c.ValueTarget = ValueNStep }, false},
 		{"rms embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.ValueTarget = ValueQ }, false},
+		{"real value latents", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueQ }, false},
+		{"real value latents pixels", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueLambda }, true},
 		{"rms embedding pixels", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.BetaNLL = 1 }, true},
 		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
 	}
@@ -127,9 +129,17 @@ func testInferenceMatchesGraph(t *testing.T) {
 					logits[i] = float32(sigmoid(float64(l)))
 				}
 				check("continuation", cont, logits)
+				vz := zhat // the latents the values train on
+				if j > 0 && m.cfg.ValueLatents == ValueLatentsReal {
+					vz = z[j*B*d : (j+1)*B*d]
+				}
 				if j < len(tg.values) {
-					m.Value(value, zhat, B)
+					m.Value(value, vz, B)
 					check("value", value, tg.values[j])
+				}
+				if m.HasActionValue() {
+					m.ActionValue(value, vz, a, B)
+					check("action value", value, tg.qs[j])
 				}
 				if m.cfg.Dynamics == DynamicsGaussian {
 					m.predictGaussian(mean, logVar, factor, zhat, a, B)
