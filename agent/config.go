@@ -261,6 +261,12 @@ func Preset(name string) (Config, error) {
 		// the Gaussian agent from solving windy; with β = 1 it matched the
 		// deterministic one (experiments/README.md).
 		m.BetaNLL = 1
+		// RMS-normalised latents and values trained on real latents: the
+		// embedding no longer widens past what SIGReg can pull back, and no
+		// value is fitted on a rollout mean between a transition's
+		// outcomes; FrozenLake's greedy policy became optimal in every cell
+		// (experiments/README.md).
+		m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
 		return Config{Model: m, Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
 	case "debug":
 		m, err := worldmodel.Preset("debug")
@@ -269,6 +275,7 @@ func Preset(name string) (Config, error) {
 		}
 		m.ValueTarget = worldmodel.ValueQ
 		m.BetaNLL = 1
+		m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
 		return Config{
 			Steps:           2000,
 			SeedSteps:       200,

@@ -583,7 +583,8 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 			"--latent", strconv.Itoa(cfg.Model.LatentDim), "--hidden", strconv.Itoa(cfg.Model.Hidden),
 			"--horizon", strconv.Itoa(cfg.Model.Horizon), "--size", strconv.Itoa(cfg.Size),
 			"--actions", strconv.Itoa(fx.spec.ActionDim),
-			"--value-target", cfg.Model.ValueTarget, "--n-step", strconv.Itoa(cfg.Model.NStep)}
+			"--value-target", cfg.Model.ValueTarget, "--n-step", strconv.Itoa(cfg.Model.NStep),
+			"--embed-norm", cfg.Model.EmbedNorm, "--value-latents", cfg.Model.ValueLatents}
 		if opts.quick {
 			args = append(args, "--rounds", "1", "--train-steps", "1", "--imagine-steps", "2")
 		}

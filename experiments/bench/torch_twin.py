@@ -14,7 +14,9 @@ compares with PyTorch:
            returns bootstrapped by the EMA target value, and the value
            regressing max_a q at the replay latents; or n-step returns from
            replay; or imagined TD(lambda) returns with a greedy one-step
-           lookahead over every action), the probe decoder on detached latents, gradient
+           lookahead over every action; the values on the batch's real
+           latents or on the rollout), latents divided by their RMS value,
+           the probe decoder on detached latents, gradient
            clipping per group, Adam, EMA of the target encoder and value)
            at batch B;
   imagine  one batched imagination step (the planner's Model.Step with
@@ -60,8 +62,13 @@ class Encoder(nn.Module):
         n_patch = (a.size // a.patch) ** 2
         self.out = nn.Linear(n_patch * a.channels, a.latent)
 
+        self.rms = a.embed_norm == "rms"
+
     def forward(self, x):
-        return self.out(F.relu(self.conv(x)).flatten(1))
+        z = self.out(F.relu(self.conv(x)).flatten(1))
+        if self.rms:
+            z = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-6)
+        return z
 
 
 class Value(nn.Module):
@@ -210,10 +217,16 @@ class WorldModel(nn.Module):
         zhat = z[:B]
         pred_loss, rewards, conts, values, qs = 0.0, [], [], [], []
         for j in range(K):
-            values.append(self.val(zhat))
-            t = self.pred.trunk(zhat, act[j * B:(j + 1) * B])
+            aj = act[j * B:(j + 1) * B]
+            t = self.pred.trunk(zhat, aj)
+            vz, vt_ = zhat, t
+            if j > 0 and a.value_latents == "real":
+                vz = z[j * B:(j + 1) * B]
+                if qt is not None:
+                    vt_ = self.pred.trunk(vz, aj)
+            values.append(self.val(vz))
             if qt is not None:
-                qs.append(self.pred.q(t))
+                qs.append(self.pred.q(vt_))
             mu = zhat + self.pred.mu(t)
             target = zbar[j * B:(j + 1) * B]
             if self.gaussian:
@@ -296,6 +309,8 @@ def main():
     p.add_argument("--actions", type=int, default=4)
     p.add_argument("--value-target", choices=("lambda", "nstep", "q"), default="q")
     p.add_argument("--n-step", type=int, default=3)
+    p.add_argument("--embed-norm", choices=("none", "rms"), default="rms")
+    p.add_argument("--value-latents", choices=("imagined", "real"), default="real")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--train-steps", type=int, default=5, help="training steps per round")
