@@ -49,6 +49,8 @@ type ckptState struct {
 	Env      []byte   `json:"env_rng"`
 	Act      []byte   `json:"act_rng"`
 	Train    []byte   `json:"train_rng"`
+	// Novelty holds the visit counts of the exploration bonus.
+	Novelty *noveltyState `json:"novelty,omitempty"`
 }
 
 // checkpointName is the file name of the checkpoint at env step n; the
@@ -113,6 +115,9 @@ func (r *Run) writeCheckpoint(w io.Writer) error {
 		return err
 	}
 	st := ckptState{Counters: r.st}
+	if r.nov != nil {
+		st.Novelty = r.nov.state()
+	}
 	if st.Env, err = r.envSrc.MarshalBinary(); err != nil {
 		return err
 	}
@@ -326,6 +331,11 @@ func (r *Run) restore(path string, sec map[string][]byte) error {
 	}{{r.envSrc, st.Env}, {r.actSrc, st.Act}, {r.trainSrc, st.Train}} {
 		if err := s.src.UnmarshalBinary(s.data); err != nil {
 			return fail("random state: %v", err)
+		}
+	}
+	if r.nov != nil {
+		if err := r.nov.restore(st.Novelty); err != nil {
+			return fail("state section: %v", err)
 		}
 	}
 	r.st = c

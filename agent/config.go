@@ -90,6 +90,14 @@ type Config struct {
 	Explore      float64 `json:"explore"`
 	ExploreFinal float64 `json:"explore_final"`
 	ExploreSteps int     `json:"explore_steps"`
+	// ExploreBonus is β of a count-based exploration bonus β/√n(o') added
+	// to the rewards of the value targets (not to the reward model's), n
+	// counting the observations seen so far that share o''s SimHash code
+	// (see novelty). It decays linearly to 0 over ExploreSteps steps after
+	// SeedSteps, as Explore does. 0 (default) turns it off.
+	ExploreBonus float64 `json:"explore_bonus"`
+	// BonusBits is the length k of the SimHash codes, 1 to 64. Default 32.
+	BonusBits int `json:"bonus_bits"`
 	// PlanWith is "samples" (default) or "mean" (see PlanSamples, PlanMean).
 	PlanWith string `json:"plan_with"`
 	// MaxBadSteps is the number of gradient steps in a row with a NaN or
@@ -167,6 +175,7 @@ func (c Config) WithDefaults() Config {
 	setFloat(&c.Explore, 0.5)
 	setFloat(&c.ExploreFinal, 0.05)
 	setInt(&c.ExploreSteps, max(1, c.Steps/2))
+	setInt(&c.BonusBits, 32)
 	if c.PlanWith == "" {
 		c.PlanWith = PlanSamples
 	}
@@ -214,6 +223,7 @@ func (c Config) Validate() error {
 		{"keep_checkpoints", c.KeepCheckpoints, 1, 1000, ""},
 		{"explore_steps", c.ExploreSteps, 1, 100_000_000, ""},
 		{"max_bad_steps", c.MaxBadSteps, 1, 1_000_000, ""},
+		{"bonus_bits", c.BonusBits, 1, 64, ""},
 	}
 	for _, f := range ints {
 		if f.v < f.lo || f.v > f.hi {
@@ -228,6 +238,7 @@ func (c Config) Validate() error {
 		{"train_ratio", c.TrainRatio, 0, 64},
 		{"explore", c.Explore, 0, 1},
 		{"explore_final", c.ExploreFinal, 0, 1},
+		{"explore_bonus", c.ExploreBonus, 0, 100},
 	}
 	for _, f := range floats {
 		if math.IsNaN(f.v) || f.v < f.lo || f.v > f.hi {

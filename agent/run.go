@@ -80,6 +80,10 @@ type Run struct {
 
 	st counters
 
+	// nov counts visits for the exploration bonus (nil without one).
+	nov   *novelty
+	bonus []float32 // the batch's bonuses
+
 	// Acting state.
 	obs          *observer
 	action       []float64 // env action
@@ -153,6 +157,7 @@ const (
 	streamAct       = 0x616374     // "act"
 	streamTrain     = 0x747261696e // "train"
 	streamEval      = 0x6576616c   // "eval"
+	streamNovelty   = 0x6e6f76     // "nov"
 )
 
 // build makes everything of a run but the model and the log.
@@ -184,6 +189,9 @@ func build(cfg Config, dir string) (*Run, error) {
 	// sequences, so the reward and continuation heads learn them on real
 	// latents, not only at the end of an imagined rollout.
 	r.buf.SetAbsorbing(cfg.Model.WithDefaults().Horizon)
+	if cfg.ExploreBonus > 0 {
+		r.nov = newNovelty(rs, cfg.BonusBits, rand.New(rand.NewPCG(cfg.Seed, streamNovelty)))
+	}
 	return r, nil
 }
 
@@ -198,6 +206,7 @@ func (r *Run) finish() error {
 	k, f := cfg.Model.Horizon, r.spec.Stack
 	r.batch = replay.NewBatch(r.buf.Spec(), cfg.BatchSize, k, f)
 	r.wmb = newModelBatch(r.spec, cfg.BatchSize, k)
+	r.bonus = make([]float32, len(r.wmb.Rewards))
 	r.obs = newObserver(r.spec)
 	r.action = make([]float64, r.env.ActionSpace().Dim())
 	r.modelAction = make([]float32, r.spec.ActionDim)
@@ -270,9 +279,15 @@ func (r *Run) SetSteps(n int) error {
 // exploration is the current exploration level.
 func (r *Run) exploration() float64 {
 	c := r.cfg
-	t := float64(r.st.EnvSteps-c.SeedSteps) / float64(c.ExploreSteps)
-	t = math.Min(math.Max(t, 0), 1)
+	t := r.exploreProgress()
 	return c.Explore + t*(c.ExploreFinal-c.Explore)
+}
+
+// exploreProgress is the fraction of the exploration schedule done, 0 to 1.
+func (r *Run) exploreProgress() float64 {
+	c := r.cfg
+	t := float64(r.st.EnvSteps-c.SeedSteps) / float64(c.ExploreSteps)
+	return math.Min(math.Max(t, 0), 1)
 }
 
 // Train runs until the step budget is spent or ctx is cancelled. On
@@ -315,6 +330,9 @@ func (r *Run) Train(ctx context.Context) error {
 		r.episodeRet += rew
 		next := r.obs.push(obs)
 		r.buf.Append(r.modelAction, float32(rew), term, trunc, next)
+		if r.nov != nil {
+			r.nov.observe(next)
+		}
 		if term || trunc {
 			r.st.Episodes++
 			r.recentReturn = append(r.recentReturn, r.episodeRet)
@@ -364,7 +382,11 @@ func (r *Run) report(s Status) {
 
 // startEpisode resets the environment with the next seed of its stream.
 func (r *Run) startEpisode() {
-	r.buf.StartEpisode(r.obs.reset(r.env.Reset(r.envRNG.Uint64())))
+	first := r.obs.reset(r.env.Reset(r.envRNG.Uint64()))
+	r.buf.StartEpisode(first)
+	if r.nov != nil {
+		r.nov.observe(first)
+	}
 	r.plan.Reset()
 	r.episodeRet = 0
 }
@@ -437,6 +459,11 @@ func (r *Run) trainSome() error {
 			return fmt.Errorf("replay: %w", err)
 		}
 		toModelBatch(r.wmb, r.batch, r.spec)
+		r.wmb.Bonus = nil
+		if beta := r.cfg.ExploreBonus * (1 - r.exploreProgress()); r.nov != nil && beta > 0 {
+			r.wmb.Bonus = r.bonus[:len(r.wmb.Rewards)]
+			r.nov.bonus(r.wmb.Bonus, r.batch, beta)
+		}
 		if r.corruptBatch != nil {
 			r.corruptBatch(r.wmb)
 		}

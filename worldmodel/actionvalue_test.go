@@ -2,6 +2,7 @@ package worldmodel
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -139,4 +140,47 @@ func TestActionValue(t *testing.T) {
 		}()
 		m.ActionValue(make([]float32, 1), make([]float32, d), make([]float32, A), 1)
 	})
+}
+
+// TestBonusInReturns checks that a batch's exploration bonus enters the
+// replay returns (discounted as the reward it is added to) and nothing
+// else: the one-step and three-step returns move by exactly the
+// discounted bonuses of their steps, and a wrong length is an ErrBatch.
+func TestBonusInReturns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	m, batch := testModel(t, func(c *Config) { c.ValueTarget = ValueQ }, false, 2, rng)
+	const B, K = 5, 3
+	b := batch(B, K)
+	clear(b.Terminated)
+	zbar := make([]float32, K*B*m.cfg.LatentDim)
+	m.encodeWith(m.tenc, zbar, b.Obs[B*m.spec.InputDim():], K*B)
+	gamma := m.cfg.Discount
+	for _, n := range []int{1, 3} {
+		plain := make([]float32, K*B)
+		m.nStepReturns(plain, b, zbar, n)
+		b.Bonus = make([]float32, K*B)
+		for i := range b.Bonus {
+			b.Bonus[i] = 0.1 * float32(i%4+1)
+		}
+		with := make([]float32, K*B)
+		m.nStepReturns(with, b, zbar, n)
+		b.Bonus = nil
+		for j := 0; j < K; j++ {
+			for bi := 0; bi < B; bi++ {
+				want, disc := 0.0, 1.0
+				for i := 0; i < min(n, K-j); i++ {
+					want += disc * 0.1 * float64(((j+i)*B+bi)%4+1)
+					disc *= gamma
+				}
+				got := float64(with[j*B+bi] - plain[j*B+bi])
+				if math.Abs(got-want) > 1e-5 {
+					t.Errorf("n %d, step %d, row %d: bonus moved the return by %g, want %g", n, j, bi, got, want)
+				}
+			}
+		}
+	}
+	b.Bonus = make([]float32, K*B-1)
+	if _, err := m.TrainStep(b, rng); !errors.Is(err, ErrBatch) {
+		t.Errorf("TrainStep with %d bonuses for %d transitions: %v, want ErrBatch", len(b.Bonus), K*B, err)
+	}
 }

@@ -34,6 +34,11 @@ type Batch struct {
 	// Rewards and Terminated hold K·B values.
 	Rewards    []float32
 	Terminated []float32
+	// Bonus, when not nil, holds K·B exploration bonuses added to the
+	// rewards of the value targets built from replay (the action value's
+	// one-step returns and the n-step returns) but not to the reward head's
+	// targets: the reward model stays the environment's.
+	Bonus []float32
 }
 
 // Metrics are the losses and diagnostics of one training step.
@@ -101,7 +106,13 @@ func (m *Model) checkBatch(b *Batch) error {
 	if err := check("rewards", len(b.Rewards), kb); err != nil {
 		return err
 	}
-	return check("terminated", len(b.Terminated), kb)
+	if err := check("terminated", len(b.Terminated), kb); err != nil {
+		return err
+	}
+	if b.Bonus != nil {
+		return check("bonus", len(b.Bonus), kb)
+	}
+	return nil
 }
 
 // TrainStep takes one gradient step on batch b: it computes the loss and

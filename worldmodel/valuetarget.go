@@ -42,6 +42,7 @@ func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, 
 //
 //	G_j = Σ_{i<m} γ^i r_{j+i} + γ^m V̄(z̄_{j+m}),   m = min(n, K−j),
 //
+// (r including the batch's exploration bonus, if it has one)
 // where the sum stops after a terminal step (and then has no bootstrap),
 // V̄ is the target value network and z̄ = f_ξ(o) the target embeddings
 // (zbar, K·B rows for frames 1 … K).
@@ -56,7 +57,11 @@ func (m *Model) nStepReturns(dst []float32, b *Batch, zbar []float32, n int) {
 			g, disc, alive := 0.0, 1.0, true
 			for i := 0; i < steps; i++ {
 				idx := (j+i)*B + bi
-				g += disc * float64(b.Rewards[idx])
+				r := b.Rewards[idx]
+				if b.Bonus != nil {
+					r += b.Bonus[idx]
+				}
+				g += disc * float64(r)
 				disc *= gamma
 				if b.Terminated[idx] != 0 {
 					alive = false
