@@ -141,7 +141,9 @@ type Config struct {
 	// Default 1e-4.
 	VarFloor float64 `json:"var_floor"`
 	// BetaNLL is the β of β-NLL (Seitzer et al. 2022), weighting each
-	// row's NLL by stop-grad(σ²)^β; 0 (default) is the plain NLL.
+	// dimension's NLL term by stop-grad(σ²)^β; 0 (default) is the plain
+	// NLL. The mixture weighs each component's terms by its own variances
+	// inside the expected complete-data loss (loss.MixtureOptions.Beta).
 	BetaNLL float64 `json:"beta_nll"`
 	// EmbedNorm is the normalisation of the encoder's output: "none"
 	// (default) or "rms" (each latent divided by its root-mean-square

@@ -144,7 +144,7 @@ func (m *Model) graphMixture(b graphBuilder, t, zhat *G.Node) mixtureNodes {
 func (m *Model) graphMixtureLoss(x mixtureNodes, target, gate *G.Node) (nll, entropy *G.Node) {
 	M := m.cfg.Components
 	floor, bonus := m.cfg.mixtureOptions()
-	opts := loss.MixtureOptions{MinWeight: floor}
+	opts := loss.MixtureOptions{MinWeight: floor, Beta: m.cfg.BetaNLL}
 	logits := rowGate(x.logits, gate, nil)
 	nll = must(loss.MixtureNLL(target, logits, rowGate(x.mus, gate, tile(target, M)), rowGate(x.logVars, gate, nil), M, opts))
 	if bonus > 0 {

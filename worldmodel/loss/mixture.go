@@ -18,6 +18,19 @@ type MixtureOptions struct {
 	// density networks trained by plain likelihood tend to put all weight
 	// on one component). It needs 0 ≤ f < 1/M; 0 means no floor.
 	MinWeight float64
+	// Beta is β of β-NLL (see NLLOptions) carried over to the mixture:
+	// with β > 0 the loss is the expected complete-data NLL of EM,
+	//
+	//	ℓ_β = Σ_m sg(γ_m) (Σ_i sg(σ_mi²)^β ℓ_mi − log π_m),
+	//
+	// with the responsibilities γ_m = π_m N_m / Σ_j π_j N_j and ℓ_mi the
+	// per-dimension terms of component m's NLL. For β = 0 its gradient is
+	// the NLL's own (the logits get π − γ, component m γ_m times the
+	// gradient of its NLL); β > 0 only rescales each component's
+	// per-dimension gradients by its variance, so a confident component no
+	// longer gets a gradient scaled up by its precision. β = 0 (default)
+	// is the plain mixture NLL, value and gradient.
+	Beta float64
 }
 
 // MixtureNLL returns a scalar node: the mean over the B rows of the
@@ -58,17 +71,37 @@ func MixtureNLL(target, logits, mus, logVars *gorgonia.Node, m int, opts Mixture
 	if err := sameShape("MixtureNLL", "logVars", logVars, b, m*d); err != nil {
 		return nil, err
 	}
-	return applyLoss(mixtureKernel{b: b, d: d, m: m, floor: opts.MinWeight}, target, logits, mus, logVars)
+	if opts.Beta < 0 || math.IsNaN(opts.Beta) || math.IsInf(opts.Beta, 0) {
+		return nil, fmt.Errorf("loss: MixtureNLL: β = %v, want finite ≥ 0: %w", opts.Beta, ErrOption)
+	}
+	return applyLoss(mixtureKernel{b: b, d: d, m: m, floor: opts.MinWeight, beta: opts.Beta}, target, logits, mus, logVars)
 }
 
 // mixtureKernel is MixtureNLL over B rows, d dimensions, M components.
 type mixtureKernel struct {
-	b, d, m int
-	floor   float64
+	b, d, m     int
+	floor, beta float64
 }
 
 func (k mixtureKernel) String() string {
-	return fmt.Sprintf("MixtureNLL{B=%d d=%d M=%d floor=%g}", k.b, k.d, k.m, k.floor)
+	return fmt.Sprintf("MixtureNLL{B=%d d=%d M=%d floor=%g beta=%g}", k.b, k.d, k.m, k.floor, k.beta)
+}
+
+// rowLossBeta returns ℓ_β of row b (see MixtureOptions.Beta).
+func (k mixtureKernel) rowLossBeta(in [][]float64, b int, s, pi, l []float64) float64 {
+	ell := k.rowLoss(in, b, s, pi, l)
+	d, m := k.d, k.m
+	z := in[0][b*d : (b+1)*d]
+	var sum float64
+	for j := range m {
+		gam := math.Exp(math.Log(pi[j]) - l[j] + ell)
+		if gam == 0 {
+			continue
+		}
+		off := (b*m + j) * d
+		sum += gam * (nllRowLoss(z, in[2][off:off+d], in[3][off:off+d], nil, 0, k.beta, nil) - math.Log(pi[j]))
+	}
+	return sum
 }
 
 // workLen: s, π, ℓ/γ (M each), a component's ∂/∂z (d), nllRowGrad's
@@ -115,7 +148,11 @@ func (k mixtureKernel) loss(in [][]float64, work []float64) float64 {
 	s, pi, l := work[:k.m], work[k.m:2*k.m], work[2*k.m:3*k.m]
 	var sum float64
 	for b := range k.b {
-		sum += k.rowLoss(in, b, s, pi, l)
+		if k.beta != 0 {
+			sum += k.rowLossBeta(in, b, s, pi, l)
+		} else {
+			sum += k.rowLoss(in, b, s, pi, l)
+		}
 	}
 	return sum / float64(k.b)
 }
@@ -147,7 +184,7 @@ func (k mixtureKernel) grad(in [][]float64, g float64, out [][]float64, work []f
 		clear(gz)
 		for j := range m {
 			off := (b*m + j) * d
-			nllRowGrad(z, in[2][off:off+d], in[3][off:off+d], nil, 0, 0, g*gam[j],
+			nllRowGrad(z, in[2][off:off+d], in[3][off:off+d], nil, 0, k.beta, g*gam[j],
 				gzj, out[2][off:off+d], out[3][off:off+d], nil, rowWork)
 			for i, x := range gzj {
 				gz[i] += x

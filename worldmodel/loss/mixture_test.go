@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -44,6 +45,7 @@ func refMixtureNLL(target, logits, mus, logVars *gorgonia.Node, m int, floor flo
 }
 
 type mixtureCase struct {
+	beta    float64
 	name    string
 	b, d, m int
 	floor   float64
@@ -67,7 +69,7 @@ func (c mixtureCase) args(seed uint64) []*arg {
 
 func (c mixtureCase) fused() builder {
 	return func(in []*gorgonia.Node) (*gorgonia.Node, error) {
-		return MixtureNLL(in[0], in[1], in[2], in[3], c.m, MixtureOptions{MinWeight: c.floor})
+		return MixtureNLL(in[0], in[1], in[2], in[3], c.m, MixtureOptions{MinWeight: c.floor, Beta: c.beta})
 	}
 }
 
@@ -340,6 +342,121 @@ func TestMixtureEntropy(t *testing.T) {
 		}
 		if _, err := MixtureEntropy(nil, 3, MixtureOptions{}); !errors.Is(err, ErrShape) {
 			t.Errorf("nil logits: error %v, want ErrShape", err)
+		}
+	})
+}
+
+// frozenMixtureBeta is MixtureOptions.Beta's loss with the
+// responsibilities γ⁰ and the weights w⁰ = σ²^β held at their values for
+// base (target, logits, mus, logVars), evaluated at args: the function
+// whose gradient at base MixtureNLL's gradient must be.
+func (c mixtureCase) frozenMixtureBeta(base, args []*arg) float64 {
+	var sum float64
+	pis := func(a []*arg, b int) []float64 {
+		lg := a[1].data[b*c.m : (b+1)*c.m]
+		mx := math.Inf(-1)
+		for _, x := range lg {
+			mx = max(mx, x)
+		}
+		var norm float64
+		for _, x := range lg {
+			norm += math.Exp(x - mx)
+		}
+		p := make([]float64, c.m)
+		for j, x := range lg {
+			p[j] = (1-float64(c.m)*c.floor)*math.Exp(x-mx)/norm + c.floor
+		}
+		return p
+	}
+	// ℓ_mi and log N_m of row b, component j.
+	terms := func(a []*arg, b, j int) (l []float64, logN float64) {
+		off := (b*c.m + j) * c.d
+		for i := range c.d {
+			z, mu, s := a[0].data[b*c.d+i], a[2].data[off+i], a[3].data[off+i]
+			li := 0.5 * ((z-mu)*(z-mu)*math.Exp(-s) + s + log2Pi)
+			l = append(l, li)
+			logN -= li
+		}
+		return l, logN
+	}
+	for b := range c.b {
+		p0, p := pis(base, b), pis(args, b)
+		gam := make([]float64, c.m)
+		var norm float64
+		for j := range c.m {
+			_, logN := terms(base, b, j)
+			gam[j] = p0[j] * math.Exp(logN)
+			norm += gam[j]
+		}
+		for j := range c.m {
+			l, _ := terms(args, b, j)
+			var wl float64
+			for i, li := range l {
+				wl += math.Exp(c.beta*base[3].data[(b*c.m+j)*c.d+i]) * li
+			}
+			sum += gam[j] / norm * (wl - math.Log(p[j]))
+		}
+	}
+	return sum / float64(c.b)
+}
+
+// TestMixtureNLLBeta checks β > 0: its value is the expected complete-data
+// loss, its gradient that of the loss with the responsibilities and the
+// variance weights frozen (central differences), a one-component mixture
+// is β-NLL, and β = 0 changes nothing.
+func TestMixtureNLLBeta(t *testing.T) {
+	for i, c := range []mixtureCase{
+		{name: "M3/beta1", b: 4, d: 2, m: 3, beta: 1},
+		{name: "M2/floor/beta0.5", b: 3, d: 3, m: 2, floor: 0.1, beta: 0.5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args(uint64(20 + i))
+			base := make([]*arg, len(args))
+			for k, a := range args {
+				base[k] = newArg(a.name, slices.Clone(a.data), a.shape...)
+			}
+			loss, grads := lossAndGrad(t, tensor.Float64, args, c.fused())
+			if want := c.frozenMixtureBeta(base, args); !near(loss, want, 1e-12) {
+				t.Errorf("loss %.15g, want %.15g", loss, want)
+			}
+			const h = 1e-6
+			for k, a := range args {
+				for j := range a.data {
+					x := a.data[j]
+					a.data[j] = x + h
+					up := c.frozenMixtureBeta(base, args)
+					a.data[j] = x - h
+					down := c.frozenMixtureBeta(base, args)
+					a.data[j] = x
+					if fd := (up - down) / (2 * h); !near(grads[k][j], fd, 1e-6) {
+						t.Errorf("∂/∂%s[%d] = %.10g, frozen central difference %.10g", a.name, j, grads[k][j], fd)
+					}
+				}
+			}
+		})
+	}
+	t.Run("M1 is beta-NLL", func(t *testing.T) {
+		c := mixtureCase{b: 3, d: 2, m: 1, beta: 1}
+		args := c.args(30)
+		l1, g1 := lossAndGrad(t, tensor.Float64, args, c.fused())
+		gargs := []*arg{args[0], args[2], args[3]}
+		l2, g2 := lossAndGrad(t, tensor.Float64, gargs, nllCase{b: c.b, d: c.d, beta: 1}.fused())
+		if !near(l1, l2, 1e-13) {
+			t.Errorf("one-component mixture %.15g, β-NLL %.15g", l1, l2)
+		}
+		for k, gk := range [][]float64{g1[0], g1[2], g1[3]} {
+			for j := range gk {
+				if !near(gk[j], g2[k][j], 1e-12) {
+					t.Errorf("∂/∂%s[%d]: mixture %.15g, β-NLL %.15g", gargs[k].name, j, gk[j], g2[k][j])
+				}
+			}
+		}
+	})
+	t.Run("beta0 unchanged", func(t *testing.T) {
+		c := mixtureCases[1]
+		args := c.args(31)
+		if got, want := evaluator(t, args, c.fused())(), c.want(args); !near(got, want, 1e-12) {
+			t.Errorf("β = 0: %.15g, distmv %.15g", got, want)
 		}
 	})
 }
