@@ -286,3 +286,25 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("unknown JSON key accepted: %v", err)
 	}
 }
+
+// TestDefaultFrameStack checks that physics runs from pixels stack three
+// frames unless the config says otherwise, and nothing else stacks.
+func TestDefaultFrameStack(t *testing.T) {
+	for _, c := range []struct {
+		env, obs string
+		set      int
+		want     int
+	}{
+		{"physics/cartpole", "pixels", 0, 3},
+		{"physics/pendulum", "", 0, 3}, // pixels by default
+		{"physics/cartpole", "state", 0, 1},
+		{"gridworld/frozenlake-4x4", "pixels", 0, 1},
+		{"physics/cartpole", "pixels", 2, 2},
+	} {
+		cfg := Config{Env: c.env, Obs: c.obs}
+		cfg.Model.FrameStack = c.set
+		if got := cfg.WithDefaults().Model.FrameStack; got != c.want {
+			t.Errorf("%s, obs %q, frame_stack %d: %d stacked frames, want %d", c.env, c.obs, c.set, got, c.want)
+		}
+	}
+}

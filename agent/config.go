@@ -139,6 +139,17 @@ func DefaultHorizon(env string) int {
 	return planner.DefaultHorizon
 }
 
+// DefaultFrameStack is the number of stacked frames of a run that does not
+// set one: 3 for pixel observations of a physics environment, whose single
+// frame shows positions but not velocities, 1 otherwise (a gridworld frame
+// is its whole state, and a state vector holds the velocities).
+func DefaultFrameStack(env, obs string) int {
+	if obs == string(envs.ObsPixels) && !strings.HasPrefix(env, "gridworld") {
+		return 3
+	}
+	return 1
+}
+
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Env == "" {
@@ -181,6 +192,7 @@ func (c Config) WithDefaults() Config {
 	}
 	setInt(&c.MaxBadSteps, 20)
 	setInt(&c.Planner.Horizon, DefaultHorizon(c.Env))
+	setInt(&c.Model.FrameStack, DefaultFrameStack(c.Env, c.Obs))
 	c.Model = c.Model.WithDefaults()
 	c.Planner = c.Planner.WithDefaults()
 	return c
