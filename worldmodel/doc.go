@@ -35,10 +35,14 @@
 // rollout feeds the most likely component's mean (or, with FeedSamples, a
 // sample of a component drawn by π), as its inference path's mean step
 // does.
-// The reward, continuation and value heads are trained on the predictor's
-// own imagined latents. The value regresses on imagined TD(λ) returns (or
-// n-step returns from replay), computed outside the graph by the
-// inference path and bootstrapped from V̄. A probe decoder latent → frame
+// The reward and continuation heads are trained on the predictor's own
+// imagined latents, the value and the action value on the same latents or
+// (ValueLatents "real") on the online latents of the batch's frames. The
+// value regresses on imagined TD(λ) returns, n-step returns from replay, or
+// the greedy maximum of the action value, which regresses one-step replay
+// returns; all are computed outside the graph by the inference path and
+// bootstrapped from V̄. A batch may carry exploration bonuses, added to the
+// rewards of the replay returns only. A probe decoder latent → frame
 // is trained on detached latents, for pictures only.
 //
 // Inputs are described by a Spec: state vectors, or stacks of RGB frames
