@@ -287,8 +287,9 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// TestDefaultFrameStack checks that physics runs from pixels stack three
-// frames unless the config says otherwise, and nothing else stacks.
+// TestDefaultFrameStack checks that physics runs from pixels of the
+// default preset stack three frames unless the config says otherwise, and
+// nothing else stacks.
 func TestDefaultFrameStack(t *testing.T) {
 	for _, c := range []struct {
 		env, obs string
@@ -301,8 +302,14 @@ func TestDefaultFrameStack(t *testing.T) {
 		{"gridworld/frozenlake-4x4", "pixels", 0, 1},
 		{"physics/cartpole", "pixels", 2, 2},
 	} {
-		cfg := Config{Env: c.env, Obs: c.obs}
-		cfg.Model.FrameStack = c.set
+		cfg, err := Preset("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Env, cfg.Obs = c.env, c.obs
+		if c.set != 0 {
+			cfg.Model.FrameStack = c.set
+		}
 		if got := cfg.WithDefaults().Model.FrameStack; got != c.want {
 			t.Errorf("%s, obs %q, frame_stack %d: %d stacked frames, want %d", c.env, c.obs, c.set, got, c.want)
 		}

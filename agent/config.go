@@ -290,6 +290,7 @@ func Preset(name string) (Config, error) {
 		// outcomes; FrozenLake's greedy policy became optimal in every cell
 		// (experiments/README.md).
 		m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
+		m.FrameStack = 0 // by environment and observations: DefaultFrameStack
 		return Config{Model: m, Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
 	case "debug":
 		m, err := worldmodel.Preset("debug")
@@ -299,6 +300,7 @@ func Preset(name string) (Config, error) {
 		m.ValueTarget = worldmodel.ValueQ
 		m.BetaNLL = 1
 		m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
+		m.FrameStack = 0
 		return Config{
 			Steps:           2000,
 			SeedSteps:       200,
