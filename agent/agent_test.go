@@ -84,6 +84,22 @@ func TestTrainSmoke(t *testing.T) {
 	}
 }
 
+// trainUntilInterrupted trains run and cancels it once it has taken at
+// least steps environment steps; Train must then return ErrInterrupted.
+func trainUntilInterrupted(t *testing.T, run *Run, steps int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run.Progress = func(s Status) {
+		if s.EnvSteps >= steps {
+			cancel()
+		}
+	}
+	if err := run.Train(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Train after cancel: %v, want ErrInterrupted", err)
+	}
+}
+
 func TestInterruptAndResume(t *testing.T) {
 	dir := t.TempDir()
 	cfg := debugConfig(t, "gridworld/frozenlake-4x4", 600)
@@ -91,15 +107,7 @@ func TestInterruptAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	run.Progress = func(s Status) {
-		if s.EnvSteps >= 250 {
-			cancel()
-		}
-	}
-	if err := run.Train(ctx); !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("Train after cancel: %v, want ErrInterrupted", err)
-	}
+	trainUntilInterrupted(t, run, 250)
 	stopped := run.EnvSteps()
 	held := run.Buffer().Len()
 	grads := run.st.GradSteps

@@ -275,32 +275,13 @@ func Preset(name string) (Config, error) {
 	switch name {
 	case "", "default":
 		m, err := worldmodel.Preset("default")
-		// An action value learned from replay transitions reached the
-		// optimal values' greedy policy on FrozenLake where n-step and
-		// imagined TD(λ) value targets stayed starved (experiments/README.md).
-		m.ValueTarget = worldmodel.ValueQ
-		// β-NLL (β = 1): the plain NLL's precision-weighted gradient
-		// overwhelmed the collapse guard, contracted the embedding and kept
-		// the Gaussian agent from solving windy; with β = 1 it matched the
-		// deterministic one (experiments/README.md).
-		m.BetaNLL = 1
-		// RMS-normalised latents and values trained on real latents: the
-		// embedding no longer widens past what SIGReg can pull back, and no
-		// value is fitted on a rollout mean between a transition's
-		// outcomes; FrozenLake's greedy policy became optimal in every cell
-		// (experiments/README.md).
-		m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
-		m.FrameStack = 0 // by environment and observations: DefaultFrameStack
-		return Config{Model: m, Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
+		return Config{Model: agentModel(m), Planner: planner.Config{Candidates: 64, Iterations: 3}}, err
 	case "debug":
 		m, err := worldmodel.Preset("debug")
 		if err != nil {
 			return Config{}, err
 		}
-		m.ValueTarget = worldmodel.ValueQ
-		m.BetaNLL = 1
-		m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
-		m.FrameStack = 0
+		m = agentModel(m)
 		return Config{
 			Steps:           2000,
 			SeedSteps:       200,
@@ -315,6 +296,27 @@ func Preset(name string) (Config, error) {
 		}, nil
 	}
 	return Config{}, fmt.Errorf("%w: preset %q (allowed: \"default\", \"debug\")", ErrConfig, name)
+}
+
+// agentModel is a world-model preset with the agent's choices, which every
+// agent preset shares (experiments/README.md gives the runs behind each):
+//   - an action value learned from replay transitions, which reached the
+//     optimal values' greedy policy on FrozenLake where n-step and imagined
+//     TD(λ) value targets stayed starved;
+//   - β-NLL with β = 1: the plain NLL's precision-weighted gradient
+//     overwhelmed the collapse guard, contracted the embedding and kept the
+//     Gaussian agent from solving windy;
+//   - RMS-normalised latents and values trained on real latents: the
+//     embedding no longer widens past what SIGReg can pull back, and no
+//     value is fitted on a rollout mean between a transition's outcomes;
+//   - frame_stack left to DefaultFrameStack, by environment and
+//     observations.
+func agentModel(m worldmodel.Config) worldmodel.Config {
+	m.ValueTarget = worldmodel.ValueQ
+	m.BetaNLL = 1
+	m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
+	m.FrameStack = 0
+	return m
 }
 
 // LoadConfigFile reads a JSON or YAML config file over base (fields the

@@ -81,15 +81,7 @@ func TestBonusResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	run.Progress = func(s Status) {
-		if s.EnvSteps >= 250 {
-			cancel()
-		}
-	}
-	if err := run.Train(ctx); err == nil {
-		t.Fatal("Train after cancel returned nil")
-	}
+	trainUntilInterrupted(t, run, 250)
 	total := 0
 	for _, n := range run.nov.counts {
 		total += int(n)

@@ -170,8 +170,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	for j := 0; j < K; j++ {
 		aj := b.rows(act, j*B, (j+1)*B)
 		p := m.pred
-		t1 := dense(b.pool, []*G.Node{zhat, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true)
-		t := b.affine(t1, p.hidden, true)
+		t := m.graphTrunk(b, zhat, aj)
 		target := b.rows(zbar, j*B, (j+1)*B)
 		gate := b.rows(alive, j*B, (j+1)*B)
 		var mu, lj, lv, u, entropy *G.Node
@@ -224,7 +223,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		if j > 0 && c.ValueLatents == ValueLatentsReal {
 			vz = b.rows(z, j*B, (j+1)*B)
 			if p.q.w != nil {
-				vt = b.affine(dense(b.pool, []*G.Node{vz, p.inZ.w.node, aj, p.inA.w.node}, p.inZ.b.node, nil, true), p.hidden, true)
+				vt = m.graphTrunk(b, vz, aj)
 			}
 		}
 		if p.q.w != nil {
@@ -345,6 +344,14 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	}
 	tg.vm = G.NewTapeMachine(g, G.BindDualValues(nodes...))
 	return tg, nil
+}
+
+// graphTrunk is the predictor's trunk on latents z and actions a, as the
+// inference path's trunk computes it.
+func (m *Model) graphTrunk(b graphBuilder, z, a *G.Node) *G.Node {
+	p := m.pred
+	t1 := dense(b.pool, []*G.Node{z, p.inZ.w.node, a, p.inA.w.node}, p.inZ.b.node, nil, true)
+	return b.affine(t1, p.hidden, true)
 }
 
 // graphLogVar is the effective log-variance log(exp(softBound(raw)) +

@@ -108,9 +108,14 @@ func (m *Model) lambdaTargets(dst, s []float32, rows int, rng *rand.Rand) {
 	// Per step h: reward, continuation and bootstrap value V̄(s_{h+1}).
 	traj := grow(&m.buf.target, 3*H*rows)
 	rew, cont, boot := traj[:H*rows], traj[H*rows:2*H*rows], traj[2*H*rows:]
+	// Discrete candidates are the same at every step; random ones are
+	// drawn afresh.
+	cand := m.actionCandidates(rows, rng)
 	for h := 0; h < H; h++ {
 		repeatRows(cz, s, rows, nc, d)
-		cand := m.actionCandidates(rows, rng)
+		if h > 0 && !m.spec.Discrete {
+			cand = m.actionCandidates(rows, rng)
+		}
 		m.Step(next, cr, cc, cz, cand, rows*nc, false, nil)
 		m.valueWith(m.tval, cv, next, rows*nc)
 		for r := 0; r < rows; r++ {
