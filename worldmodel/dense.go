@@ -256,6 +256,11 @@ func (op denseOp) DiffWRT(n int) []bool {
 //
 //	∂L/∂x_i = δ·W_iᵀ,   ∂L/∂W_i = x_iᵀ·δ,   ∂L/∂b = Σ_rows δ,   ∂L/∂r = δ.
 func (op denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if op.dataX && len(op.ins) == 1 && !op.residual {
+		grads := make(G.Nodes, len(inputs))
+		grads[1], grads[len(grads)-1] = newDataGrad(op.pool, op.rows, op.ins[0], op.out, op.relu, op.bias, output, grad, inputs[0])
+		return grads, nil
+	}
 	delta := grad
 	if op.relu {
 		delta = must(G.ApplyOp(maskOp{rows: op.rows, cols: op.out, out: newMatrix(op.rows, op.out)}, output, grad))

@@ -109,6 +109,10 @@ func TestGradient(t *testing.T) {
 				grads[p.name] = c
 			}
 			tg.reset()
+			if tg.targets != nil {
+				// The value targets are constants of the loss.
+				tg.targets.frozen = true
+			}
 			for _, p := range tg.trained {
 				for trial := 0; trial < 3; trial++ {
 					i := rng.IntN(len(p.data))

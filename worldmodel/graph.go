@@ -18,21 +18,22 @@ type trainGraph struct {
 	vm   G.VM
 
 	// Inputs.
-	obs        []float32 // online encoder input: (K+1)·B rows (patches for pixels)
-	act        []float32 // K·B × A
-	zbar       []float32 // target embeddings f_ξ(o_{j+1}), K·B × d
-	reward     []float32 // K·B, r_j
-	cont       []float32 // K·B, 1 − terminated_j
-	headWeight []float32 // K·B, weight of the reward and continuation rows
-	alive      []float32 // K·B, 1 where no terminal step came before step j
-	value      []float32 // valueSteps·B, value targets
-	valWeight  []float32 // valueSteps·B, weight of the value rows
-	qTarget    []float32 // K·B, action-value targets (ValueQ only)
-	dirs       []float32 // d × M, SIGReg directions
-	eps, eta   []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
-	mixU       []float32 // K·B, uniforms that draw mixture components (FeedSamples)
-	decZ       []float32 // DecoderBatch × d, detached latents (dec.z)
-	decTarget  []float32 // DecoderBatch × decodeDim (dec.target)
+	obs        []float32         // online encoder input: (K+1)·B rows (patches for pixels)
+	act        []float32         // K·B × A
+	zbar       []float32         // target embeddings f_ξ(o_{j+1}), K·B × d
+	reward     []float32         // K·B, r_j
+	cont       []float32         // K·B, 1 − terminated_j
+	headWeight []float32         // K·B, weight of the reward and continuation rows
+	alive      []float32         // K·B, 1 where no terminal step came before step j
+	value      []float32         // valueSteps·B, value targets
+	targets    *valueTargetState // of the value targets computed in the graph; nil for n-step returns
+	valWeight  []float32         // valueSteps·B, weight of the value rows
+	qTarget    []float32         // K·B, action-value targets (ValueQ only)
+	dirs       []float32         // d × M, SIGReg directions
+	eps, eta   []float32         // K·B·d and K·B·d·r, sampling noise (FeedSamples)
+	mixU       []float32         // K·B, uniforms that draw mixture components (FeedSamples)
+	decZ       []float32         // DecoderBatch × d, detached latents (dec.z)
+	decTarget  []float32         // DecoderBatch × decodeDim (dec.target)
 
 	// dec trains the probe decoder beside the graph (see decoderStep).
 	dec *decoderStep
@@ -270,9 +271,17 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	contIn, contData := b.input("continues", K*B, 1)
 	headW, headWData := b.input("head_weights", K*B, 1)
 	nv := m.valueSteps(K) * B
-	valueIn, valueData := b.input("value_targets", nv, 1)
+	var valueIn *G.Node
+	if c.ValueTarget == ValueNStep {
+		valueIn, tg.value = b.input("value_targets", nv, 1)
+	} else {
+		// From the online latents of frames 0 … K−1, detached.
+		tg.targets = new(valueTargetState)
+		valueIn = m.graphValueTargets(z, nv, tg.targets)
+		tg.value = tap(valueIn)
+	}
 	valW, valWData := b.input("value_weights", nv, 1)
-	tg.reward, tg.cont, tg.headWeight, tg.value, tg.valWeight = rewardData, contData, headWData, valueData, valWData
+	tg.reward, tg.cont, tg.headWeight, tg.valWeight = rewardData, contData, headWData, valWData
 	rewardLoss := must(loss.MSE(cat(rewards), rewardIn, headW))
 	contLoss := must(loss.BCEWithLogits(cat(conts), contIn, headW))
 	valLoss := must(loss.MSE(cat(values), valueIn, valW))

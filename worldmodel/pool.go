@@ -54,8 +54,11 @@ const (
 	// bound the wait for a paused helper, fewer make longer products.
 	chunksPerWorker = 2
 	// minParallelWork is the least work (multiply–adds) of a job worth
-	// waking the helpers; waking a parked goroutine costs microseconds.
-	minParallelWork = 1 << 18
+	// waking the helpers: waking a parked goroutine costs microseconds,
+	// and a product of a few million multiply–adds (256×128×128, the
+	// predictor's trunk at batch 256) measured slower split in two than
+	// whole on one core of a 2-core machine.
+	minParallelWork = 1 << 21
 	chunkBits       = 16 // bits of a chunk count in splitState.next
 	chunkMask       = 1<<chunkBits - 1
 )

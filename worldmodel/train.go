@@ -159,6 +159,9 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	}
 	met := m.readMetrics(tg)
 	met.ValueTarget = valueTarget
+	if m.cfg.ValueTarget != ValueNStep {
+		met.ValueTarget = validMean(tg.value, tg.alive)
+	}
 	if err := checkFiniteLosses(met); err != nil {
 		m.norm.undo()
 		return met, err
@@ -324,7 +327,7 @@ func (m *Model) updateTargets() {
 }
 
 // fillInputs writes batch b into the graph's input slices and the
-// decoder's, and returns the mean value target of the valid rows.
+// decoder's, and returns what fillGraph returns.
 func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 	m.standardizeRows(tg.obs, b.Obs, (b.K+1)*b.B)
 	m.fillDecoder(tg, b)
@@ -351,7 +354,8 @@ func (m *Model) fillDecoder(tg *trainGraph, b *Batch) {
 
 // fillGraph writes the rest of the graph's inputs (tg.obs holds the
 // standardised inputs) and returns the mean value target of the valid
-// rows.
+// rows for n-step returns, 0 otherwise: the other targets are computed
+// in the graph, from its online latents, and read after the run.
 func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 	c := m.cfg
 	B, K, d := b.B, b.K, c.LatentDim
@@ -381,7 +385,13 @@ func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 			}
 		}
 	}
-	meanTarget := m.valueTargets(tg.value, b, tg.obs, tg.zbar, valid, rng)
+	meanTarget := 0.0
+	if c.ValueTarget == ValueNStep {
+		meanTarget = m.valueTargets(tg.value, b, tg.obs, tg.zbar, valid, rng)
+	}
+	if tg.targets != nil {
+		tg.targets.rng = rng
+	}
 	if tg.qTarget != nil {
 		m.nStepReturns(tg.qTarget, b, tg.zbar, 1)
 	}

@@ -1,34 +1,52 @@
 package worldmodel
 
 import (
+	"fmt"
+	"hash"
 	"math"
 	"math/rand/v2"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // valueTargets writes the value targets of the imagined latents ẑ_j of
 // batch b (j < valueSteps, len(dst) rows) into dst and returns their mean
-// over the valid rows. The targets
-// come from the inference path with the current weights and enter the
-// graph as constants.
-// x holds the standardised inputs of the batch and zbar the target
-// embeddings of frames 1 … K.
+// over the valid rows. The targets come from the inference path with the
+// current weights and enter the graph as constants. x holds the
+// standardised inputs of the batch and zbar the target embeddings of
+// frames 1 … K. The training graph computes the targets that need the
+// online latents from the latents its encoder computed (valueTargetOp);
+// this is the same computation with an encoder pass of its own.
 func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, rng *rand.Rand) float64 {
-	switch m.cfg.ValueTarget {
-	case ValueNStep:
+	if m.cfg.ValueTarget == ValueNStep {
 		m.nStepReturns(dst, b, zbar, m.cfg.NStep)
-	case ValueQ:
+	} else {
 		rows := len(dst)
 		s := grow(&m.buf.z, rows*m.cfg.LatentDim)
 		m.encodeStandard(m.enc, s, x, rows)
+		m.latentValueTargets(dst, s, rows, rng)
+	}
+	return validMean(dst, valid)
+}
+
+// latentValueTargets writes the value targets of value_target q or
+// lambda from the online latents s (rows×d) of the batch's frames
+// 0 … K−1, which it may overwrite.
+func (m *Model) latentValueTargets(dst, s []float32, rows int, rng *rand.Rand) {
+	if m.cfg.ValueTarget == ValueQ {
 		m.greedyTargets(dst, s, rows, rng)
-	default:
-		rows := len(dst)
-		s := grow(&m.buf.z, rows*m.cfg.LatentDim)
-		m.encodeStandard(m.enc, s, x, rows)
+	} else {
 		m.lambdaTargets(dst, s, rows, rng)
 	}
+}
+
+// validMean is the mean of x over the rows whose valid entry is 1 (0
+// when there is none).
+func validMean(x, valid []float32) float64 {
 	s, n := 0.0, 0.0
-	for i, v := range dst {
+	for i, v := range x {
 		s += float64(valid[i] * v)
 		n += float64(valid[i])
 	}
@@ -233,4 +251,60 @@ func (m *Model) ActionValue(dst, z, a []float32, rows int) {
 func (m *Model) actionValue(dst, z, a []float32, rows int) {
 	t := m.trunk(z, a, rows)
 	affine(dst[:rows], t, rows, m.pred.q)
+}
+
+// valueTargetOp computes, in the training graph, the value targets that
+// need the online latents of the batch's frames 0 … K−1 (value_target q
+// or lambda) from the latents the graph's encoder computed, so that those
+// frames are not encoded a second time. Its input z is every frame's
+// latent ((K+1)·B rows, frames 0 … K−1 first); the targets are constants
+// of the loss: the op has no gradient.
+type valueTargetOp struct {
+	m       *Model
+	rows, d int // z's shape
+	n       int // target rows
+	out     *tensor.Dense
+	st      *valueTargetState
+}
+
+// valueTargetState is what a valueTargetOp shares with its training graph.
+type valueTargetState struct {
+	rng     *rand.Rand // the step's generator, set before each run
+	latents []float32  // the latents the targets may overwrite
+	// frozen keeps the targets of the last run (to take finite
+	// differences of the loss with its targets held constant).
+	frozen bool
+}
+
+func (m *Model) graphValueTargets(z *G.Node, n int, st *valueTargetState) *G.Node {
+	sh := z.Shape()
+	op := valueTargetOp{m: m, rows: sh[0], d: sh[1], n: n, out: newMatrix(n, 1), st: st}
+	return must(G.ApplyOp(op, z))
+}
+
+func (op valueTargetOp) Arity() int    { return 1 }
+func (op valueTargetOp) Type() hm.Type { return fnType(1) }
+func (op valueTargetOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.n, 1}, nil
+}
+func (op valueTargetOp) Do(vals ...G.Value) (G.Value, error) {
+	if op.st.frozen {
+		return op.out, nil
+	}
+	s := grow(&op.st.latents, op.n*op.d)
+	copy(s, data(vals[0])[:op.n*op.d])
+	op.m.latentValueTargets(op.out.Float32s(), s, op.n, op.st.rng)
+	return op.out, nil
+}
+func (op valueTargetOp) DiffWRT(int) []bool { return []bool{false} }
+func (op valueTargetOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("worldmodel: %v has no gradient", op)
+}
+func (op valueTargetOp) ReturnsPtr() bool      { return false }
+func (op valueTargetOp) CallsExtern() bool     { return false }
+func (op valueTargetOp) OverwritesInput() int  { return -1 }
+func (op valueTargetOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op valueTargetOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op valueTargetOp) String() string {
+	return fmt.Sprintf("ValueTargets(%s, %d of %d×%d)", op.m.cfg.ValueTarget, op.n, op.rows, op.d)
 }

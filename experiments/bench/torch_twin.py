@@ -203,17 +203,19 @@ class WorldModel(nn.Module):
         obs, act, rew, term, mean, inv = batch
         B, K = a.batch, a.horizon
         x = (obs - mean) * inv                          # standardised inputs
+        z = self.enc(x)
         with torch.no_grad():
             zbar = self.tenc(x[B:])
             qt = None
+            # The targets that need the online latents of frames 0 … K−1
+            # read them, detached, off the encoder pass above.
             if a.value_target == "nstep":
                 vt = self.nstep_targets(zbar, rew, term)
             elif a.value_target == "q":
-                vt = self.greedy_targets(self.enc(x[:K * B]))
+                vt = self.greedy_targets(z[:K * B].detach())
                 qt = self.nstep_targets(zbar, rew, term, n=1)
             else:
-                vt = self.lambda_targets(self.enc(x[:K * B]))
-        z = self.enc(x)
+                vt = self.lambda_targets(z[:K * B].detach())
         zhat = z[:B]
         pred_loss, rewards, conts, values, qs = 0.0, [], [], [], []
         for j in range(K):

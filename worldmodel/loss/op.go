@@ -35,6 +35,69 @@ type kernel interface {
 	grad(in [][]float64, g float64, out [][]float64, work []float64)
 }
 
+// keeper is a kernel whose gradient can start from what its loss left at
+// the start of the work slice (SIGReg's projections and moments), instead
+// of computing it again.
+type keeper interface {
+	// keepLen is the length of the prefix of work that loss leaves for
+	// gradKept.
+	keepLen() int
+	// gradKept is grad with work's first keepLen values as loss left them
+	// for the same inputs.
+	gradKept(in [][]float64, g float64, out [][]float64, work []float64)
+}
+
+// kept is what the last forward evaluation of a keeper left: its inputs
+// and its work prefix. The gradient uses it only when its own inputs are
+// equal, value for value, so a gradient evaluated without its forward
+// pass, or after a forward pass on other inputs, computes everything.
+type kept struct {
+	mu   sync.Mutex
+	ok   bool
+	in   [][]float64
+	work []float64
+}
+
+// save records the inputs and the work prefix of a forward evaluation.
+func (k *kept) save(in [][]float64, work []float64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.in == nil {
+		for _, x := range in {
+			k.in = append(k.in, make([]float64, len(x)))
+		}
+		k.work = make([]float64, len(work))
+	}
+	for i, x := range in {
+		copy(k.in[i], x)
+	}
+	copy(k.work, work)
+	k.ok = true
+}
+
+// load copies the recorded work prefix into work and reports whether it
+// belongs to the inputs in.
+func (k *kept) load(in [][]float64, work []float64) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.ok || len(in) != len(k.in) {
+		return false
+	}
+	for i, x := range in {
+		y := k.in[i]
+		if len(x) != len(y) {
+			return false
+		}
+		for j, v := range x {
+			if v != y[j] {
+				return false
+			}
+		}
+	}
+	copy(work, k.work)
+	return true
+}
+
 // scratch is the reusable memory of one evaluation of a fused op.
 type scratch struct {
 	in   [][]float64 // inputs converted to float64 (Float32 graphs only)
@@ -53,6 +116,7 @@ type fused struct {
 	total  int // Σ sizes: the length of the packed gradient
 	pool   *sync.Pool
 	packed *packedBuf
+	kept   *kept // for keepers only
 }
 
 // packedBuf is the memory of the packed gradient, reused from one
@@ -88,6 +152,9 @@ func (p *packedBuf) release(v gorgonia.Value) {
 
 func newFused(k kernel, nodes []*gorgonia.Node) (*fused, error) {
 	f := &fused{k: k, dt: nodes[0].Dtype(), packed: &packedBuf{}}
+	if _, ok := k.(keeper); ok {
+		f.kept = &kept{}
+	}
 	for i, n := range nodes {
 		if n.Dtype() != f.dt {
 			return nil, fmt.Errorf("loss: %v: input %d is %v, input 0 is %v: %w", k, i, n.Dtype(), f.dt, ErrShape)
@@ -266,6 +333,9 @@ func (op lossOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) 
 		return nil, err
 	}
 	l := op.k.loss(in, s.work)
+	if op.kept != nil {
+		op.kept.save(in, s.work[:op.k.(keeper).keepLen()])
+	}
 	if op.dt == tensor.Float32 {
 		if p, ok := prealloc.(*gorgonia.F32); ok {
 			*p = gorgonia.F32(l)
@@ -429,6 +499,10 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 	if err != nil {
 		return err
 	}
+	grad := op.k.grad
+	if op.kept != nil && op.kept.load(in, s.work) {
+		grad = op.k.(keeper).gradKept
+	}
 	out := s.outp[:0]
 	if op.dt == tensor.Float64 {
 		p := res.Float64s()
@@ -437,10 +511,10 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 			out = append(out, p[off:off+sz])
 			off += sz
 		}
-		op.k.grad(in, g, out, s.work)
+		grad(in, g, out, s.work)
 		return nil
 	}
-	op.k.grad(in, g, s.out, s.work)
+	grad(in, g, s.out, s.work)
 	p := res.Float32s()
 	off := 0
 	for i, sz := range op.sizes {

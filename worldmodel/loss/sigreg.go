@@ -118,15 +118,20 @@ func (k sigRegKernel) String() string {
 	return fmt.Sprintf("SIGReg{N=%d d=%d M=%d K=%d}", k.n, k.d, k.m, len(k.t))
 }
 
-// workLen is the scratch the kernel needs: the projections X and their
-// gradient (N×M each), the moments (M×K, cosine and sine) and a second
+// workLen is the scratch the kernel needs: the projections X (N×M), the
+// moments (M×K, cosine and sine), the gradient of X (N×M) and a second
 // set of moments for the rows that another goroutine sums.
 func (k sigRegKernel) workLen() int { return 2*k.n*k.m + 4*k.m*len(k.t) }
 
-// scratch carves the kernel's work slice into its parts.
+// keepLen is the part of the work that loss leaves for gradKept: the
+// projections and the moments.
+func (k sigRegKernel) keepLen() int { return k.n*k.m + 2*k.m*len(k.t) }
+
+// scratch carves the kernel's work slice into its parts, the projections
+// and the moments first.
 func (k sigRegKernel) scratch(work []float64) (x, gx, cs, sn, cs2, sn2 []float64) {
 	nm, mk := k.n*k.m, k.m*len(k.t)
-	return work[:nm], work[nm : 2*nm], work[2*nm : 2*nm+mk], work[2*nm+mk : 2*nm+2*mk],
+	return work[:nm], work[nm+2*mk : 2*nm+2*mk], work[nm : nm+mk], work[nm+mk : nm+2*mk],
 		work[2*nm+2*mk : 2*nm+3*mk], work[2*nm+3*mk : 2*nm+4*mk]
 }
 
@@ -266,10 +271,17 @@ func (k sigRegKernel) loss(in [][]float64, work []float64) float64 {
 //
 // with c̄, s̄ the empirical means, then ∂/∂Z = G Aᵀ and ∂/∂A = Zᵀ G.
 func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []float64) {
-	nk := len(k.t)
-	x, gx, cs, sn, cs2, sn2 := k.scratch(work)
+	x, _, cs, sn, cs2, sn2 := k.scratch(work)
 	k.project(in[0], in[1], x)
 	k.moments(x, cs, sn, cs2, sn2)
+	k.gradKept(in, g, out, work)
+}
+
+// gradKept is grad from the projections and moments that loss left in
+// work.
+func (k sigRegKernel) gradKept(in [][]float64, g float64, out [][]float64, work []float64) {
+	nk := len(k.t)
+	x, gx, cs, sn, _, _ := k.scratch(work)
 	// Turn the sums into the coefficients of cos and −sin.
 	inv := 1 / float64(k.n)
 	scale := 2 * g / float64(k.m)

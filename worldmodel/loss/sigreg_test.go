@@ -233,3 +233,47 @@ func TestSIGRegSplitMatchesReference(t *testing.T) {
 	}
 	checkSame(t, c.args(91), c.fused(), c.ref(), 1e-10)
 }
+
+// The gradient that starts from the moments the forward pass left equals
+// the one that computes them again, and a gradient whose inputs differ
+// from the forward pass's computes them again.
+func TestSIGRegGradientKept(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n, d, m = 96, 8, 16
+	tk, w, phi := eppsPulleyKnots(DefaultKnots)
+	k := sigRegKernel{n: n, d: d, m: m, t: tk, w: w, phi: phi}
+	z := make([]float64, n*d)
+	for i := range z {
+		z[i] = rng.NormFloat64()
+	}
+	dirs := make([]float64, d*m)
+	RandomDirections(dirs, d, m, rng)
+	in := [][]float64{z, dirs}
+	grad := func(f func([][]float64, float64, [][]float64, []float64), work []float64) [][]float64 {
+		out := [][]float64{make([]float64, n*d), make([]float64, d*m)}
+		f(in, 0.7, out, work)
+		return out
+	}
+	want := grad(k.grad, make([]float64, k.workLen()))
+	work := make([]float64, k.workLen())
+	k.loss(in, work)
+	got := grad(k.gradKept, work)
+	for i := range want {
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				t.Fatalf("input %d, value %d: kept gradient %g, recomputed %g", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+
+	var kp kept
+	kp.save(in, work[:k.keepLen()])
+	if !kp.load(in, make([]float64, k.keepLen())) {
+		t.Fatal("kept moments of the same inputs not used")
+	}
+	z2 := append([]float64(nil), z...)
+	z2[3] += 1e-9
+	if kp.load([][]float64{z2, dirs}, make([]float64, k.keepLen())) {
+		t.Fatal("kept moments used for other inputs")
+	}
+}
