@@ -476,14 +476,19 @@ func (op logVarOp) Do(vals ...G.Value) (G.Value, error) {
 	if op.grad {
 		g = data(vals[1])
 	}
-	for i, x := range v {
-		s := 1 / (1 + math.Exp(op.hi-float64(x)))
-		sum := op.expLo + op.expHi*s + op.floor
-		if op.grad {
-			out[i] = float32(float64(g[i]) * op.expHi * s * (1 - s) / sum)
-		} else {
-			out[i] = float32(math.Log(sum))
+	// In float32, with exp32 and log32: the op's values are float32 and
+	// the sum is at least e^lo + floor, far from zero.
+	hi, expLo, expHi, floor := float32(op.hi), float32(op.expLo), float32(op.expHi), float32(op.floor)
+	if op.grad {
+		for i, x := range v {
+			s := 1 / (1 + exp32(hi-x))
+			out[i] = g[i] * expHi * s * (1 - s) / (expLo + expHi*s + floor)
 		}
+		return op.out, nil
+	}
+	for i, x := range v {
+		s := 1 / (1 + exp32(hi-x))
+		out[i] = log32(expLo + expHi*s + floor)
 	}
 	return op.out, nil
 }

@@ -33,3 +33,30 @@ func exp32(x float32) float32 {
 	y := p*(f*f) + f + 1
 	return y * math.Float32frombits(uint32(n+127)<<23)
 }
+
+// log32 is ln x in float32 arithmetic for finite x > 0, within 2 ulp of
+// the rounded ln x. It splits x = 2^e·m with m in [√½, √2) through the
+// exponent bits and takes ln m from Cephes' logf polynomial in m − 1 (S.
+// Moshier, Cephes Math Library), adding e·ln 2 in two parts. It has no
+// branch that depends on the data, so a loop of them runs several at
+// once; math.Log in float64 is about half as fast. Zero, negative,
+// subnormal and infinite x give meaningless results: callers pass
+// positive sums bounded away from zero.
+func log32(x float32) float32 {
+	const (
+		ln2Hi = 0.693359375 // ln 2 = ln2Hi + ln2Lo
+		ln2Lo = -2.12194440e-4
+	)
+	bits := math.Float32bits(x)
+	// Shift the mantissa range from [1, 2) to [√½, √2): adding this to
+	// the bits carries into the exponent exactly when m ≥ √2.
+	const shift = 0x3f800000 - 0x3f3504f3 // bits(1) − bits(√½)
+	bits += shift
+	e := float32(int32(bits>>23) - 127)
+	m := math.Float32frombits(bits&0x007fffff+0x3f3504f3) - 1
+	z := m * m
+	p := ((((((((7.0376836292e-2*m-1.1514610310e-1)*m+1.1676998740e-1)*m-1.2420140846e-1)*m+
+		1.4249322787e-1)*m-1.6668057665e-1)*m+2.0000714765e-1)*m-2.4999993993e-1)*m + 3.3333331174e-1)
+	y := m*z*p + e*ln2Lo - 0.5*z
+	return m + y + e*ln2Hi
+}

@@ -28,6 +28,7 @@ type buffers struct {
 
 	// Jobs that the pool splits by rows.
 	stepJob        stepJob
+	actionValueJob actionValueJob
 	valueJob       valueJob
 	encodeJob      encodeJob
 	adamJob        adamJob
@@ -192,7 +193,7 @@ func (m *Model) standardize(dst, obs []float32, rows int) {
 // standardizeRows is standardize split over the cores by rows.
 func (m *Model) standardizeRows(dst, obs []float32, rows int) {
 	m.buf.standardizeJob = standardizeJob{m: m, dst: dst, obs: obs}
-	m.workers().split(rows, 8, rows*m.spec.InputDim(), &m.buf.standardizeJob)
+	m.workers().split(rows, 8, moveWork*rows*m.spec.InputDim(), &m.buf.standardizeJob)
 	m.buf.standardizeJob = standardizeJob{}
 }
 
@@ -282,13 +283,20 @@ func (m *Model) Encode(dst, obs []float32, rows int) {
 func (m *Model) trunk(z, a []float32, rows int) []float32 {
 	p := m.pred
 	t1 := grow(&m.buf.t1, rows*p.inZ.out)
+	t2 := grow(&m.buf.t2, rows*p.hidden.out)
+	m.trunkInto(t1, t2, z, a, rows)
+	return t2
+}
+
+// trunkInto runs the predictor's trunk on rows rows (z, a), its first
+// layer into t1 and its output into t2.
+func (m *Model) trunkInto(t1, t2, z, a []float32, rows int) {
+	p := m.pred
 	affine(t1, z, rows, p.inZ)
 	affineAdd(t1, a, rows, p.inA)
 	relu(t1)
-	t2 := grow(&m.buf.t2, rows*p.hidden.out)
 	affine(t2, t1, rows, p.hidden)
 	relu(t2)
-	return t2
 }
 
 // mean writes μ = z + Δμ(t) into dst.
@@ -423,15 +431,10 @@ type stepJob struct {
 }
 
 func (j *stepJob) run(lo, hi int) {
-	m, p, n := j.m, j.m.pred, hi-lo
+	m, n := j.m, hi-lo
 	d, A, hidden, w := m.cfg.LatentDim, m.spec.ActionDim, m.cfg.Hidden, j.w
-	t1 := m.buf.t1[lo*hidden : hi*hidden]
-	affine(t1, j.z[lo*d:hi*d], n, p.inZ)
-	affineAdd(t1, j.a[lo*A:hi*A], n, p.inA)
-	relu(t1)
 	t2 := m.buf.t2[lo*hidden : hi*hidden]
-	affine(t2, t1, n, p.hidden)
-	relu(t2)
+	m.trunkInto(m.buf.t1[lo*hidden:hi*hidden], t2, j.z[lo*d:hi*d], j.a[lo*A:hi*A], n)
 	h := m.buf.head[lo*w : hi*w]
 	affine(h, t2, n, m.buf.heads)
 	if j.gauss {

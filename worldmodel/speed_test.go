@@ -286,3 +286,27 @@ func TestSigmas(t *testing.T) {
 		}
 	}
 }
+
+// log32 is within 2 ulp of ln x for positive normal x.
+func TestLog32(t *testing.T) {
+	worst := 0.0
+	check := func(x float32) {
+		want := math.Log(float64(x))
+		got := float64(log32(x))
+		ulp := math.Max(math.Abs(float64(math.Nextafter32(float32(want), float32(math.Inf(1)))-float32(want))), 1e-45)
+		if e := math.Abs(got-want) / ulp; e > worst {
+			worst = e
+			if e > 2 {
+				t.Fatalf("log32(%g) = %.9g, ln = %.9g: %.1f ulp", x, got, want, e)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 200000; i++ {
+		check(float32(math.Exp(rng.Float64()*170 - 85)))
+	}
+	for _, x := range []float32{1, 2, 0.5, math.Sqrt2, 1 / math.Sqrt2, 1.0000001, 0.9999999, math.MaxFloat32, math.SmallestNonzeroFloat32 * (1 << 23)} {
+		check(x)
+	}
+	t.Logf("worst error %.2f ulp", worst)
+}

@@ -272,7 +272,7 @@ func (m *Model) adam(tg *trainGraph, modelScale, decScale float64) {
 		params: tg.updated, grads: tg.grads, ends: tg.ends,
 	}
 	n := tg.ends[len(tg.ends)-1]
-	m.workers().split(n, 1<<12, 16*n, j)
+	m.workers().split(n, 1<<12, moveWork*n, j)
 	*j = adamJob{}
 }
 

@@ -248,9 +248,30 @@ func (m *Model) ActionValue(dst, z, a []float32, rows int) {
 	m.actionValue(dst, z, a, rows)
 }
 
+// actionValue is ActionValue without the checks, split over the cores by
+// rows.
 func (m *Model) actionValue(dst, z, a []float32, rows int) {
-	t := m.trunk(z, a, rows)
-	affine(dst[:rows], t, rows, m.pred.q)
+	hidden := m.cfg.Hidden
+	grow(&m.buf.t1, rows*hidden)
+	grow(&m.buf.t2, rows*hidden)
+	m.buf.actionValueJob = actionValueJob{m: m, dst: dst, z: z, a: a}
+	work := rows * hidden * (m.cfg.LatentDim + m.spec.ActionDim + hidden + 1)
+	m.workers().split(rows, 16, work, &m.buf.actionValueJob)
+	m.buf.actionValueJob = actionValueJob{}
+}
+
+// actionValueJob is actionValue on a range of rows.
+type actionValueJob struct {
+	m         *Model
+	dst, z, a []float32
+}
+
+func (j *actionValueJob) run(lo, hi int) {
+	m, n := j.m, hi-lo
+	d, A, hidden := m.cfg.LatentDim, m.spec.ActionDim, m.cfg.Hidden
+	t2 := m.buf.t2[lo*hidden : hi*hidden]
+	m.trunkInto(m.buf.t1[lo*hidden:hi*hidden], t2, j.z[lo*d:hi*d], j.a[lo*A:hi*A], n)
+	affine(j.dst[lo:hi], t2, n, m.pred.q)
 }
 
 // valueTargetOp computes, in the training graph, the value targets that
