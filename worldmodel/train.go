@@ -146,9 +146,12 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	// which nothing else touches until it is done: it runs on a second
 	// goroutine while the graph's inputs are filled and the graph runs.
 	decDone := make(chan struct{})
+	var decSq float64
+	var decBad string
 	go func() {
 		defer close(decDone)
 		tg.dec.run(m.dec)
+		decSq, decBad = tg.dec.squares()
 	}()
 	valueTarget := m.fillGraph(tg, b, rng)
 	err := tg.vm.RunAll()
@@ -166,7 +169,10 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 		m.norm.undo()
 		return met, err
 	}
-	modelSq, decSq, bad := gradSquares(tg)
+	modelSq, bad := gradSquares(tg)
+	if bad == "" {
+		bad = decBad
+	}
 	if bad != "" {
 		m.norm.undo()
 		return met, fmt.Errorf("%w: gradient of %s", ErrNonFinite, bad)
@@ -194,10 +200,9 @@ func checkFiniteLosses(x Metrics) error {
 	return nil
 }
 
-// gradSquares returns the squared global norms of the world model's and
-// the decoder's gradients, or the name of a param whose gradient is not
-// finite.
-func gradSquares(tg *trainGraph) (model, dec float64, bad string) {
+// gradSquares returns the squared global norm of the world model's
+// gradient, or the name of a param whose gradient is not finite.
+func gradSquares(tg *trainGraph) (model float64, bad string) {
 	for _, p := range tg.trained {
 		g := gradOf(p)
 		s := 0.0
@@ -205,12 +210,11 @@ func gradSquares(tg *trainGraph) (model, dec float64, bad string) {
 			s += float64(v) * float64(v)
 		}
 		if math.IsNaN(s) || math.IsInf(s, 0) {
-			return 0, 0, p.name
+			return 0, p.name
 		}
 		model += s
 	}
-	dec, bad = tg.dec.squares()
-	return model, dec, bad
+	return model, ""
 }
 
 // dropGraph closes the training graph's machine and forgets the graph.

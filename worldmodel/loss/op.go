@@ -35,22 +35,20 @@ type kernel interface {
 	grad(in [][]float64, g float64, out [][]float64, work []float64)
 }
 
-// keeper is a kernel whose gradient can start from what its loss left at
-// the start of the work slice (SIGReg's projections and moments), instead
-// of computing it again.
+// keeper is a kernel whose gradient can start from what its loss left in
+// the work slice (SIGReg's projections and moments), instead of computing
+// it again.
 type keeper interface {
-	// keepLen is the length of the prefix of work that loss leaves for
-	// gradKept.
-	keepLen() int
-	// gradKept is grad with work's first keepLen values as loss left them
-	// for the same inputs.
+	// gradKept is grad with work as loss left it for the same inputs.
 	gradKept(in [][]float64, g float64, out [][]float64, work []float64)
 }
 
 // kept is what the last forward evaluation of a keeper left: its inputs
-// and its work prefix. The gradient uses it only when its own inputs are
-// equal, value for value, so a gradient evaluated without its forward
-// pass, or after a forward pass on other inputs, computes everything.
+// and its work slice, taken over from the forward pass's scratch and
+// handed to the gradient's (the slices are swapped, not copied). The
+// gradient uses it only when its own inputs are equal, value for value,
+// so a gradient evaluated without its forward pass, or after a forward
+// pass on other inputs, computes everything.
 type kept struct {
 	mu   sync.Mutex
 	ok   bool
@@ -58,29 +56,30 @@ type kept struct {
 	work []float64
 }
 
-// save records the inputs and the work prefix of a forward evaluation.
-func (k *kept) save(in [][]float64, work []float64) {
+// save records the inputs of a forward evaluation and takes its work
+// slice, leaving one of the same length in its place.
+func (k *kept) save(in [][]float64, work *[]float64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.in == nil {
 		for _, x := range in {
 			k.in = append(k.in, make([]float64, len(x)))
 		}
-		k.work = make([]float64, len(work))
+		k.work = make([]float64, len(*work))
 	}
 	for i, x := range in {
 		copy(k.in[i], x)
 	}
-	copy(k.work, work)
+	k.work, *work = *work, k.work
 	k.ok = true
 }
 
-// load copies the recorded work prefix into work and reports whether it
-// belongs to the inputs in.
-func (k *kept) load(in [][]float64, work []float64) bool {
+// load hands the recorded work slice over in place of *work and reports
+// whether it belongs to the inputs in; it hands each record over once.
+func (k *kept) load(in [][]float64, work *[]float64) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if !k.ok || len(in) != len(k.in) {
+	if !k.ok || len(in) != len(k.in) || len(*work) != len(k.work) {
 		return false
 	}
 	for i, x := range in {
@@ -94,7 +93,8 @@ func (k *kept) load(in [][]float64, work []float64) bool {
 			}
 		}
 	}
-	copy(work, k.work)
+	k.work, *work = *work, k.work
+	k.ok = false
 	return true
 }
 
@@ -334,7 +334,7 @@ func (op lossOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) 
 	}
 	l := op.k.loss(in, s.work)
 	if op.kept != nil {
-		op.kept.save(in, s.work[:op.k.(keeper).keepLen()])
+		op.kept.save(in, &s.work)
 	}
 	if op.dt == tensor.Float32 {
 		if p, ok := prealloc.(*gorgonia.F32); ok {
@@ -500,7 +500,7 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 		return err
 	}
 	grad := op.k.grad
-	if op.kept != nil && op.kept.load(in, s.work) {
+	if op.kept != nil && op.kept.load(in, &s.work) {
 		grad = op.k.(keeper).gradKept
 	}
 	out := s.outp[:0]

@@ -118,21 +118,30 @@ func (k sigRegKernel) String() string {
 	return fmt.Sprintf("SIGReg{N=%d d=%d M=%d K=%d}", k.n, k.d, k.m, len(k.t))
 }
 
-// workLen is the scratch the kernel needs: the projections X (N×M), the
-// moments (M×K, cosine and sine), the gradient of X (N×M) and a second
-// set of moments for the rows that another goroutine sums.
-func (k sigRegKernel) workLen() int { return 2*k.n*k.m + 4*k.m*len(k.t) }
+// workLen is the scratch the kernel needs: the projections X, the cosine
+// and sine of t_1·X (N×M each), the moments (M×K, cosine and sine), the
+// gradient of X (N×M) and a second set of moments for the rows that
+// another goroutine sums.
+func (k sigRegKernel) workLen() int { return 4*k.n*k.m + 4*k.m*len(k.t) }
 
-// keepLen is the part of the work that loss leaves for gradKept: the
-// projections and the moments.
-func (k sigRegKernel) keepLen() int { return k.n*k.m + 2*k.m*len(k.t) }
+// sigRegWork is the kernel's work slice carved into its parts. loss
+// leaves x, c1, s1, cs and sn for gradKept.
+type sigRegWork struct {
+	x, c1, s1 []float64 // projections, cos and sin of t_1·x (N×M)
+	cs, sn    []float64 // moments (M×K)
+	gx        []float64 // ∂/∂x (N×M)
+	cs2, sn2  []float64 // the second goroutine's moments
+}
 
-// scratch carves the kernel's work slice into its parts, the projections
-// and the moments first.
-func (k sigRegKernel) scratch(work []float64) (x, gx, cs, sn, cs2, sn2 []float64) {
+func (k sigRegKernel) scratch(work []float64) sigRegWork {
 	nm, mk := k.n*k.m, k.m*len(k.t)
-	return work[:nm], work[nm+2*mk : 2*nm+2*mk], work[nm : nm+mk], work[nm+mk : nm+2*mk],
-		work[2*nm+2*mk : 2*nm+3*mk], work[2*nm+3*mk : 2*nm+4*mk]
+	next := func(n int) []float64 {
+		s := work[:n:n]
+		work = work[n:]
+		return s
+	}
+	return sigRegWork{x: next(nm), c1: next(nm), s1: next(nm), cs: next(mk), sn: next(mk),
+		gx: next(nm), cs2: next(mk), sn2: next(mk)}
 }
 
 // splitMinWork is the least number of projections N·M for which SIGReg
@@ -175,43 +184,49 @@ func (k sigRegKernel) project(z, a, x []float64) {
 		0, blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: x})
 }
 
-// moments writes Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) into cs and sn
-// (M×K), the two halves of the rows summed apart (the second into cs2 and
-// sn2) and then added, on two goroutines when the batch is large.
-func (k sigRegKernel) moments(x, cs, sn, cs2, sn2 []float64) {
-	clear(cs)
-	clear(sn)
-	clear(cs2)
-	clear(sn2)
+// moments writes Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) into w.cs and
+// w.sn (M×K), and cos and sin of t_1·x into w.c1 and w.s1, the two halves
+// of the rows summed apart (the second into w.cs2 and w.sn2) and then
+// added, on two goroutines when the batch is large.
+func (k sigRegKernel) moments(w sigRegWork) {
+	clear(w.cs)
+	clear(w.sn)
+	clear(w.cs2)
+	clear(w.sn2)
 	splitRows(k.n, k.n*k.m, func(lo, hi int, second bool) {
 		if second {
-			k.momentsRows(x, cs2, sn2, lo, hi)
+			k.momentsRows(w.x, w.c1, w.s1, w.cs2, w.sn2, lo, hi)
 		} else {
-			k.momentsRows(x, cs, sn, lo, hi)
+			k.momentsRows(w.x, w.c1, w.s1, w.cs, w.sn, lo, hi)
 		}
 	})
-	for i, v := range cs2 {
-		cs[i] += v
-		sn[i] += sn2[i]
+	for i, v := range w.cs2 {
+		w.cs[i] += v
+		w.sn[i] += w.sn2[i]
 	}
 }
 
 // momentsRows adds Σ_n cos(t_k x_nᵐ) and Σ_n sin(t_k x_nᵐ) over rows
-// [lo, hi) to cs and sn (M×K). The knots are evenly spaced, so cos and sin
-// of t_k x follow from those of t_1 x by rotation: one sincos per
-// projection instead of K. Four directions advance together so that their
-// rotations overlap in the CPU.
-func (k sigRegKernel) momentsRows(x, cs, sn []float64, lo, hi int) {
+// [lo, hi) to cs and sn (M×K), and writes cos and sin of t_1 x for those
+// rows into c1 and s1. The knots are evenly spaced, so cos and sin of
+// t_k x follow from those of t_1 x by rotation: one sincos per projection
+// instead of K. Four directions advance together so that their rotations
+// overlap in the CPU.
+func (k sigRegKernel) momentsRows(x, c1, s1, cs, sn []float64, lo, hi int) {
 	nk := len(k.t)
 	dt := k.t[1]
 	for n := lo; n < hi; n++ {
 		xr := x[n*k.m : (n+1)*k.m]
+		cr, sr := c1[n*k.m:(n+1)*k.m], s1[n*k.m:(n+1)*k.m]
+		for m, v := range xr {
+			sr[m], cr[m] = math.Sincos(dt * v)
+		}
 		m := 0
 		for ; m+4 <= k.m; m += 4 {
-			sa1, ca1 := math.Sincos(dt * xr[m])
-			sb1, cb1 := math.Sincos(dt * xr[m+1])
-			sc1, cc1 := math.Sincos(dt * xr[m+2])
-			sd1, cd1 := math.Sincos(dt * xr[m+3])
+			sa1, ca1 := sr[m], cr[m]
+			sb1, cb1 := sr[m+1], cr[m+1]
+			sc1, cc1 := sr[m+2], cr[m+2]
+			sd1, cd1 := sr[m+3], cr[m+3]
 			ca, sa, cb, sb, cc, sc, cd, sd := 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0
 			cs4 := cs[m*nk : (m+4)*nk]
 			sn4 := sn[m*nk : (m+4)*nk]
@@ -235,13 +250,13 @@ func (k sigRegKernel) momentsRows(x, cs, sn []float64, lo, hi int) {
 			}
 		}
 		for ; m < k.m; m++ {
-			s1, c1 := math.Sincos(dt * xr[m])
+			sm1, cm1 := sr[m], cr[m]
 			c, s := 1.0, 0.0
 			cm := cs[m*nk : (m+1)*nk]
 			sm := sn[m*nk : (m+1)*nk]
 			cm[0]++
 			for j := 1; j < nk; j++ {
-				c, s = c*c1-s*s1, s*c1+c*s1
+				c, s = c*cm1-s*sm1, s*cm1+c*sm1
 				cm[j] += c
 				sm[j] += s
 			}
@@ -251,9 +266,10 @@ func (k sigRegKernel) momentsRows(x, cs, sn []float64, lo, hi int) {
 
 func (k sigRegKernel) loss(in [][]float64, work []float64) float64 {
 	nk := len(k.t)
-	x, _, cs, sn, cs2, sn2 := k.scratch(work)
-	k.project(in[0], in[1], x)
-	k.moments(x, cs, sn, cs2, sn2)
+	w := k.scratch(work)
+	cs, sn := w.cs, w.sn
+	k.project(in[0], in[1], w.x)
+	k.moments(w)
 	inv := 1 / float64(k.n)
 	var sum float64
 	for i := range cs {
@@ -271,9 +287,9 @@ func (k sigRegKernel) loss(in [][]float64, work []float64) float64 {
 //
 // with c̄, s̄ the empirical means, then ∂/∂Z = G Aᵀ and ∂/∂A = Zᵀ G.
 func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []float64) {
-	x, _, cs, sn, cs2, sn2 := k.scratch(work)
-	k.project(in[0], in[1], x)
-	k.moments(x, cs, sn, cs2, sn2)
+	w := k.scratch(work)
+	k.project(in[0], in[1], w.x)
+	k.moments(w)
 	k.gradKept(in, g, out, work)
 }
 
@@ -281,7 +297,8 @@ func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []fl
 // work.
 func (k sigRegKernel) gradKept(in [][]float64, g float64, out [][]float64, work []float64) {
 	nk := len(k.t)
-	x, gx, cs, sn, _, _ := k.scratch(work)
+	w := k.scratch(work)
+	gx, cs, sn := w.gx, w.cs, w.sn
 	// Turn the sums into the coefficients of cos and −sin.
 	inv := 1 / float64(k.n)
 	scale := 2 * g / float64(k.m)
@@ -290,7 +307,7 @@ func (k sigRegKernel) gradKept(in [][]float64, g float64, out [][]float64, work 
 		f := scale * k.w[j] * k.t[j]
 		cs[i], sn[i] = f*sn[i]*inv, f*(cs[i]*inv-k.phi[j])
 	}
-	splitRows(k.n, k.n*k.m, func(lo, hi int, _ bool) { k.gradRows(x, gx, cs, sn, lo, hi) })
+	splitRows(k.n, k.n*k.m, func(lo, hi int, _ bool) { k.gradRows(w, lo, hi) })
 	gxm := blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: gx}
 	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gxm,
 		blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: in[1]},
@@ -300,20 +317,21 @@ func (k sigRegKernel) gradKept(in [][]float64, g float64, out [][]float64, work 
 		0, blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: out[1]})
 }
 
-// gradRows writes ∂EP/∂x_nᵐ for the rows [lo, hi) into gx, from the
-// coefficients that grad made of the moments (cs for cos, sn for −sin).
-func (k sigRegKernel) gradRows(x, gx, cs, sn []float64, lo, hi int) {
+// gradRows writes ∂EP/∂x_nᵐ for the rows [lo, hi) into w.gx, from the
+// coefficients that grad made of the moments (w.cs for cos, w.sn for
+// −sin) and the cos and sin of t_1 x that moments kept.
+func (k sigRegKernel) gradRows(w sigRegWork, lo, hi int) {
 	nk := len(k.t)
-	dt := k.t[1]
+	cs, sn := w.cs, w.sn
 	for n := lo; n < hi; n++ {
-		xr := x[n*k.m : (n+1)*k.m]
-		gr := gx[n*k.m : (n+1)*k.m]
+		cr, sr := w.c1[n*k.m:(n+1)*k.m], w.s1[n*k.m:(n+1)*k.m]
+		gr := w.gx[n*k.m : (n+1)*k.m]
 		m := 0
 		for ; m+4 <= k.m; m += 4 {
-			sa1, ca1 := math.Sincos(dt * xr[m])
-			sb1, cb1 := math.Sincos(dt * xr[m+1])
-			sc1, cc1 := math.Sincos(dt * xr[m+2])
-			sd1, cd1 := math.Sincos(dt * xr[m+3])
+			sa1, ca1 := sr[m], cr[m]
+			sb1, cb1 := sr[m+1], cr[m+1]
+			sc1, cc1 := sr[m+2], cr[m+2]
+			sd1, cd1 := sr[m+3], cr[m+3]
 			ca, sa, cb, sb, cc, sc, cd, sd := 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0
 			a4 := cs[m*nk : (m+4)*nk]
 			b4 := sn[m*nk : (m+4)*nk]
@@ -331,13 +349,13 @@ func (k sigRegKernel) gradRows(x, gx, cs, sn []float64, lo, hi int) {
 			gr[m], gr[m+1], gr[m+2], gr[m+3] = ga, gb, gc, gd
 		}
 		for ; m < k.m; m++ {
-			s1, c1 := math.Sincos(dt * xr[m])
+			sm1, cm1 := sr[m], cr[m]
 			c, s := 1.0, 0.0
 			a := cs[m*nk : (m+1)*nk]
 			b := sn[m*nk : (m+1)*nk]
 			var sum float64
 			for j := 1; j < nk; j++ {
-				c, s = c*c1-s*s1, s*c1+c*s1
+				c, s = c*cm1-s*sm1, s*cm1+c*sm1
 				sum += a[j]*c - b[j]*s
 			}
 			gr[m] = sum

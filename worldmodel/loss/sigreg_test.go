@@ -267,13 +267,21 @@ func TestSIGRegGradientKept(t *testing.T) {
 	}
 
 	var kp kept
-	kp.save(in, work[:k.keepLen()])
-	if !kp.load(in, make([]float64, k.keepLen())) {
-		t.Fatal("kept moments of the same inputs not used")
-	}
+	fwd := make([]float64, k.workLen())
+	k.loss(in, fwd)
+	kept0 := fwd
+	kp.save(in, &fwd)
 	z2 := append([]float64(nil), z...)
 	z2[3] += 1e-9
-	if kp.load([][]float64{z2, dirs}, make([]float64, k.keepLen())) {
+	other := make([]float64, k.workLen())
+	if kp.load([][]float64{z2, dirs}, &other) {
 		t.Fatal("kept moments used for other inputs")
+	}
+	mine := make([]float64, k.workLen())
+	if !kp.load(in, &mine) || &mine[0] != &kept0[0] {
+		t.Fatal("kept moments of the same inputs not handed over")
+	}
+	if kp.load(in, &other) {
+		t.Fatal("kept moments handed over twice")
 	}
 }
