@@ -146,6 +146,22 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	}
 	tg.z = tap(z)
 
+	// Collapse guard on the online embeddings of all frames. It is built
+	// first so that the machine runs it before the rollout: SIGReg
+	// computes its gradient beside the rest of the graph from there on.
+	predWeight := 1 - c.GuardWeight
+	var guard *G.Node
+	switch c.Guard {
+	case GuardSIGReg:
+		var dirs *G.Node
+		dirs, tg.dirs = b.input("sigreg_directions", d, c.SIGRegDirections)
+		guard = must(loss.SIGReg(z, dirs, c.SIGRegKnots))
+	case GuardVICReg:
+		guard = must(loss.VICReg(z, loss.VICRegOptions{}))
+	default:
+		predWeight = 1
+	}
+
 	act, actData := b.input("actions", K*B, m.spec.ActionDim)
 	tg.act = actData
 	zbar, zbarData := b.input("target_embeddings", K*B, d)
@@ -296,19 +312,6 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		valLoss = b.add(valLoss, qLoss)
 	}
 
-	// Collapse guard on the online embeddings of all frames.
-	predWeight := 1 - c.GuardWeight
-	var guard *G.Node
-	switch c.Guard {
-	case GuardSIGReg:
-		var dirs *G.Node
-		dirs, tg.dirs = b.input("sigreg_directions", d, c.SIGRegDirections)
-		guard = must(loss.SIGReg(z, dirs, c.SIGRegKnots))
-	case GuardVICReg:
-		guard = must(loss.VICReg(z, loss.VICRegOptions{}))
-	default:
-		predWeight = 1
-	}
 	total := b.scale(predLoss, predWeight)
 	if entropySum != nil {
 		// The mixture's entropy bonus, −c·Σ_j w_j H(π_j), weighted as the

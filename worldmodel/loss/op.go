@@ -39,52 +39,70 @@ type kernel interface {
 // the work slice (SIGReg's projections and moments), instead of computing
 // it again.
 type keeper interface {
-	// gradKept is grad with work as loss left it for the same inputs.
+	// gradKept is grad with work as loss left it for the same inputs,
+	// computed on the calling goroutine alone.
 	gradKept(in [][]float64, g float64, out [][]float64, work []float64)
 }
 
-// kept is what the last forward evaluation of a keeper left: its inputs
-// and its work slice, taken over from the forward pass's scratch and
-// handed to the gradient's (the slices are swapped, not copied). The
-// gradient uses it only when its own inputs are equal, value for value,
+// kept is the gradient of a keeper's last forward pass: the forward pass
+// hands over its inputs and its work slice (swapped, not copied) and the
+// gradient at g = 1 is computed on a goroutine of its own, beside the
+// rest of the graph, while the machine runs the ops between the loss and
+// its gradient. The gradient op then scales it by its g. It uses it only
+// when its own inputs are equal, value for value, to the forward pass's,
 // so a gradient evaluated without its forward pass, or after a forward
 // pass on other inputs, computes everything.
 type kept struct {
 	mu   sync.Mutex
-	ok   bool
-	in   [][]float64
+	in   [][]float64 // the inputs of the last forward pass
 	work []float64
+	out  [][]float64   // their gradient at g = 1
+	done chan struct{} // closed when out is written; nil before the first forward pass
+	ok   bool          // out is not yet handed to a gradient
 }
 
-// save records the inputs of a forward evaluation and takes its work
-// slice, leaving one of the same length in its place.
-func (k *kept) save(in [][]float64, work *[]float64) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.in == nil {
+// start records the inputs of a forward pass of k, takes its work slice
+// (leaving one of the same length in its place) and starts computing the
+// gradient at g = 1.
+func (kp *kept) start(k keeper, in [][]float64, work *[]float64) {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	if kp.done != nil {
+		<-kp.done // the buffers are the previous gradient's until it ends
+	}
+	if kp.in == nil {
 		for _, x := range in {
-			k.in = append(k.in, make([]float64, len(x)))
+			kp.in = append(kp.in, make([]float64, len(x)))
+			kp.out = append(kp.out, make([]float64, len(x)))
 		}
-		k.work = make([]float64, len(*work))
+		kp.work = make([]float64, len(*work))
 	}
 	for i, x := range in {
-		copy(k.in[i], x)
+		copy(kp.in[i], x)
 	}
-	k.work, *work = *work, k.work
-	k.ok = true
+	kp.work, *work = *work, kp.work
+	done := make(chan struct{})
+	kp.done, kp.ok = done, true
+	kin, kout, kwork := kp.in, kp.out, kp.work
+	go func() {
+		defer close(done)
+		k.gradKept(kin, 1, kout, kwork)
+	}()
 }
 
-// load hands the recorded work slice over in place of *work and reports
-// whether it belongs to the inputs in; it hands each record over once.
-func (k *kept) load(in [][]float64, work *[]float64) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if !k.ok || len(in) != len(k.in) || len(*work) != len(k.work) {
+// take writes g times the gradient of the last forward pass into out, once
+// it is computed, and reports whether that pass's inputs equal in; it
+// hands each gradient over once.
+func (kp *kept) take(in [][]float64, g float64, out [][]float64) bool {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	if !kp.ok || len(in) != len(kp.in) {
 		return false
 	}
+	<-kp.done
 	for i, x := range in {
-		y := k.in[i]
-		if len(x) != len(y) {
+		y := kp.in[i]
+		if len(x) != len(y) || len(out[i]) != len(y) {
 			return false
 		}
 		for j, v := range x {
@@ -93,8 +111,12 @@ func (k *kept) load(in [][]float64, work *[]float64) bool {
 			}
 		}
 	}
-	k.work, *work = *work, k.work
-	k.ok = false
+	kp.ok = false
+	for i, o := range kp.out {
+		for j, v := range o {
+			out[i][j] = g * v
+		}
+	}
 	return true
 }
 
@@ -334,7 +356,7 @@ func (op lossOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) 
 	}
 	l := op.k.loss(in, s.work)
 	if op.kept != nil {
-		op.kept.save(in, &s.work)
+		op.kept.start(op.k.(keeper), in, &s.work)
 	}
 	if op.dt == tensor.Float32 {
 		if p, ok := prealloc.(*gorgonia.F32); ok {
@@ -500,8 +522,12 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 		return err
 	}
 	grad := op.k.grad
-	if op.kept != nil && op.kept.load(in, &s.work) {
-		grad = op.k.(keeper).gradKept
+	if op.kept != nil {
+		grad = func(in [][]float64, g float64, out [][]float64, work []float64) {
+			if !op.kept.take(in, g, out) {
+				op.k.grad(in, g, out, work)
+			}
+		}
 	}
 	out := s.outp[:0]
 	if op.dt == tensor.Float64 {

@@ -290,12 +290,18 @@ func (k sigRegKernel) grad(in [][]float64, g float64, out [][]float64, work []fl
 	w := k.scratch(work)
 	k.project(in[0], in[1], w.x)
 	k.moments(w)
-	k.gradKept(in, g, out, work)
+	k.gradFrom(in, g, out, work, true)
 }
 
 // gradKept is grad from the projections and moments that loss left in
-// work.
+// work, on the calling goroutine alone.
 func (k sigRegKernel) gradKept(in [][]float64, g float64, out [][]float64, work []float64) {
+	k.gradFrom(in, g, out, work, false)
+}
+
+// gradFrom is grad from the projections and moments in work; with split
+// set it shares the rows with a second goroutine.
+func (k sigRegKernel) gradFrom(in [][]float64, g float64, out [][]float64, work []float64, split bool) {
 	nk := len(k.t)
 	w := k.scratch(work)
 	gx, cs, sn := w.gx, w.cs, w.sn
@@ -307,7 +313,11 @@ func (k sigRegKernel) gradKept(in [][]float64, g float64, out [][]float64, work 
 		f := scale * k.w[j] * k.t[j]
 		cs[i], sn[i] = f*sn[i]*inv, f*(cs[i]*inv-k.phi[j])
 	}
-	splitRows(k.n, k.n*k.m, func(lo, hi int, _ bool) { k.gradRows(w, lo, hi) })
+	if split {
+		splitRows(k.n, k.n*k.m, func(lo, hi int, _ bool) { k.gradRows(w, lo, hi) })
+	} else {
+		k.gradRows(w, 0, k.n)
+	}
 	gxm := blas64.General{Rows: k.n, Cols: k.m, Stride: k.m, Data: gx}
 	blas64.Gemm(blas.NoTrans, blas.Trans, 1, gxm,
 		blas64.General{Rows: k.d, Cols: k.m, Stride: k.m, Data: in[1]},

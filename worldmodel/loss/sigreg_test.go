@@ -266,22 +266,30 @@ func TestSIGRegGradientKept(t *testing.T) {
 		}
 	}
 
+	// Through kept: the gradient of the forward pass's inputs, scaled.
 	var kp kept
 	fwd := make([]float64, k.workLen())
 	k.loss(in, fwd)
-	kept0 := fwd
-	kp.save(in, &fwd)
+	kp.start(k, in, &fwd)
 	z2 := append([]float64(nil), z...)
 	z2[3] += 1e-9
-	other := make([]float64, k.workLen())
-	if kp.load([][]float64{z2, dirs}, &other) {
-		t.Fatal("kept moments used for other inputs")
+	out := [][]float64{make([]float64, n*d), make([]float64, d*m)}
+	if kp.take([][]float64{z2, dirs}, 0.7, out) {
+		t.Fatal("kept gradient used for other inputs")
 	}
-	mine := make([]float64, k.workLen())
-	if !kp.load(in, &mine) || &mine[0] != &kept0[0] {
-		t.Fatal("kept moments of the same inputs not handed over")
+	k.loss(in, fwd) // the forward pass again
+	kp.start(k, in, &fwd)
+	if !kp.take(in, 0.7, out) {
+		t.Fatal("kept gradient of the same inputs not used")
 	}
-	if kp.load(in, &other) {
-		t.Fatal("kept moments handed over twice")
+	for i := range want {
+		for j := range want[i] {
+			if math.Abs(out[i][j]-want[i][j]) > 1e-12*math.Max(1, math.Abs(want[i][j])) {
+				t.Fatalf("input %d, value %d: kept gradient %g, recomputed %g", i, j, out[i][j], want[i][j])
+			}
+		}
+	}
+	if kp.take(in, 0.7, out) {
+		t.Fatal("kept gradient handed over twice")
 	}
 }
