@@ -2,7 +2,9 @@ package worldmodel
 
 import (
 	"fmt"
+	"hash"
 
+	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
@@ -27,13 +29,16 @@ type trainGraph struct {
 	alive      []float32         // K·B, 1 where no terminal step came before step j
 	value      []float32         // valueSteps·B, value targets
 	targets    *valueTargetState // of the value targets computed in the graph; nil for n-step returns
-	valWeight  []float32         // valueSteps·B, weight of the value rows
-	qTarget    []float32         // K·B, action-value targets (ValueQ only)
-	dirs       []float32         // d × M, SIGReg directions
-	eps, eta   []float32         // K·B·d and K·B·d·r, sampling noise (FeedSamples)
-	mixU       []float32         // K·B, uniforms that draw mixture components (FeedSamples)
-	decZ       []float32         // DecoderBatch × d, detached latents (dec.z)
-	decTarget  []float32         // DecoderBatch × decodeDim (dec.target)
+	// targetsDone closes when startTargets has filled zbar, qTarget and,
+	// for n-step returns, value.
+	targetsDone chan struct{}
+	valWeight   []float32 // valueSteps·B, weight of the value rows
+	qTarget     []float32 // K·B, action-value targets (ValueQ only)
+	dirs        []float32 // d × M, SIGReg directions
+	eps, eta    []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
+	mixU        []float32 // K·B, uniforms that draw mixture components (FeedSamples)
+	decZ        []float32 // DecoderBatch × d, detached latents (dec.z)
+	decTarget   []float32 // DecoderBatch × decodeDim (dec.target)
 
 	// dec trains the probe decoder beside the graph (see decoderStep).
 	dec *decoderStep
@@ -164,7 +169,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 
 	act, actData := b.input("actions", K*B, m.spec.ActionDim)
 	tg.act = actData
-	zbar, zbarData := b.input("target_embeddings", K*B, d)
+	zbar, zbarData := await(z, "target_embeddings", K*B, d, &tg.targetsDone)
 	tg.zbar = zbarData
 	alive, aliveData := b.input("alive", K*B, 1)
 	tg.alive = aliveData
@@ -289,7 +294,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	nv := m.valueSteps(K) * B
 	var valueIn *G.Node
 	if c.ValueTarget == ValueNStep {
-		valueIn, tg.value = b.input("value_targets", nv, 1)
+		valueIn, tg.value = await(z, "value_targets", nv, 1, &tg.targetsDone)
 	} else {
 		// From the online latents of frames 0 … K−1, detached.
 		tg.targets = new(valueTargetState)
@@ -306,7 +311,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		// The action value regresses one-step returns on the imagined
 		// latents with the logged actions, weighted as the other heads.
 		var qIn *G.Node
-		qIn, tg.qTarget = b.input("q_targets", K*B, 1)
+		qIn, tg.qTarget = await(z, "q_targets", K*B, 1, &tg.targetsDone)
 		qLoss := must(loss.MSE(cat(qs), qIn, headW))
 		tg.qLoss = tap(qLoss)
 		valLoss = b.add(valLoss, qLoss)
@@ -404,3 +409,41 @@ func stepWeights(rho float64, k int) []float64 {
 	}
 	return w
 }
+
+// awaitOp hands the graph data that a goroutine beside it fills (see
+// startTargets): its value is a matrix on that data, returned once the
+// goroutine is done. Its input, which it does not read, orders it after
+// that node, so that the machine runs the ops before it meanwhile. The
+// data are constants of the loss: the op has no gradient.
+type awaitOp struct {
+	name string
+	out  *tensor.Dense
+	done *chan struct{}
+}
+
+// await returns an awaitOp after node after and the rows×cols slice it
+// hands over once *done is closed.
+func await(after *G.Node, name string, rows, cols int, done *chan struct{}) (*G.Node, []float32) {
+	op := awaitOp{name: name, out: newMatrix(rows, cols), done: done}
+	return must(G.ApplyOp(op, after)), op.out.Float32s()
+}
+
+func (op awaitOp) Arity() int    { return 1 }
+func (op awaitOp) Type() hm.Type { return fnType(1) }
+func (op awaitOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.out.Shape().Clone(), nil
+}
+func (op awaitOp) Do(...G.Value) (G.Value, error) {
+	<-*op.done
+	return op.out, nil
+}
+func (op awaitOp) DiffWRT(int) []bool { return []bool{false} }
+func (op awaitOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("worldmodel: %v has no gradient", op)
+}
+func (op awaitOp) ReturnsPtr() bool      { return false }
+func (op awaitOp) CallsExtern() bool     { return false }
+func (op awaitOp) OverwritesInput() int  { return -1 }
+func (op awaitOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op awaitOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op awaitOp) String() string        { return fmt.Sprintf("Await(%s %v)", op.name, op.out.Shape()) }

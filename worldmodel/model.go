@@ -93,8 +93,9 @@ type Model struct {
 
 	expLo, expHi float64 // e^MinLogVar, e^MaxLogVar (see variance)
 
-	tg  *trainGraph
-	buf buffers
+	tg   *trainGraph
+	buf  buffers
+	side *Model // the view of sideView, kept for its buffers
 
 	// pool splits the inference path's products over the cores (see
 	// workers); noPool records that there is one core.

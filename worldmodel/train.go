@@ -142,6 +142,9 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	m.standardizeRows(tg.obs, b.Obs, (b.K+1)*b.B)
 	m.fillDecoder(tg, b)
 	defer tg.reset()
+	// The targets from the target encoder run on a goroutine of their own
+	// until the graph needs them.
+	waitTargets := m.startTargets(tg, b)
 	// The decoder's step reads only its inputs and the decoder's weights,
 	// which nothing else touches until it is done: it runs on a second
 	// goroutine while the graph's inputs are filled and the graph runs.
@@ -153,18 +156,16 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 		tg.dec.run(m.dec)
 		decSq, decBad = tg.dec.squares()
 	}()
-	valueTarget := m.fillGraph(tg, b, rng)
+	m.fillGraph(tg, b, rng)
 	err := tg.vm.RunAll()
+	waitTargets()
 	<-decDone
 	if err != nil {
 		m.norm.undo()
 		return Metrics{}, fmt.Errorf("worldmodel: train step: %w", err)
 	}
 	met := m.readMetrics(tg)
-	met.ValueTarget = valueTarget
-	if m.cfg.ValueTarget != ValueNStep {
-		met.ValueTarget = validMean(tg.value, tg.alive)
-	}
+	met.ValueTarget = validMean(tg.value, tg.alive)
 	if err := checkFiniteLosses(met); err != nil {
 		m.norm.undo()
 		return met, err
@@ -331,11 +332,62 @@ func (m *Model) updateTargets() {
 }
 
 // fillInputs writes batch b into the graph's input slices and the
-// decoder's, and returns what fillGraph returns.
-func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
+// decoder's, the targets included, as a training step does before its run
+// of the graph.
+func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) {
 	m.standardizeRows(tg.obs, b.Obs, (b.K+1)*b.B)
 	m.fillDecoder(tg, b)
-	return m.fillGraph(tg, b, rng)
+	m.startTargets(tg, b)()
+	m.fillGraph(tg, b, rng)
+}
+
+// startTargets starts filling the graph's inputs that come from the
+// target encoder: the target embeddings z̄ of frames 1 … K and the
+// returns bootstrapped by the target value on them (the action value's
+// one-step returns, and the n-step value targets). They need nothing the
+// graph computes, so they run on a goroutine of their own, serially, with
+// a view of the model that has buffers of its own, while the graph runs
+// its first ops; the graph's awaitOps wait for them. tg.obs must hold the
+// standardised inputs. It returns a function that waits for the
+// goroutine: call it before the weights change.
+func (m *Model) startTargets(tg *trainGraph, b *Batch) (wait func()) {
+	side := m.sideView()
+	done := make(chan struct{})
+	tg.targetsDone = done
+	go func() {
+		defer close(done)
+		side.fillTargets(tg, b)
+	}()
+	return func() { <-done }
+}
+
+// fillTargets is startTargets' work.
+func (m *Model) fillTargets(tg *trainGraph, b *Batch) {
+	B, K := b.B, b.K
+	m.encodeStandard(m.tenc, tg.zbar, tg.obs[B*m.standardLen():], K*B)
+	if m.cfg.ValueTarget == ValueNStep {
+		m.nStepReturns(tg.value, b, tg.zbar, m.cfg.NStep)
+	}
+	if tg.qTarget != nil {
+		m.nStepReturns(tg.qTarget, b, tg.zbar, 1)
+	}
+}
+
+// sideView returns a view of the model for work beside the training
+// graph: the same weights, config and input statistics, buffers of its
+// own (kept from one call to the next) and no pool, so that it runs on
+// the goroutine that calls it. It is valid until the weights change.
+func (m *Model) sideView() *Model {
+	var buf buffers
+	if m.side == nil {
+		m.side = new(Model)
+	} else {
+		buf = m.side.buf
+	}
+	side := m.side
+	*side = *m
+	side.buf, side.pool, side.noPool, side.tg, side.side = buf, nil, true, nil, nil
+	return side
 }
 
 // fillDecoder writes the probe decoder's inputs: the latents of the first
@@ -356,27 +408,19 @@ func (m *Model) fillDecoder(tg *trainGraph, b *Batch) {
 	}
 }
 
-// fillGraph writes the rest of the graph's inputs (tg.obs holds the
-// standardised inputs) and returns the mean value target of the valid
-// rows for n-step returns, 0 otherwise: the other targets are computed
-// in the graph, from its online latents, and read after the run.
-func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
+// fillGraph writes the graph's inputs but the standardised inputs and
+// those that startTargets fills.
+func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) {
 	c := m.cfg
 	B, K, d := b.B, b.K, c.LatentDim
-	sl := m.standardLen()
 	copy(tg.act, b.Actions)
-
-	// Target embeddings of frames 1 … K.
-	m.encodeStandard(m.tenc, tg.zbar, tg.obs[B*sl:], K*B)
 
 	// Heads: rewards, continuation targets and masks.
 	weights := stepWeights(c.Rho, K)
-	valid := grow(&m.buf.ret, K*B)
 	for bi := 0; bi < B; bi++ {
 		alive := float32(1)
 		for j := 0; j < K; j++ {
 			i := j*B + bi
-			valid[i] = alive
 			tg.alive[i] = alive
 			tg.reward[i] = b.Rewards[i]
 			tg.cont[i] = 1 - b.Terminated[i]
@@ -389,15 +433,8 @@ func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 			}
 		}
 	}
-	meanTarget := 0.0
-	if c.ValueTarget == ValueNStep {
-		meanTarget = m.valueTargets(tg.value, b, tg.obs, tg.zbar, valid, rng)
-	}
 	if tg.targets != nil {
 		tg.targets.rng = rng
-	}
-	if tg.qTarget != nil {
-		m.nStepReturns(tg.qTarget, b, tg.zbar, 1)
 	}
 
 	if tg.dirs != nil {
@@ -420,7 +457,6 @@ func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) float64 {
 			}
 		}
 	}
-	return meanTarget
 }
 
 // decodeTarget writes the newest observation of input row x in the
