@@ -151,16 +151,16 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	}
 	tg.z = tap(z)
 
-	// Collapse guard on the online embeddings of all frames. It is built
-	// first so that the machine runs it before the rollout: SIGReg
-	// computes its gradient beside the rest of the graph from there on.
+	// Collapse guard on the online embeddings of all frames. SIGReg is
+	// built first, and computes its loss and gradient beside the rest of
+	// the graph from there on; its value is settled where it is used.
 	predWeight := 1 - c.GuardWeight
-	var guard *G.Node
+	var guard, sigReg *G.Node
 	switch c.Guard {
 	case GuardSIGReg:
 		var dirs *G.Node
 		dirs, tg.dirs = b.input("sigreg_directions", d, c.SIGRegDirections)
-		guard = must(loss.SIGReg(z, dirs, c.SIGRegKnots))
+		sigReg = must(loss.SIGRegBeside(z, dirs, c.SIGRegKnots))
 	case GuardVICReg:
 		guard = must(loss.VICReg(z, loss.VICRegOptions{}))
 	default:
@@ -317,6 +317,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		valLoss = b.add(valLoss, qLoss)
 	}
 
+	if sigReg != nil {
+		guard = must(loss.Settle(sigReg))
+	}
 	total := b.scale(predLoss, predWeight)
 	if entropySum != nil {
 		// The mixture's entropy bonus, −c·Σ_j w_j H(π_j), weighted as the

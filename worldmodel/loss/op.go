@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 	"sync"
 
 	"github.com/chewxy/hm"
@@ -59,6 +60,13 @@ type kept struct {
 	out  [][]float64   // their gradient at g = 1
 	done chan struct{} // closed when out is written; nil before the first forward pass
 	ok   bool          // out is not yet handed to a gradient
+
+	// beside makes the forward pass start the loss as well on the
+	// goroutine (see SIGRegBeside); loss is its value once lossDone is
+	// closed.
+	beside   bool
+	loss     float64
+	lossDone chan struct{}
 }
 
 // start records the inputs of a forward pass of k, takes its work slice
@@ -88,6 +96,47 @@ func (kp *kept) start(k keeper, in [][]float64, work *[]float64) {
 		defer close(done)
 		k.gradKept(kin, 1, kout, kwork)
 	}()
+}
+
+// startBeside records the inputs of a forward pass of k and starts
+// computing its loss and then its gradient at g = 1 on a goroutine.
+func (kp *kept) startBeside(k kernel, in [][]float64) {
+	kp.mu.Lock()
+	defer kp.mu.Unlock()
+	if kp.done != nil {
+		<-kp.done
+	}
+	if kp.in == nil {
+		for _, x := range in {
+			kp.in = append(kp.in, make([]float64, len(x)))
+			kp.out = append(kp.out, make([]float64, len(x)))
+		}
+		kp.work = make([]float64, k.workLen())
+	}
+	for i, x := range in {
+		copy(kp.in[i], x)
+	}
+	lossDone, done := make(chan struct{}), make(chan struct{})
+	kp.lossDone, kp.done, kp.ok = lossDone, done, true
+	kin, kout, kwork := kp.in, kp.out, kp.work
+	go func() {
+		defer close(done)
+		kp.loss = k.loss(kin, kwork)
+		close(lossDone)
+		k.(keeper).gradKept(kin, 1, kout, kwork)
+	}()
+}
+
+// settled waits for the loss that the last forward pass started.
+func (kp *kept) settled() (float64, error) {
+	kp.mu.Lock()
+	lossDone := kp.lossDone
+	kp.mu.Unlock()
+	if lossDone == nil {
+		return 0, errors.New("loss: Settle ran before the loss it settles")
+	}
+	<-lossDone
+	return kp.loss, nil
 }
 
 // take writes g times the gradient of the last forward pass into out, once
@@ -354,9 +403,17 @@ func (op lossOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) 
 	if err != nil {
 		return nil, err
 	}
-	l := op.k.loss(in, s.work)
-	if op.kept != nil {
+	var l float64
+	switch {
+	case op.kept != nil && op.kept.beside:
+		// A placeholder: Settle's node has the value.
+		op.kept.startBeside(op.k, in)
+		l = math.NaN()
+	case op.kept != nil:
+		l = op.k.loss(in, s.work)
 		op.kept.start(op.k.(keeper), in, &s.work)
+	default:
+		l = op.k.loss(in, s.work)
 	}
 	if op.dt == tensor.Float32 {
 		if p, ok := prealloc.(*gorgonia.F32); ok {
@@ -630,3 +687,48 @@ var (
 	_ gorgonia.UsePreallocDoer = lossGradOp{}
 	_ gorgonia.UsePreallocDoer = unpackOp{}
 )
+
+// Settle returns the value of a loss computed beside the graph (see
+// SIGRegBeside): a scalar node that waits for the loss when the machine
+// reaches it. Build it where the loss is used, after the ops that should
+// run meanwhile; the gradient passes through it unchanged.
+func Settle(n *gorgonia.Node) (*gorgonia.Node, error) {
+	op, ok := n.Op().(lossOp)
+	if !ok || op.kept == nil || !op.kept.beside {
+		return nil, fmt.Errorf("loss: Settle of %v, which is not computed beside the graph: %w", n, ErrOption)
+	}
+	return gorgonia.ApplyOp(settleOp{op.fused}, n)
+}
+
+// settleOp is Settle's op: the identity on the loss's value, which it
+// waits for.
+type settleOp struct{ *fused }
+
+func (op settleOp) Arity() int { return 1 }
+func (op settleOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a)
+}
+func (op settleOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+func (op settleOp) Do(...gorgonia.Value) (gorgonia.Value, error) {
+	l, err := op.kept.settled()
+	if err != nil {
+		return nil, err
+	}
+	if op.dt == tensor.Float32 {
+		return gorgonia.NewF32(float32(l)), nil
+	}
+	return gorgonia.NewF64(l), nil
+}
+func (op settleOp) DiffWRT(int) []bool { return []bool{true} }
+func (op settleOp) SymDiff(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	return gorgonia.Nodes{grad}, nil
+}
+func (op settleOp) ReturnsPtr() bool      { return false }
+func (op settleOp) CallsExtern() bool     { return false }
+func (op settleOp) OverwritesInput() int  { return -1 }
+func (op settleOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op settleOp) Hashcode() uint32      { return hashOf(op) }
+func (op settleOp) String() string        { return fmt.Sprintf("Settle(%v)", op.k) }

@@ -65,6 +65,26 @@ func SIGReg(z, dirs *gorgonia.Node, knots int) (*gorgonia.Node, error) {
 	return applyLoss(sigRegKernel{n: n, d: d, m: m, t: t, w: w, phi: phi}, z, dirs)
 }
 
+// SIGRegBeside is SIGReg computed beside the graph: when the machine
+// reaches the node it returns, the loss and then its gradient start on a
+// goroutine of their own, each on that goroutine alone, and the node's
+// value is NaN, a placeholder. Settle of the node is the loss: build the
+// SIGReg node as soon as z is, and Settle where the loss is used, so that
+// the machine runs the ops between them meanwhile. The gradient is
+// SIGReg's, to z and dirs, through Settle.
+func SIGRegBeside(z, dirs *gorgonia.Node, knots int) (*gorgonia.Node, error) {
+	n, err := SIGReg(z, dirs, knots)
+	if err != nil {
+		return nil, err
+	}
+	op := n.Op().(lossOp)
+	k := op.k.(sigRegKernel)
+	k.serial = true
+	op.k = k
+	op.kept.beside = true
+	return n, nil
+}
+
 // eppsPulleyKnots returns the knots t_k, the weights w_k (trapezoid on
 // [0, 3], doubled, times φ) and φ(t_k) of SIGReg.
 func eppsPulleyKnots(k int) (t, w, phi []float64) {
@@ -112,6 +132,7 @@ func RandomDirections[T float32 | float64](dst []T, d, m int, rng *rand.Rand) {
 type sigRegKernel struct {
 	n, d, m   int
 	t, w, phi []float64
+	serial    bool // computes on the calling goroutine alone
 }
 
 func (k sigRegKernel) String() string {
@@ -193,7 +214,11 @@ func (k sigRegKernel) moments(w sigRegWork) {
 	clear(w.sn)
 	clear(w.cs2)
 	clear(w.sn2)
-	splitRows(k.n, k.n*k.m, func(lo, hi int, second bool) {
+	work := k.n * k.m
+	if k.serial {
+		work = 0
+	}
+	splitRows(k.n, work, func(lo, hi int, second bool) {
 		if second {
 			k.momentsRows(w.x, w.c1, w.s1, w.cs2, w.sn2, lo, hi)
 		} else {

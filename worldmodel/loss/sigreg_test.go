@@ -293,3 +293,45 @@ func TestSIGRegGradientKept(t *testing.T) {
 		t.Fatal("kept gradient handed over twice")
 	}
 }
+
+// SIGReg computed beside the graph and settled gives SIGReg's loss and
+// gradients, in float64 and float32, and Settle refuses other nodes.
+func TestSIGRegBeside(t *testing.T) {
+	c := sigRegCases[1]
+	args := c.args(78)
+	beside := func(in []*gorgonia.Node) (*gorgonia.Node, error) {
+		n, err := SIGRegBeside(in[0], in[1], c.k)
+		if err != nil {
+			return nil, err
+		}
+		return Settle(n)
+	}
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		lw, gw := lossAndGrad(t, dt, args, c.fused())
+		lb, gb := lossAndGrad(t, dt, args, beside)
+		tol := 1e-12
+		if dt == tensor.Float32 {
+			tol = 1e-6
+		}
+		if !near(lb, lw, tol) {
+			t.Errorf("%v: loss beside %.10g, SIGReg %.10g", dt, lb, lw)
+		}
+		for k := range gw {
+			for j := range gw[k] {
+				if !near(gb[k][j], gw[k][j], tol) {
+					t.Fatalf("%v: ∂/∂%s[%d] beside %.10g, SIGReg %.10g", dt, args[k].name, j, gb[k][j], gw[k][j])
+				}
+			}
+		}
+	}
+	g := gorgonia.NewGraph()
+	z := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(4, 2), gorgonia.WithName("z"))
+	dirs := gorgonia.NewMatrix(g, tensor.Float64, gorgonia.WithShape(2, 3), gorgonia.WithName("dirs"))
+	plain, err := SIGReg(z, dirs, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Settle(plain); !errors.Is(err, ErrOption) {
+		t.Errorf("Settle of a plain SIGReg: %v, want ErrOption", err)
+	}
+}
