@@ -207,28 +207,34 @@ type denseJob struct {
 func (j *denseJob) run(lo, hi int) {
 	op, out := j.op, j.op.out
 	y := j.y[lo*out : hi*out]
-	switch {
-	case op.residual:
+	// The first product overwrites y unless the residual is there first;
+	// the bias and the ReLU then take one pass over y.
+	beta := float32(0)
+	if op.residual {
 		copy(y, j.r[lo*out:hi*out])
-		if op.bias {
-			for r := 0; r < hi-lo; r++ {
-				row := y[r*out : (r+1)*out]
-				for c, v := range j.b {
-					row[c] += v
-				}
+		beta = 1
+	}
+	for i, in := range op.ins {
+		gemmT(false, false, false, hi-lo, out, in, j.x[i][lo*in:hi*in], in, j.w[i], out, beta, y, out)
+		beta = 1
+	}
+	switch {
+	case op.bias && op.relu:
+		for r := 0; r < hi-lo; r++ {
+			row := y[r*out : (r+1)*out : (r+1)*out]
+			for c, v := range j.b[:out] {
+				u := math.Float32bits(row[c] + v)
+				row[c] = math.Float32frombits(u &^ uint32(int32(u)>>31))
 			}
 		}
 	case op.bias:
 		for r := 0; r < hi-lo; r++ {
-			copy(y[r*out:(r+1)*out], j.b)
+			row := y[r*out : (r+1)*out : (r+1)*out]
+			for c, v := range j.b[:out] {
+				row[c] += v
+			}
 		}
-	default:
-		clear(y)
-	}
-	for i, in := range op.ins {
-		gemmT(false, false, false, hi-lo, out, in, j.x[i][lo*in:hi*in], in, j.w[i], out, 1, y, out)
-	}
-	if op.relu {
+	case op.relu:
 		relu(y)
 	}
 }

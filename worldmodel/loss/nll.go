@@ -183,12 +183,16 @@ func (k nllKernel) grad(in [][]float64, g float64, out [][]float64, work []float
 }
 
 // nllWeight returns the β-NLL weight w = m^β of a dimension with marginal
-// variance m = exp(s) + ‖u‖², s its log-variance and u its factor row.
-func nllWeight(s float64, u []float64, beta float64) float64 {
+// variance m = exp(s) + ‖u‖², s its log-variance, inv = exp(−s) and u its
+// factor row.
+func nllWeight(s, inv float64, u []float64, beta float64) float64 {
 	if beta == 0 {
 		return 1
 	}
 	if len(u) == 0 {
+		if beta == 1 {
+			return 1 / inv // exp(s) without a second exponential
+		}
 		return math.Exp(beta * s)
 	}
 	m := math.Exp(s)
@@ -221,7 +225,7 @@ func nllRowLoss(z, mu, s, u []float64, r int, beta float64, work []float64) floa
 		if r > 0 {
 			ui = u[i*r : (i+1)*r]
 		}
-		w := nllWeight(si, ui, beta)
+		w := nllWeight(si, inv, ui, beta)
 		e := z[i] - mu[i]
 		if beta != 0 {
 			e *= math.Sqrt(w)
@@ -282,7 +286,7 @@ func nllRowGrad(z, mu, s, u []float64, r int, beta, g float64, gz, gmu, gs, gu [
 		if r > 0 {
 			ui = u[i*r : (i+1)*r]
 		}
-		w := nllWeight(s[i], ui, beta)
+		w := nllWeight(s[i], inv[i], ui, beta)
 		wt[i] = w
 		e := z[i] - mu[i]
 		if beta != 0 {
