@@ -14,7 +14,7 @@ BLAS_TAGS := $(shell test -e /usr/include/x86_64-linux-gnu/cblas.h -o -e /usr/in
 export CGO_LDFLAGS := $(if $(BLAS_TAGS),-lopenblas,)
 TAGS      := $(if $(BLAS_TAGS),-tags $(BLAS_TAGS),)
 CORE_PKGS := $(shell $(GO) list ./... 2>/dev/null | grep -v /cmd/viz)
-RACE_PKGS := ./envs/... ./agent/... ./cmd/dream/...
+RACE_PKGS := ./envs/... ./worldmodel/... ./agent/... ./cmd/dream/...
 FUZZTIME  ?= 10s
 # The fuzzer minimises each new corpus entry for up to 60 s by default and
 # runs no new inputs meanwhile; a short limit lets a short pass fuzz.
