@@ -65,7 +65,10 @@
 //
 // Training: TrainStep takes one Adam step on a Batch of sequences; the
 // layers of the graph are fused ops that compute on float32 slices with
-// BLAS. Calibration scores held-out one-step predictions of all three
+// BLAS. What needs nothing the graph computes runs beside it on
+// goroutines of its own: the probe decoder's step, the target encoder's
+// embeddings and the returns bootstrapped on them, and SIGReg's loss and
+// gradient; the graph waits for each where it uses it. Calibration scores held-out one-step predictions of all three
 // dynamics alike: NLL per dimension and coverage from the probability
 // integral transform of each dimension's predicted marginal. The
 // inference path (Encode, Step, Value, Predict, Decode) allocates nothing
