@@ -63,6 +63,19 @@ const (
 	EmbedNormRMS = "rms"
 )
 
+// Value transforms.
+const (
+	// ValueTransformNone regresses the values on the returns themselves.
+	ValueTransformNone = "none"
+	// ValueTransformSymlog regresses them in symlog space (DreamerV3):
+	// the value and action-value heads predict symlog(G) =
+	// sign(G)·ln(1 + |G|) of the return G and are read through symexp, so
+	// that returns of hundreds (CartPole, Pendulum) give losses and
+	// gradients of the same order as the other heads' instead of
+	// outweighing them in the encoder and the trunk.
+	ValueTransformSymlog = "symlog"
+)
+
 // Value targets.
 const (
 	// ValueLambda regresses the value on imagined TD(λ) returns.
@@ -196,6 +209,9 @@ type Config struct {
 	// trained there on the return of the one outcome that happened bends
 	// the values of the real latents near it.
 	ValueLatents string `json:"value_latents"`
+	// ValueTransform is the space the value and the action value regress
+	// their targets in: "none" (default) or "symlog".
+	ValueTransform string `json:"value_transform"`
 	// NStep is n of the n-step value target, cut at the end of the
 	// sequence. Default 3.
 	NStep int `json:"n_step"`
@@ -268,6 +284,7 @@ func (c Config) WithDefaults() Config {
 	flt(&c.VarFloor, 1e-4)
 	str(&c.EmbedNorm, EmbedNormNone)
 	str(&c.ValueLatents, ValueLatentsImagined)
+	str(&c.ValueTransform, ValueTransformNone)
 	str(&c.Guard, GuardSIGReg)
 	flt(&c.GuardWeight, 0.05)
 	num(&c.SIGRegDirections, 64)
@@ -318,6 +335,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := oneOf("value_latents", c.ValueLatents, ValueLatentsImagined, ValueLatentsReal); err != nil {
+		return err
+	}
+	if err := oneOf("value_transform", c.ValueTransform, ValueTransformNone, ValueTransformSymlog); err != nil {
 		return err
 	}
 	if err := oneOf("embed_norm", c.EmbedNorm, EmbedNormNone, EmbedNormRMS); err != nil {

@@ -60,3 +60,39 @@ func log32(x float32) float32 {
 	y := m*z*p + e*ln2Lo - 0.5*z
 	return m + y + e*ln2Hi
 }
+
+// symlog is sign(x)·ln(1 + |x|), which compresses large magnitudes and is
+// close to x near zero; symexp is its inverse (DreamerV3).
+func symlog(x float32) float32 {
+	if x < 0 {
+		return float32(-math.Log1p(-float64(x)))
+	}
+	return float32(math.Log1p(float64(x)))
+}
+
+func symexp(y float32) float32 {
+	if y < 0 {
+		return float32(-math.Expm1(-float64(y)))
+	}
+	return float32(math.Expm1(float64(y)))
+}
+
+// fromValueSpace turns value-head outputs into returns in place.
+func (m *Model) fromValueSpace(v []float32) {
+	if m.cfg.ValueTransform != ValueTransformSymlog {
+		return
+	}
+	for i, y := range v {
+		v[i] = symexp(y)
+	}
+}
+
+// toValueSpace turns returns into value-head targets in place.
+func (m *Model) toValueSpace(g []float32) {
+	if m.cfg.ValueTransform != ValueTransformSymlog {
+		return
+	}
+	for i, x := range g {
+		g[i] = symlog(x)
+	}
+}

@@ -34,6 +34,7 @@ func TestGradient(t *testing.T) {
 		{"pixels", func(c *Config) { c.Patch = 4 }, true, 2e-2},
 		{"rms-embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS }, false, 2e-2},
 		{"real-value-latents-q", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueQ }, false, 2e-2},
+		{"symlog-values-nstep", func(c *Config) { c.ValueTransform = ValueTransformSymlog; c.ValueTarget = ValueNStep }, false, 2e-2},
 		{"rms-embedding-pixels-deterministic", func(c *Config) {
 			c.EmbedNorm = EmbedNormRMS
 			c.Dynamics = DynamicsDeterministic

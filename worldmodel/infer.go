@@ -643,6 +643,7 @@ func (j *valueJob) run(lo, hi int) {
 	affine(v2, v1, n, v.l2)
 	relu(v2)
 	affine(j.dst[lo*v.out.out:hi*v.out.out], v2, n, v.out)
+	m.fromValueSpace(j.dst[lo*v.out.out : hi*v.out.out])
 }
 
 // Value writes the learned value V(z) of rows latents into dst (rows).

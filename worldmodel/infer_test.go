@@ -75,6 +75,9 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"real value latents pixels", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueLambda }, true},
 		{"rms embedding pixels", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.BetaNLL = 1 }, true},
 		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
+		{"symlog values", func(c *Config) {
+			c.ValueTransform, c.ValueTarget, c.ValueLatents = ValueTransformSymlog, ValueQ, ValueLatentsReal
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,13 +136,19 @@ func testInferenceMatchesGraph(t *testing.T) {
 				if j > 0 && m.cfg.ValueLatents == ValueLatentsReal {
 					vz = z[j*B*d : (j+1)*B*d]
 				}
+				// The heads' outputs, read as returns.
+				returns := func(raw []float32) []float32 {
+					r := append([]float32(nil), raw...)
+					m.fromValueSpace(r)
+					return r
+				}
 				if j < len(tg.values) {
 					m.Value(value, vz, B)
-					check("value", value, tg.values[j])
+					check("value", value, returns(tg.values[j]))
 				}
 				if m.HasActionValue() {
 					m.ActionValue(value, vz, a, B)
-					check("action value", value, tg.qs[j])
+					check("action value", value, returns(tg.qs[j]))
 				}
 				if m.cfg.Dynamics == DynamicsGaussian {
 					m.predictGaussian(mean, logVar, factor, zhat, a, B)

@@ -310,3 +310,22 @@ func TestLog32(t *testing.T) {
 	}
 	t.Logf("worst error %.2f ulp", worst)
 }
+
+// symexp inverts symlog, which is odd, increasing and close to x near 0.
+func TestSymlog(t *testing.T) {
+	for _, x := range []float32{0, 1e-6, -1e-6, 0.5, -0.5, 1, 60, -1600, 1e6} {
+		y := symlog(x)
+		if back := symexp(y); math.Abs(float64(back-x)) > 1e-5*math.Max(1, math.Abs(float64(x))) {
+			t.Errorf("symexp(symlog(%g)) = %g", x, back)
+		}
+		if symlog(-x) != -y {
+			t.Errorf("symlog(%g) = %g, symlog(%g) = %g: not odd", x, y, -x, symlog(-x))
+		}
+	}
+	if y := symlog(1e-6); math.Abs(float64(y)-1e-6) > 1e-11 {
+		t.Errorf("symlog(1e-6) = %g, want about 1e-6", y)
+	}
+	if a, b := symlog(59), symlog(60); !(a < b) || b > 4.2 {
+		t.Errorf("symlog(59) = %g, symlog(60) = %g: want increasing and about 4.1", a, b)
+	}
+}

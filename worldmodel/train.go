@@ -165,7 +165,7 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 		return Metrics{}, fmt.Errorf("worldmodel: train step: %w", err)
 	}
 	met := m.readMetrics(tg)
-	met.ValueTarget = validMean(tg.value, tg.alive)
+	met.ValueTarget = m.meanValueTarget(tg)
 	if err := checkFiniteLosses(met); err != nil {
 		m.norm.undo()
 		return met, err
@@ -367,9 +367,11 @@ func (m *Model) fillTargets(tg *trainGraph, b *Batch) {
 	m.encodeStandard(m.tenc, tg.zbar, tg.obs[B*m.standardLen():], K*B)
 	if m.cfg.ValueTarget == ValueNStep {
 		m.nStepReturns(tg.value, b, tg.zbar, m.cfg.NStep)
+		m.toValueSpace(tg.value)
 	}
 	if tg.qTarget != nil {
 		m.nStepReturns(tg.qTarget, b, tg.zbar, 1)
+		m.toValueSpace(tg.qTarget)
 	}
 }
 
@@ -524,4 +526,16 @@ func meanStd(x []float32, d int) float64 {
 		total += math.Sqrt(math.Max(ss/float64(n)-mu*mu, 0))
 	}
 	return total / float64(d)
+}
+
+// meanValueTarget is the mean value target of the valid rows of the last
+// run, as a return.
+func (m *Model) meanValueTarget(tg *trainGraph) float64 {
+	v := tg.value
+	if m.cfg.ValueTransform == ValueTransformSymlog {
+		v = grow(&m.buf.val, len(tg.value))
+		copy(v, tg.value)
+		m.fromValueSpace(v)
+	}
+	return validMean(v, tg.alive)
 }

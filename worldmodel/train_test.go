@@ -454,3 +454,32 @@ func TestTerminalMasking(t *testing.T) {
 		}
 	}
 }
+
+// With symlog values the heads regress symlog of the returns, but the
+// reported mean value target stays a return: two models from the same
+// seed, one of each, report the same first mean target and different
+// value losses.
+func TestSymlogValueTargetIsAReturn(t *testing.T) {
+	step := func(transform string) Metrics {
+		rng := rand.New(rand.NewPCG(21, 22))
+		m, batch := testModel(t, func(c *Config) {
+			c.ValueTransform, c.ValueTarget, c.Discount = transform, ValueNStep, 0.9
+		}, false, 0, rng)
+		b := batch(6, 3)
+		for i := range b.Rewards {
+			b.Rewards[i] = 5 // returns of about 14: symlog compresses them
+		}
+		met, err := m.TrainStep(b, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return met
+	}
+	none, sym := step(ValueTransformNone), step(ValueTransformSymlog)
+	if !near(sym.ValueTarget, none.ValueTarget, 1e-5) || none.ValueTarget < 5 {
+		t.Errorf("mean value target: symlog %g, none %g; want equal returns above 5", sym.ValueTarget, none.ValueTarget)
+	}
+	if !(sym.Value < none.Value) {
+		t.Errorf("value loss: symlog %g, none %g; want the symlog loss smaller", sym.Value, none.Value)
+	}
+}

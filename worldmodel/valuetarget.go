@@ -272,6 +272,7 @@ func (j *actionValueJob) run(lo, hi int) {
 	t2 := m.buf.t2[lo*hidden : hi*hidden]
 	m.trunkInto(m.buf.t1[lo*hidden:hi*hidden], t2, j.z[lo*d:hi*d], j.a[lo*A:hi*A], n)
 	affine(j.dst[lo:hi], t2, n, m.pred.q)
+	m.fromValueSpace(j.dst[lo:hi])
 }
 
 // valueTargetOp computes, in the training graph, the value targets that
@@ -315,6 +316,7 @@ func (op valueTargetOp) Do(vals ...G.Value) (G.Value, error) {
 	s := grow(&op.st.latents, op.n*op.d)
 	copy(s, data(vals[0])[:op.n*op.d])
 	op.m.latentValueTargets(op.out.Float32s(), s, op.n, op.st.rng)
+	op.m.toValueSpace(op.out.Float32s())
 	return op.out, nil
 }
 func (op valueTargetOp) DiffWRT(int) []bool { return []bool{false} }
