@@ -11,26 +11,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// valueTargets writes the value targets of the imagined latents ẑ_j of
-// batch b (j < valueSteps, len(dst) rows) into dst and returns their mean
-// over the valid rows. The targets come from the inference path with the
-// current weights and enter the graph as constants. x holds the
-// standardised inputs of the batch and zbar the target embeddings of
-// frames 1 … K. The training graph computes the targets that need the
-// online latents from the latents its encoder computed (valueTargetOp);
-// this is the same computation with an encoder pass of its own.
-func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, rng *rand.Rand) float64 {
-	if m.cfg.ValueTarget == ValueNStep {
-		m.nStepReturns(dst, b, zbar, m.cfg.NStep)
-	} else {
-		rows := len(dst)
-		s := grow(&m.buf.z, rows*m.cfg.LatentDim)
-		m.encodeStandard(m.enc, s, x, rows)
-		m.latentValueTargets(dst, s, rows, rng)
-	}
-	return validMean(dst, valid)
-}
-
 // latentValueTargets writes the value targets of value_target q or
 // lambda from the online latents s (rows×d) of the batch's frames
 // 0 … K−1, which it may overwrite.
