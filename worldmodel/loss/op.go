@@ -63,48 +63,22 @@ type kept struct {
 
 	// beside makes the forward pass start the loss as well on the
 	// goroutine (see SIGRegBeside); loss is its value once lossDone is
-	// closed.
+	// closed (nil otherwise).
 	beside   bool
 	loss     float64
 	lossDone chan struct{}
 }
 
-// start records the inputs of a forward pass of k, takes its work slice
-// (leaving one of the same length in its place) and starts computing the
-// gradient at g = 1.
-func (kp *kept) start(k keeper, in [][]float64, work *[]float64) {
+// start records the inputs of a forward pass of k and starts computing
+// their gradient at g = 1 on a goroutine. The forward pass has computed
+// the loss into *work, which start takes over (leaving a slice of the
+// same length in its place); beside the graph (kp.beside) the goroutine
+// computes the loss first, into the kept work.
+func (kp *kept) start(k kernel, in [][]float64, work *[]float64) {
 	kp.mu.Lock()
 	defer kp.mu.Unlock()
 	if kp.done != nil {
 		<-kp.done // the buffers are the previous gradient's until it ends
-	}
-	if kp.in == nil {
-		for _, x := range in {
-			kp.in = append(kp.in, make([]float64, len(x)))
-			kp.out = append(kp.out, make([]float64, len(x)))
-		}
-		kp.work = make([]float64, len(*work))
-	}
-	for i, x := range in {
-		copy(kp.in[i], x)
-	}
-	kp.work, *work = *work, kp.work
-	done := make(chan struct{})
-	kp.done, kp.ok = done, true
-	kin, kout, kwork := kp.in, kp.out, kp.work
-	go func() {
-		defer close(done)
-		k.gradKept(kin, 1, kout, kwork)
-	}()
-}
-
-// startBeside records the inputs of a forward pass of k and starts
-// computing its loss and then its gradient at g = 1 on a goroutine.
-func (kp *kept) startBeside(k kernel, in [][]float64) {
-	kp.mu.Lock()
-	defer kp.mu.Unlock()
-	if kp.done != nil {
-		<-kp.done
 	}
 	if kp.in == nil {
 		for _, x := range in {
@@ -116,13 +90,21 @@ func (kp *kept) startBeside(k kernel, in [][]float64) {
 	for i, x := range in {
 		copy(kp.in[i], x)
 	}
-	lossDone, done := make(chan struct{}), make(chan struct{})
+	var lossDone chan struct{}
+	if kp.beside {
+		lossDone = make(chan struct{})
+	} else {
+		kp.work, *work = *work, kp.work
+	}
+	done := make(chan struct{})
 	kp.lossDone, kp.done, kp.ok = lossDone, done, true
 	kin, kout, kwork := kp.in, kp.out, kp.work
 	go func() {
 		defer close(done)
-		kp.loss = k.loss(kin, kwork)
-		close(lossDone)
+		if lossDone != nil {
+			kp.loss = k.loss(kin, kwork)
+			close(lossDone)
+		}
 		k.(keeper).gradKept(kin, 1, kout, kwork)
 	}()
 }
@@ -403,17 +385,12 @@ func (op lossOp) UsePreallocDo(prealloc gorgonia.Value, vals ...gorgonia.Value) 
 	if err != nil {
 		return nil, err
 	}
-	var l float64
-	switch {
-	case op.kept != nil && op.kept.beside:
-		// A placeholder: Settle's node has the value.
-		op.kept.startBeside(op.k, in)
-		l = math.NaN()
-	case op.kept != nil:
+	l := math.NaN() // beside the graph, a placeholder: Settle's node has the value
+	if op.kept == nil || !op.kept.beside {
 		l = op.k.loss(in, s.work)
-		op.kept.start(op.k.(keeper), in, &s.work)
-	default:
-		l = op.k.loss(in, s.work)
+	}
+	if op.kept != nil {
+		op.kept.start(op.k, in, &s.work)
 	}
 	if op.dt == tensor.Float32 {
 		if p, ok := prealloc.(*gorgonia.F32); ok {
@@ -578,14 +555,6 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 	if err != nil {
 		return err
 	}
-	grad := op.k.grad
-	if op.kept != nil {
-		grad = func(in [][]float64, g float64, out [][]float64, work []float64) {
-			if !op.kept.take(in, g, out) {
-				op.k.grad(in, g, out, work)
-			}
-		}
-	}
 	out := s.outp[:0]
 	if op.dt == tensor.Float64 {
 		p := res.Float64s()
@@ -594,10 +563,10 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 			out = append(out, p[off:off+sz])
 			off += sz
 		}
-		grad(in, g, out, s.work)
+		op.grad(in, g, out, s.work)
 		return nil
 	}
-	grad(in, g, s.out, s.work)
+	op.grad(in, g, s.out, s.work)
 	p := res.Float32s()
 	off := 0
 	for i, sz := range op.sizes {
@@ -607,6 +576,14 @@ func (op lossGradOp) compute(res *tensor.Dense, vals []gorgonia.Value) error {
 		off += sz
 	}
 	return nil
+}
+
+// grad writes g·∂loss/∂in into out: the kept gradient of the forward
+// pass when there is one for these inputs, else the kernel's.
+func (op lossGradOp) grad(in [][]float64, g float64, out [][]float64, work []float64) {
+	if op.kept == nil || !op.kept.take(in, g, out) {
+		op.k.grad(in, g, out, work)
+	}
 }
 
 func (op lossGradOp) ReturnsPtr() bool      { return false }
