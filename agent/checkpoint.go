@@ -304,6 +304,9 @@ func (r *Run) restore(path string, sec map[string][]byte) error {
 		return fail("config section: %v", err)
 	}
 	saved.Steps = r.cfg.Steps // the budget may have been raised since
+	// A key added after the checkpoint was written holds its default, as
+	// it does in config.json when LoadConfig reads it.
+	saved = saved.WithDefaults()
 	if key, saw, want := configDiff(saved, r.cfg); key != "" {
 		return fail("written by another run or architecture: %s is %s in the checkpoint and %s in %s", key, saw, want, ConfigFile)
 	}

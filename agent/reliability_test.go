@@ -318,6 +318,48 @@ func TestCheckpointOfAnotherRun(t *testing.T) {
 	})
 }
 
+// TestCheckpointBeforeANewKey opens a checkpoint, and a config.json,
+// written before a config key existed: the key takes its default on both
+// sides, and the run opens.
+func TestCheckpointBeforeANewKey(t *testing.T) {
+	_, dir := trained(t, "gridworld/frozenlake-4x4", 80, nil)
+	ck, _ := Checkpoints(dir)
+	path := ck[len(ck)-1]
+	good, _ := os.ReadFile(path)
+	drop := func(b []byte) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		model := m["model"].(map[string]any)
+		if _, ok := model["value_transform"]; !ok {
+			t.Fatal("the checkpoint's config has no model.value_transform to drop")
+		}
+		delete(model, "value_transform")
+		out, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	cfgPath := filepath.Join(dir, ConfigFile)
+	origCfg, _ := os.ReadFile(cfgPath)
+	defer os.WriteFile(cfgPath, origCfg, 0o644)
+	defer os.WriteFile(path, good, 0o644)
+	os.WriteFile(cfgPath, drop(origCfg), 0o644)
+	os.WriteFile(path, joinCheckpoint(ckptVersion, replaceSection(splitCheckpoint(t, good), "CONF", drop)), 0o644)
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if got := r.Config().Model.ValueTransform; got != worldmodel.ValueTransformNone {
+		t.Errorf("value_transform %q, want the default %q", got, worldmodel.ValueTransformNone)
+	}
+	if r.EnvSteps() != 80 {
+		t.Errorf("opened at step %d, want 80", r.EnvSteps())
+	}
+}
+
 // TestCorruptSections writes checkpoints with a valid checksum whose
 // sections are damaged, as a bug or a hand edit would leave them: each is
 // one error naming the file and the section, never a panic.
