@@ -41,6 +41,9 @@ func TestConfigValidate(t *testing.T) {
 		{"one knot", func(c *Config) { c.SIGRegKnots = 1 }, "sigreg_knots"},
 		{"rank above d", func(c *Config) { c.LatentDim, c.Rank = 4, 5 }, "rank"},
 		{"negative rank", func(c *Config) { c.Rank = -1 }, "rank"},
+		{"encoder hidden", func(c *Config) { c.EncoderHidden = 256 }, ""},
+		{"negative encoder hidden", func(c *Config) { c.EncoderHidden = -1 }, "encoder_hidden"},
+		{"huge encoder hidden", func(c *Config) { c.EncoderHidden = 1 << 15 }, "encoder_hidden"},
 		{"rank deterministic", func(c *Config) { c.Rank, c.Dynamics = 1, DynamicsDeterministic }, "rank"},
 		{"log var bounds", func(c *Config) { c.MinLogVar, c.MaxLogVar = 1, -1 }, "min_log_var"},
 		{"guard weight 1", func(c *Config) { c.GuardWeight = 1 }, "guard_weight"},
@@ -132,9 +135,15 @@ func TestSpecValidate(t *testing.T) {
 		{"wrong obs dim", Spec{ObsDim: 10, Frame: [3]int{32, 32, 3}, ActionDim: 2}, false},
 		{"frame below patch", Spec{Frame: [3]int{2, 2, 3}, ActionDim: 2}, false},
 		{"stack differs", Spec{ObsDim: 4, Stack: 3, ActionDim: 2}, false},
+		{"pixels with an encoder hidden layer", Spec{Frame: [3]int{32, 32, 3}, ActionDim: 1}, true},
+		{"state with an encoder hidden layer", Spec{ObsDim: 4, ActionDim: 2}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			cfg := cfg
+			if strings.Contains(tc.name, "encoder hidden") {
+				cfg.EncoderHidden = 64
+			}
 			err := tc.spec.withDefaults(cfg).validate(cfg)
 			if (err == nil) != tc.ok {
 				t.Fatalf("validate = %v, want ok %v", err, tc.ok)

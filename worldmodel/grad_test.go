@@ -32,6 +32,7 @@ func TestGradient(t *testing.T) {
 			c.ValueTarget = ValueNStep
 		}, false, 2e-2},
 		{"pixels", func(c *Config) { c.Patch = 4 }, true, 2e-2},
+		{"pixels-encoder-hidden", func(c *Config) { c.Patch = 4; c.EncoderHidden = 12 }, true, 2e-2},
 		{"rms-embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS }, false, 2e-2},
 		{"real-value-latents-q", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueQ }, false, 2e-2},
 		{"symlog-values-nstep", func(c *Config) { c.ValueTransform = ValueTransformSymlog; c.ValueTarget = ValueNStep }, false, 2e-2},

@@ -140,6 +140,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		x, tg.obs = b.input("obs", frames*m.nPatch, m.patchLen)
 		e1 := b.affineData(x, m.enc.first, true)
 		e1 = must(G.Reshape(e1, tensor.Shape{frames, m.nPatch * c.Channels}))
+		if m.enc.hasMid() {
+			e1 = b.affine(e1, m.enc.mid, true)
+		}
 		z = b.affine(e1, m.enc.second, false)
 	} else {
 		var x *G.Node

@@ -12,6 +12,7 @@ import (
 // stage's input.
 type buffers struct {
 	in, e1 []float32 // encoder: standardised input, first layer
+	e2     []float32 // encoder: hidden layer (EncoderHidden)
 	t1, t2 []float32 // predictor trunk
 	u      []float32 // predictor factor (Predict)
 	v1, v2 []float32 // value network
@@ -235,8 +236,12 @@ func (m *Model) encode(e encoder, dst, obs, x []float32, rows int) {
 		per = m.nPatch
 	}
 	grow(&m.buf.e1, rows*per*e.first.out)
-	m.buf.encodeJob = encodeJob{m: m, e: e, dst: dst, obs: obs, x: x, per: per}
 	work := rows * (per*e.first.in*e.first.out + e.second.in*e.second.out)
+	if e.hasMid() {
+		grow(&m.buf.e2, rows*e.mid.out)
+		work += rows * e.mid.in * e.mid.out
+	}
+	m.buf.encodeJob = encodeJob{m: m, e: e, dst: dst, obs: obs, x: x, per: per}
 	m.workers().split(rows, 1, work, &m.buf.encodeJob)
 	m.buf.encodeJob = encodeJob{}
 }
@@ -260,6 +265,12 @@ func (j *encodeJob) run(lo, hi int) {
 	e1 := m.buf.e1[lo*j.per*e.first.out : hi*j.per*e.first.out]
 	affine(e1, x, n*j.per, e.first)
 	relu(e1)
+	if e.hasMid() {
+		e2 := m.buf.e2[lo*e.mid.out : hi*e.mid.out]
+		affine(e2, e1, n, e.mid)
+		relu(e2)
+		e1 = e2
+	}
 	d := e.second.out
 	z := j.dst[lo*d : hi*d]
 	affine(z, e1, n, e.second)

@@ -75,6 +75,7 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"real value latents pixels", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueLambda }, true},
 		{"rms embedding pixels", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.BetaNLL = 1 }, true},
 		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
+		{"pixel encoder hidden layer", func(c *Config) { c.EncoderHidden = 24; c.ValueTarget = ValueQ }, true},
 		{"symlog values", func(c *Config) {
 			c.ValueTransform, c.ValueTarget, c.ValueLatents = ValueTransformSymlog, ValueQ, ValueLatentsReal
 		}, false},

@@ -32,9 +32,14 @@ type linear struct {
 // encoder is f(x) = relu(x·W₁ + b₁)·W₂ + b₂, where x is the state input or,
 // for pixels, each P×P patch (so the first layer is a patchify
 // convolution whose outputs are flattened into the second layer's input).
+// With EncoderHidden a hidden layer comes between them:
+// f(x) = relu(relu(x·W₁ + b₁)·W_h + b_h)·W₂ + b₂ (mid.w is nil without it).
 type encoder struct {
-	first, second linear
+	first, mid, second linear
 }
+
+// hasMid reports whether the encoder has the hidden layer mid.
+func (e encoder) hasMid() bool { return e.mid.w != nil }
 
 // predictor is the dynamics network h(z, a): a trunk
 //
@@ -147,10 +152,14 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 			m.patchRows, m.patchCols = spec.Frame[0]/p, spec.Frame[1]/p
 			m.nPatch = m.patchRows * m.patchCols
 			m.patchLen = spec.Stack * 3 * p * p
-			return encoder{
-				first:  lin(prefix+".patch", m.patchLen, cfg.Channels, true, trained),
-				second: lin(prefix+".out", m.nPatch*cfg.Channels, d, true, trained),
+			e := encoder{first: lin(prefix+".patch", m.patchLen, cfg.Channels, true, trained)}
+			flat := m.nPatch * cfg.Channels
+			if cfg.EncoderHidden > 0 {
+				e.mid = lin(prefix+".hidden", flat, cfg.EncoderHidden, true, trained)
+				flat = cfg.EncoderHidden
 			}
+			e.second = lin(prefix+".out", flat, d, true, trained)
+			return e
 		}
 		return encoder{
 			first:  lin(prefix+".l1", spec.InputDim(), h, true, trained),
@@ -271,6 +280,9 @@ func (m *Model) init(rng *rand.Rand) {
 		clear(l.b.data)
 	}
 	uniform(m.enc.first, 1)
+	if m.enc.hasMid() {
+		uniform(m.enc.mid, 1)
+	}
 	uniform(m.enc.second, 1)
 	p := m.pred
 	for _, l := range []linear{p.inZ, p.inA, p.hidden, p.mu, p.logVar} {
@@ -302,6 +314,9 @@ func copyLinear(dst, src linear) {
 
 func copyEncoder(dst, src encoder) {
 	copyLinear(dst.first, src.first)
+	if src.hasMid() {
+		copyLinear(dst.mid, src.mid)
+	}
 	copyLinear(dst.second, src.second)
 }
 

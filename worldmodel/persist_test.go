@@ -35,6 +35,7 @@ func TestSaveLoad(t *testing.T) {
 	}{
 		{false, func(c *Config) { c.Rank = 2 }},
 		{true, func(c *Config) { c.Rank = 2 }},
+		{true, func(c *Config) { c.EncoderHidden = 16; c.ValueTarget = ValueQ }},
 		{false, func(c *Config) { c.Dynamics, c.Components, c.FeedSamples = DynamicsMixture, 4, true }},
 	}
 	for _, tc := range cases {

@@ -324,6 +324,9 @@ func (m *Model) updateTargets() {
 		copyEncoder(m.tenc, m.enc)
 	} else {
 		emaLinear(m.tenc.first, m.enc.first, tau)
+		if m.enc.hasMid() {
+			emaLinear(m.tenc.mid, m.enc.mid, tau)
+		}
 		emaLinear(m.tenc.second, m.enc.second, tau)
 	}
 	emaLinear(m.tval.l1, m.val.l1, tau)
