@@ -295,6 +295,38 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
+// TestDefaultEncoderHidden checks that physics runs from pixels get a
+// hidden layer in the pixel encoder unless the config says otherwise, and
+// nothing else does.
+func TestDefaultEncoderHidden(t *testing.T) {
+	for _, c := range []struct {
+		env, obs string
+		set      int
+		want     int
+	}{
+		{"physics/pendulum", "", 0, 128}, // pixels by default
+		{"physics/cartpole", "pixels", 0, 128},
+		{"physics/cartpole", "state", 0, -1},
+		{"gridworld/frozenlake-4x4", "pixels", 0, -1},
+		{"physics/pendulum", "pixels", 64, 64},
+		{"physics/pendulum", "pixels", -1, -1},
+	} {
+		cfg, err := Preset("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Env, cfg.Obs = c.env, c.obs
+		cfg.Model.EncoderHidden = c.set
+		got := cfg.WithDefaults()
+		if got.Model.EncoderHidden != c.want {
+			t.Errorf("%s, obs %q, encoder_hidden %d: %d, want %d", c.env, c.obs, c.set, got.Model.EncoderHidden, c.want)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("%s, obs %q, encoder_hidden %d: %v", c.env, c.obs, c.set, err)
+		}
+	}
+}
+
 // TestDefaultFrameStack checks that physics runs from pixels of the
 // default preset stack three frames unless the config says otherwise, and
 // nothing else stacks.

@@ -234,7 +234,7 @@ func LoadConfig(dir string) (Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Config{}, fmt.Errorf("%s: %w: the file is empty", path, ErrConfig)
 	}
-	cfg, err := ParseConfig(data, true, Config{})
+	cfg, err := ParseConfig(data, true, writtenBefore())
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -243,6 +243,16 @@ func LoadConfig(dir string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// writtenBefore is the config that a run's config.json or checkpoint is
+// read over: keys added since the run was written, whose defaults now
+// depend on the environment, take the values that match what the run
+// trained (the others take their defaults, which did not change).
+func writtenBefore() Config {
+	var c Config
+	c.Model.EncoderHidden = -1 // the pixel encoder had no hidden layer
+	return c
 }
 
 // Open loads a run directory from its newest checkpoint, to resume or to
@@ -299,7 +309,7 @@ func (r *Run) restore(path string, sec map[string][]byte) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%w %s: %s", ErrCheckpoint, path, fmt.Sprintf(format, args...))
 	}
-	var saved Config
+	saved := writtenBefore()
 	if err := json.Unmarshal(sec["CONF"], &saved); err != nil {
 		return fail("config section: %v", err)
 	}

@@ -150,6 +150,20 @@ func DefaultFrameStack(env, obs string) int {
 	return 1
 }
 
+// DefaultEncoderHidden is the width of the pixel encoder's hidden layer
+// (model.encoder_hidden) of a run that does not set one: 128 for pixel
+// observations of a physics environment, −1 (none) otherwise. A physics
+// frame shows a thin rod or pole whose velocity is its motion across the
+// stacked frames, a non-linear function of several patches that a linear
+// read-out of the patch features misses (experiments/README.md, "Physics
+// from pixels"); a gridworld frame is its agent's cell.
+func DefaultEncoderHidden(env, obs string) int {
+	if obs == string(envs.ObsPixels) && !strings.HasPrefix(env, "gridworld") {
+		return 128
+	}
+	return -1
+}
+
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Env == "" {
@@ -193,6 +207,7 @@ func (c Config) WithDefaults() Config {
 	setInt(&c.MaxBadSteps, 20)
 	setInt(&c.Planner.Horizon, DefaultHorizon(c.Env))
 	setInt(&c.Model.FrameStack, DefaultFrameStack(c.Env, c.Obs))
+	setInt(&c.Model.EncoderHidden, DefaultEncoderHidden(c.Env, c.Obs))
 	c.Model = c.Model.WithDefaults()
 	c.Planner = c.Planner.WithDefaults()
 	return c

@@ -318,45 +318,58 @@ func TestCheckpointOfAnotherRun(t *testing.T) {
 	})
 }
 
-// TestCheckpointBeforeANewKey opens a checkpoint, and a config.json,
-// written before a config key existed: the key takes its default on both
-// sides, and the run opens.
+// TestCheckpointBeforeANewKey opens checkpoints, and config.json files,
+// written before a config key existed: the run opens with the value the
+// run trained with (a pixel encoder without a hidden layer, values
+// regressed on the returns themselves), though a new run of the same
+// environment now defaults to another.
 func TestCheckpointBeforeANewKey(t *testing.T) {
-	_, dir := trained(t, "gridworld/frozenlake-4x4", 80, nil)
-	ck, _ := Checkpoints(dir)
-	path := ck[len(ck)-1]
-	good, _ := os.ReadFile(path)
-	drop := func(b []byte) []byte {
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		model := m["model"].(map[string]any)
-		if _, ok := model["value_transform"]; !ok {
-			t.Fatal("the checkpoint's config has no model.value_transform to drop")
-		}
-		delete(model, "value_transform")
-		out, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	cfgPath := filepath.Join(dir, ConfigFile)
-	origCfg, _ := os.ReadFile(cfgPath)
-	defer os.WriteFile(cfgPath, origCfg, 0o644)
-	defer os.WriteFile(path, good, 0o644)
-	os.WriteFile(cfgPath, drop(origCfg), 0o644)
-	os.WriteFile(path, joinCheckpoint(ckptVersion, replaceSection(splitCheckpoint(t, good), "CONF", drop)), 0o644)
-	r, err := Open(dir)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if got := r.Config().Model.ValueTransform; got != worldmodel.ValueTransformNone {
-		t.Errorf("value_transform %q, want the default %q", got, worldmodel.ValueTransformNone)
-	}
-	if r.EnvSteps() != 80 {
-		t.Errorf("opened at step %d, want 80", r.EnvSteps())
+	for _, env := range []string{"gridworld/frozenlake-4x4", "physics/pendulum"} {
+		t.Run(env, func(t *testing.T) {
+			_, dir := trained(t, env, 80, func(c *Config) {
+				c.Obs = "pixels"
+				c.Model.EncoderHidden = -1
+			})
+			ck, _ := Checkpoints(dir)
+			path := ck[len(ck)-1]
+			good, _ := os.ReadFile(path)
+			drop := func(b []byte) []byte {
+				var m map[string]any
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatal(err)
+				}
+				model := m["model"].(map[string]any)
+				for _, key := range []string{"value_transform", "encoder_hidden"} {
+					if _, ok := model[key]; !ok {
+						t.Fatalf("the run's config has no model.%s to drop", key)
+					}
+					delete(model, key)
+				}
+				out, err := json.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			cfgPath := filepath.Join(dir, ConfigFile)
+			origCfg, _ := os.ReadFile(cfgPath)
+			os.WriteFile(cfgPath, drop(origCfg), 0o644)
+			os.WriteFile(path, joinCheckpoint(ckptVersion, replaceSection(splitCheckpoint(t, good), "CONF", drop)), 0o644)
+			r, err := Open(dir)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			m := r.Config().Model
+			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 {
+				t.Errorf("value_transform %q, encoder_hidden %d; want %q and -1", m.ValueTransform, m.EncoderHidden, worldmodel.ValueTransformNone)
+			}
+			if r.EnvSteps() != 80 {
+				t.Errorf("opened at step %d, want 80", r.EnvSteps())
+			}
+			if err := r.Train(context.Background()); err != nil {
+				t.Fatalf("Train after opening: %v", err)
+			}
+		})
 	}
 }
 

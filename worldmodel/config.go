@@ -131,10 +131,12 @@ type Config struct {
 	// EncoderHidden is the width of a hidden layer of the pixel encoder
 	// between the flattened patch features and the latent:
 	// relu(relu(patches·W₁ + b₁)·W_h + b_h)·W₂ + b₂. 0 (default) has none,
-	// the patch features going straight to the latent. A quantity that
-	// mixes several patches non-linearly (a thin rod's angular velocity
-	// from its motion across three frames) needs it. State encoders
-	// already have a hidden layer (Hidden), so it must be 0 for them.
+	// the patch features going straight to the latent; so has −1, which
+	// callers that fill in a default of their own for 0 (the agent does,
+	// for physics from pixels) take as "none". A quantity that mixes
+	// several patches non-linearly (a thin rod's angular velocity from its
+	// motion across three frames) needs it. State encoders already have a
+	// hidden layer (Hidden), so it must be 0 or −1 for them.
 	EncoderHidden int `json:"encoder_hidden"`
 	// Rank is the rank r of the low-rank factor U ∈ R^{d×r} of the
 	// predicted covariance; 0 (default) is a diagonal covariance. Only the
@@ -387,8 +389,8 @@ func (c Config) Validate() error {
 	if c.SIGRegKnots < 2 {
 		return bad("sigreg_knots", c.SIGRegKnots, "2 or more")
 	}
-	if c.EncoderHidden < 0 || c.EncoderHidden > 1<<14 {
-		return bad("encoder_hidden", c.EncoderHidden, fmt.Sprintf("0 (none) to %d", 1<<14))
+	if c.EncoderHidden < -1 || c.EncoderHidden > 1<<14 {
+		return bad("encoder_hidden", c.EncoderHidden, fmt.Sprintf("1 to %d, 0 or -1 for none", 1<<14))
 	}
 	if c.Rank < 0 || c.Rank > c.LatentDim {
 		return bad("rank", c.Rank, fmt.Sprintf("0 (diagonal) to latent_dim %d", c.LatentDim))

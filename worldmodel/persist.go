@@ -182,12 +182,15 @@ type architecture struct {
 	LatentDim, Hidden, Patch, Channels, Rank int
 	Components                               int // 1 unless the dynamics is a mixture
 	FrameStack, DecoderHidden                int
+	EncoderHidden                            int  // 0 without the layer
+	ActionValue                              bool // the q head (value_target q)
 	Spec                                     Spec
 }
 
 func (m *Model) architecture() architecture {
 	c := m.cfg
-	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden, m.spec}
+	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden,
+		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, m.spec}
 }
 
 // reader reads little-endian values from a byte slice; after the first

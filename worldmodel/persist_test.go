@@ -134,6 +134,7 @@ func TestLoadRejects(t *testing.T) {
 		{"wider latent", other(func(c *Config) { c.LatentDim = 16 }), ErrArchitecture},
 		{"deterministic", other(func(c *Config) { c.Dynamics = DynamicsDeterministic }), ErrArchitecture},
 		{"mixture", other(func(c *Config) { c.Dynamics = DynamicsMixture }), ErrArchitecture},
+		{"action value head", other(func(c *Config) { c.ValueTarget = ValueQ }), ErrArchitecture},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +154,23 @@ func TestLoadRejects(t *testing.T) {
 				t.Fatalf("Load = %v, want %v", err, tc.want)
 			}
 		})
+	}
+	// A pixel encoder with a hidden layer is another architecture, both
+	// ways; −1 and 0 are the same (none).
+	pix := func(hidden int) *Model {
+		o, _ := testModel(t, func(c *Config) { c.EncoderHidden = hidden }, true, 0, rand.New(rand.NewPCG(3, 3)))
+		return o
+	}
+	for _, c := range []struct{ file, into, ok int }{{8, 0, 0}, {0, 8, 0}, {8, 16, 0}, {-1, 0, 1}, {8, 8, 1}} {
+		var b bytes.Buffer
+		if _, err := pix(c.file).WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		into := pix(c.into)
+		_, err := into.ReadFrom(&b)
+		if c.ok == 1 && err != nil || c.ok == 0 && !errors.Is(err, ErrArchitecture) {
+			t.Errorf("encoder_hidden %d into %d: ReadFrom = %v", c.file, c.into, err)
+		}
 	}
 	// A file of the same architecture with other hyperparameters loads,
 	// and brings its config along.

@@ -70,8 +70,8 @@ func (s Spec) validate(c Config) error {
 	if s.ObsDim < 1 || s.ObsDim > 1<<20 {
 		return bad("obs_dim %d (allowed: 1 to 1048576)", s.ObsDim)
 	}
-	if c.EncoderHidden != 0 {
-		return bad("encoder_hidden %d with state observations (allowed: 0; the state encoder's hidden layer is hidden)", c.EncoderHidden)
+	if c.EncoderHidden > 0 {
+		return bad("encoder_hidden %d with state observations (allowed: 0 or -1; the state encoder's hidden layer is hidden)", c.EncoderHidden)
 	}
 	return nil
 }
