@@ -71,7 +71,7 @@ func (s Spec) validate(c Config) error {
 		return bad("obs_dim %d (allowed: 1 to 1048576)", s.ObsDim)
 	}
 	if c.EncoderHidden > 0 {
-		return bad("encoder_hidden %d with state observations (allowed: 0 or -1; the state encoder's hidden layer is hidden)", c.EncoderHidden)
+		return bad("encoder_hidden %d with state observations (allowed: 0 or -1; a state encoder's hidden layer is set by model.hidden)", c.EncoderHidden)
 	}
 	return nil
 }
