@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -292,6 +293,37 @@ func TestParseConfig(t *testing.T) {
 	}
 	if _, err := ParseConfig([]byte(`{"env": "x", "bogus": 1}`), true, base); !errors.Is(err, ErrConfig) {
 		t.Errorf("unknown JSON key accepted: %v", err)
+	}
+}
+
+// TestDefaultHorizon checks the planning horizon of runs that do not set
+// one: 1 on gridworlds and for Pendulum from pixels, the planner's default
+// for the other physics environments and from state.
+func TestDefaultHorizon(t *testing.T) {
+	for _, c := range []struct {
+		env, obs string
+		set      int
+		want     int
+	}{
+		{"gridworld/frozenlake-4x4", "pixels", 0, 1},
+		{"gridworld/frozenlake-8x8", "state", 0, 1},
+		{"physics/pendulum", "", 0, 1}, // pixels by default
+		{"physics/pendulum-gusty", "pixels", 0, 1},
+		{"physics/pendulum", "state", 0, planner.DefaultHorizon},
+		{"physics/cartpole", "pixels", 0, planner.DefaultHorizon},
+		{"physics/cartpole", "state", 0, planner.DefaultHorizon},
+		{"physics/pendulum", "pixels", 5, 5},
+		{"gridworld/frozenlake-4x4", "pixels", 3, 3},
+	} {
+		cfg, err := Preset("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Env, cfg.Obs = c.env, c.obs
+		cfg.Planner.Horizon = c.set
+		if got := cfg.WithDefaults().Planner.Horizon; got != c.want {
+			t.Errorf("%s, obs %q, horizon %d: %d, want %d", c.env, c.obs, c.set, got, c.want)
+		}
 	}
 }
 
