@@ -162,6 +162,10 @@ func run(dir string, episodes int, seed uint64) error {
 			sr += e * e
 			ss += c * c
 		}
+		if ss == 0 {
+			fmt.Printf("state[%d]: constant in the held-out steps\n", j)
+			continue
+		}
 		fmt.Printf("state[%d]: R² %.3f\n", j, 1-sr/ss)
 	}
 	return nil
