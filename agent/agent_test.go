@@ -327,7 +327,7 @@ func TestDefaultHorizon(t *testing.T) {
 	}
 }
 
-// TestDefaultEncoderHidden checks that physics runs from pixels get a
+// TestDefaultEncoderHidden checks that Pendulum runs from pixels get a
 // hidden layer in the pixel encoder unless the config says otherwise, and
 // nothing else does.
 func TestDefaultEncoderHidden(t *testing.T) {
@@ -337,7 +337,10 @@ func TestDefaultEncoderHidden(t *testing.T) {
 		want     int
 	}{
 		{"physics/pendulum", "", 0, 128}, // pixels by default
-		{"physics/cartpole", "pixels", 0, 128},
+		{"physics/pendulum-gusty", "pixels", 0, 128},
+		{"physics/pendulum", "state", 0, -1},
+		{"physics/cartpole", "pixels", 0, -1},
+		{"physics/cartpole", "pixels", 128, 128},
 		{"physics/cartpole", "state", 0, -1},
 		{"gridworld/frozenlake-4x4", "pixels", 0, -1},
 		{"physics/pendulum", "pixels", 64, 64},
