@@ -133,10 +133,10 @@ type Config struct {
 	// relu(relu(patches·W₁ + b₁)·W_h + b_h)·W₂ + b₂. 0 (default) has none,
 	// the patch features going straight to the latent; so has −1, which
 	// callers that fill in a default of their own for 0 (the agent does,
-	// for physics from pixels) take as "none". A quantity that mixes
-	// several patches non-linearly (a thin rod's angular velocity from its
-	// motion across three frames) needs it. State encoders already have a
-	// hidden layer (Hidden), so it must be 0 or −1 for them.
+	// for Pendulum from pixels) take as "none". Pendulum from pixels, a
+	// thin rod whose angular velocity is a sub-pixel motion across three
+	// frames, learned only with it (experiments/README.md). State encoders
+	// already have a hidden layer (Hidden), so it must be 0 or −1 for them.
 	EncoderHidden int `json:"encoder_hidden"`
 	// Rank is the rank r of the low-rank factor U ∈ R^{d×r} of the
 	// predicted covariance; 0 (default) is a diagonal covariance. Only the
