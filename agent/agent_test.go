@@ -296,97 +296,62 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// TestDefaultHorizon checks the planning horizon of runs that do not set
-// one: 1 on gridworlds and for Pendulum from pixels, the planner's default
-// for the other physics environments and from state.
-func TestDefaultHorizon(t *testing.T) {
-	for _, c := range []struct {
-		env, obs string
-		set      int
-		want     int
-	}{
-		{"gridworld/frozenlake-4x4", "pixels", 0, 1},
-		{"gridworld/frozenlake-8x8", "state", 0, 1},
-		{"physics/pendulum", "", 0, 1}, // pixels by default
-		{"physics/pendulum-gusty", "pixels", 0, 1},
-		{"physics/pendulum", "state", 0, planner.DefaultHorizon},
-		{"physics/cartpole", "pixels", 0, planner.DefaultHorizon},
-		{"physics/cartpole", "state", 0, planner.DefaultHorizon},
-		{"physics/pendulum", "pixels", 5, 5},
-		{"gridworld/frozenlake-4x4", "pixels", 3, 3},
-	} {
-		cfg, err := Preset("default")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Env, cfg.Obs = c.env, c.obs
-		cfg.Planner.Horizon = c.set
-		if got := cfg.WithDefaults().Planner.Horizon; got != c.want {
-			t.Errorf("%s, obs %q, horizon %d: %d, want %d", c.env, c.obs, c.set, got, c.want)
-		}
+// TestEnvironmentDefaults checks the settings whose defaults depend on
+// the environment and observations, and that a config's own value wins:
+//   - frame_stack: 3 for physics from pixels (a frame shows positions, not
+//     velocities), 1 otherwise;
+//   - encoder_hidden: 128 for Pendulum from pixels, −1 (none) otherwise;
+//   - the planning horizon: 1 on gridworlds and for Pendulum from pixels,
+//     the planner's default for the other physics environments and from
+//     state.
+func TestEnvironmentDefaults(t *testing.T) {
+	fields := map[string]func(c *Config) *int{
+		"frame_stack":    func(c *Config) *int { return &c.Model.FrameStack },
+		"encoder_hidden": func(c *Config) *int { return &c.Model.EncoderHidden },
+		"horizon":        func(c *Config) *int { return &c.Planner.Horizon },
 	}
-}
-
-// TestDefaultEncoderHidden checks that Pendulum runs from pixels get a
-// hidden layer in the pixel encoder unless the config says otherwise, and
-// nothing else does.
-func TestDefaultEncoderHidden(t *testing.T) {
 	for _, c := range []struct {
-		env, obs string
-		set      int
-		want     int
+		key, env, obs string // obs "" is pixels, the default
+		set, want     int
 	}{
-		{"physics/pendulum", "", 0, 128}, // pixels by default
-		{"physics/pendulum-gusty", "pixels", 0, 128},
-		{"physics/pendulum", "state", 0, -1},
-		{"physics/cartpole", "pixels", 0, -1},
-		{"physics/cartpole", "pixels", 128, 128},
-		{"physics/cartpole", "state", 0, -1},
-		{"gridworld/frozenlake-4x4", "pixels", 0, -1},
-		{"physics/pendulum", "pixels", 64, 64},
-		{"physics/pendulum", "pixels", -1, -1},
+		{"frame_stack", "physics/cartpole", "pixels", 0, 3},
+		{"frame_stack", "physics/pendulum", "", 0, 3},
+		{"frame_stack", "physics/cartpole", "state", 0, 1},
+		{"frame_stack", "gridworld/frozenlake-4x4", "pixels", 0, 1},
+		{"frame_stack", "physics/cartpole", "pixels", 2, 2},
+
+		{"encoder_hidden", "physics/pendulum", "", 0, 128},
+		{"encoder_hidden", "physics/pendulum-gusty", "pixels", 0, 128},
+		{"encoder_hidden", "physics/pendulum", "state", 0, -1},
+		{"encoder_hidden", "physics/cartpole", "pixels", 0, -1},
+		{"encoder_hidden", "physics/cartpole", "pixels", 128, 128},
+		{"encoder_hidden", "physics/cartpole", "state", 0, -1},
+		{"encoder_hidden", "gridworld/frozenlake-4x4", "pixels", 0, -1},
+		{"encoder_hidden", "physics/pendulum", "pixels", 64, 64},
+		{"encoder_hidden", "physics/pendulum", "pixels", -1, -1},
+
+		{"horizon", "gridworld/frozenlake-4x4", "pixels", 0, 1},
+		{"horizon", "gridworld/frozenlake-8x8", "state", 0, 1},
+		{"horizon", "physics/pendulum", "", 0, 1},
+		{"horizon", "physics/pendulum-gusty", "pixels", 0, 1},
+		{"horizon", "physics/pendulum", "state", 0, planner.DefaultHorizon},
+		{"horizon", "physics/cartpole", "pixels", 0, planner.DefaultHorizon},
+		{"horizon", "physics/cartpole", "state", 0, planner.DefaultHorizon},
+		{"horizon", "physics/pendulum", "pixels", 5, 5},
+		{"horizon", "gridworld/frozenlake-4x4", "pixels", 3, 3},
 	} {
 		cfg, err := Preset("default")
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Env, cfg.Obs = c.env, c.obs
-		cfg.Model.EncoderHidden = c.set
+		*fields[c.key](&cfg) = c.set
 		got := cfg.WithDefaults()
-		if got.Model.EncoderHidden != c.want {
-			t.Errorf("%s, obs %q, encoder_hidden %d: %d, want %d", c.env, c.obs, c.set, got.Model.EncoderHidden, c.want)
+		if v := *fields[c.key](&got); v != c.want {
+			t.Errorf("%s, obs %q, %s %d: %d, want %d", c.env, c.obs, c.key, c.set, v, c.want)
 		}
 		if err := got.Validate(); err != nil {
-			t.Errorf("%s, obs %q, encoder_hidden %d: %v", c.env, c.obs, c.set, err)
-		}
-	}
-}
-
-// TestDefaultFrameStack checks that physics runs from pixels of the
-// default preset stack three frames unless the config says otherwise, and
-// nothing else stacks.
-func TestDefaultFrameStack(t *testing.T) {
-	for _, c := range []struct {
-		env, obs string
-		set      int
-		want     int
-	}{
-		{"physics/cartpole", "pixels", 0, 3},
-		{"physics/pendulum", "", 0, 3}, // pixels by default
-		{"physics/cartpole", "state", 0, 1},
-		{"gridworld/frozenlake-4x4", "pixels", 0, 1},
-		{"physics/cartpole", "pixels", 2, 2},
-	} {
-		cfg, err := Preset("default")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Env, cfg.Obs = c.env, c.obs
-		if c.set != 0 {
-			cfg.Model.FrameStack = c.set
-		}
-		if got := cfg.WithDefaults().Model.FrameStack; got != c.want {
-			t.Errorf("%s, obs %q, frame_stack %d: %d stacked frames, want %d", c.env, c.obs, c.set, got, c.want)
+			t.Errorf("%s, obs %q, %s %d: %v", c.env, c.obs, c.key, c.set, err)
 		}
 	}
 }

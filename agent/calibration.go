@@ -46,7 +46,7 @@ func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibrati
 	if err != nil {
 		return loss.Calibration{}, fmt.Errorf("held-out calibration: %w", err)
 	}
-	obs := newObserver(r.spec)
+	obs := NewObserver(r.spec)
 	rng := rand.New(rand.NewPCG(firstSeed, streamHeldOut))
 	in, ad := r.spec.InputDim(), r.spec.ActionDim
 	var cur, next, actions []float32
@@ -55,17 +55,17 @@ func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibrati
 	act := make([]float32, ad)
 	n := 0
 	for ep := 0; ep < episodes && n < MaxHeldOutTransitions; ep++ {
-		obs.reset(env.Reset(firstSeed + uint64(ep)))
+		obs.Reset(env.Reset(firstSeed + uint64(ep)))
 		plan.Reset()
 		for n < MaxHeldOutTransitions {
-			z := obs.encode(r.model)
+			z := obs.Encode(r.model)
 			obs.inputRow(row)
 			cur = append(cur, row...)
 			a := plan.Plan(z, rng)
 			encodeAction(act, a, space)
 			actions = append(actions, act...)
 			o, rew, term, trunc := env.Step(a)
-			obs.push(o)
+			obs.Push(o)
 			obs.inputRow(row)
 			next = append(next, row...)
 			t := float32(0)
@@ -91,7 +91,7 @@ func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibrati
 }
 
 // inputRow writes the model's input row of the stacked observations.
-func (o *observer) inputRow(dst []float32) {
+func (o *Observer) inputRow(dst []float32) {
 	if o.frames != nil {
 		worldmodel.PixelsToInput(dst, o.frames, o.spec.Stack, o.spec.Frame[0], o.spec.Frame[1])
 		return

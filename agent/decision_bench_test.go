@@ -52,9 +52,9 @@ func BenchmarkDecision(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			obs := newObserver(spec)
-			obs.reset(env.Reset(1))
-			z := obs.encode(m)
+			obs := NewObserver(spec)
+			obs.Reset(env.Reset(1))
+			z := obs.Encode(m)
 			rng := rand.New(rand.NewPCG(3, 4))
 			p.Plan(z, rng)
 			b.ReportAllocs()
@@ -95,7 +95,7 @@ func BenchmarkEnvStep(b *testing.B) {
 				r.act(space)
 				obs, rew, term, trunc := r.env.Step(r.action)
 				r.st.EnvSteps++
-				r.buf.Append(r.modelAction, float32(rew), term, trunc, r.obs.push(obs))
+				r.buf.Append(r.modelAction, float32(rew), term, trunc, r.obs.Push(obs))
 				if term || trunc {
 					r.startEpisode()
 				}

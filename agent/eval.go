@@ -48,21 +48,21 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's planner cannot be made again: %v", err))
 	}
-	obs := newObserver(r.spec)
+	obs := NewObserver(r.spec)
 	rng := rand.New(rand.NewPCG(firstSeed, streamEval))
 	succ, hasGoal := env.Simulator().(envs.Successor)
 	var sum, sumSq, wins, length float64
 	for ep := 0; ep < episodes; ep++ {
-		obs.reset(env.Reset(firstSeed + uint64(ep)))
+		obs.Reset(env.Reset(firstSeed + uint64(ep)))
 		plan.Reset()
 		ret := 0.0
 		for t := 0; ; t++ {
 			if hook != nil {
 				hook(ep, t, env)
 			}
-			a := plan.Plan(obs.encode(r.model), rng)
+			a := plan.Plan(obs.Encode(r.model), rng)
 			o, rew, term, trunc := env.Step(a)
-			obs.push(o)
+			obs.Push(o)
 			ret += rew
 			length++
 			if term || trunc {

@@ -94,7 +94,7 @@ type Imaginer struct {
 
 	plan    *planner.MPC
 	planRNG *rand.Rand
-	obs     *observer
+	obs     *Observer
 
 	episode int
 	played  []played // the current episode's steps, from 0
@@ -241,9 +241,9 @@ func (im *Imaginer) start() error {
 	im.plan.Reset()
 	seed := im.episodeSeed()
 	im.planRNG = rand.New(rand.NewPCG(seed, streamImaginePlan))
-	im.obs = newObserver(im.spec)
+	im.obs = NewObserver(im.spec)
 	first := im.env.Reset(seed)
-	im.obs.reset(first)
+	im.obs.Reset(first)
 	im.played = append(im.played[:0], im.snapshot(first))
 	im.ended = false
 	im.shown, im.current = 0, -1
@@ -267,7 +267,7 @@ func (im *Imaginer) snapshot(o envs.Observation) played {
 // playOne takes one real step of the episode with the greedy planner.
 func (im *Imaginer) playOne() {
 	t := len(im.played) - 1
-	z := im.obs.encode(im.model)
+	z := im.obs.Encode(im.model)
 	a := im.plan.Plan(z, im.planRNG)
 	cur := &im.played[t]
 	cur.decided = true
@@ -275,7 +275,7 @@ func (im *Imaginer) playOne() {
 	cur.plan = append([]float64(nil), im.plan.Sequence()...)
 	o, r, term, trunc := im.env.Step(a)
 	cur.reward = r
-	im.obs.push(o)
+	im.obs.Push(o)
 	im.played = append(im.played, im.snapshot(o))
 	im.ended = term || trunc
 }

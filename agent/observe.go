@@ -6,10 +6,12 @@ import (
 	"github.com/dreamrl/dream/worldmodel"
 )
 
-// observer keeps the last F observations of the current episode, in the
+// Observer keeps the last F observations of the current episode, in the
 // replay buffer's form (uint8 RGB frames or float32 vectors), and turns
-// them into the model's input row and latent.
-type observer struct {
+// them into the model's input row and latent, as a run does when it acts.
+// Observations come from an env made with the run's observation mode and
+// size (Spec). An Observer is not safe for concurrent use.
+type Observer struct {
 	spec   worldmodel.Spec
 	frames []uint8   // F×ObsDim, oldest first
 	vecs   []float32 // F×ObsDim, oldest first
@@ -17,8 +19,9 @@ type observer struct {
 	z      []float32
 }
 
-func newObserver(spec worldmodel.Spec) *observer {
-	o := &observer{spec: spec, input: make([]float32, spec.InputDim())}
+// NewObserver returns an Observer for models of the given spec.
+func NewObserver(spec worldmodel.Spec) *Observer {
+	o := &Observer{spec: spec, input: make([]float32, spec.InputDim())}
 	if spec.Pixels() {
 		o.frames = make([]uint8, spec.Stack*spec.ObsDim)
 	} else {
@@ -28,7 +31,7 @@ func newObserver(spec worldmodel.Spec) *observer {
 }
 
 // latest returns the newest observation as the replay buffer stores it.
-func (o *observer) latest() replay.Obs {
+func (o *Observer) latest() replay.Obs {
 	n := o.spec.ObsDim
 	if o.frames != nil {
 		return replay.Obs{Frame: o.frames[len(o.frames)-n:]}
@@ -36,9 +39,9 @@ func (o *observer) latest() replay.Obs {
 	return replay.Obs{Vector: o.vecs[len(o.vecs)-n:]}
 }
 
-// reset fills every stacked slot with the first observation of an episode.
-func (o *observer) reset(obs envs.Observation) replay.Obs {
-	o.push(obs)
+// Reset fills every stacked slot with the first observation of an episode.
+func (o *Observer) Reset(obs envs.Observation) replay.Obs {
+	o.Push(obs)
 	n := o.spec.ObsDim
 	last := len(o.frames) - n
 	for f := 0; f < o.spec.Stack-1; f++ {
@@ -51,8 +54,8 @@ func (o *observer) reset(obs envs.Observation) replay.Obs {
 	return o.latest()
 }
 
-// push shifts in the next observation.
-func (o *observer) push(obs envs.Observation) replay.Obs {
+// Push shifts in the next observation.
+func (o *Observer) Push(obs envs.Observation) replay.Obs {
 	n := o.spec.ObsDim
 	if o.frames != nil {
 		copy(o.frames, o.frames[n:])
@@ -67,8 +70,9 @@ func (o *observer) push(obs envs.Observation) replay.Obs {
 	return o.latest()
 }
 
-// encode returns the latent of the stacked observations (owned by o).
-func (o *observer) encode(m *worldmodel.Model) []float32 {
+// Encode returns the latent of the stacked observations (owned by o,
+// valid until the next Encode).
+func (o *Observer) Encode(m *worldmodel.Model) []float32 {
 	if o.frames != nil {
 		worldmodel.PixelsToInput(o.input, o.frames, o.spec.Stack, o.spec.Frame[0], o.spec.Frame[1])
 	} else {

@@ -523,9 +523,9 @@ func TestNonFinite(t *testing.T) {
 				t.Errorf("the checkpoint counts %d skipped steps, the run %d", r.st.SkippedSteps, run.st.SkippedSteps)
 			}
 			rng := rand.New(rand.NewPCG(3, 3))
-			r.obs.reset(r.env.Reset(5))
+			r.obs.Reset(r.env.Reset(5))
 			for i := 0; i < 30; i++ {
-				z := r.obs.encode(r.model)
+				z := r.obs.Encode(r.model)
 				for _, v := range z {
 					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 						t.Fatalf("step %d: latent %v", i, z)
@@ -538,9 +538,9 @@ func TestNonFinite(t *testing.T) {
 					}
 				}
 				obs, _, term, trunc := r.env.Step(a)
-				r.obs.push(obs)
+				r.obs.Push(obs)
 				if term || trunc {
-					r.obs.reset(r.env.Reset(uint64(i)))
+					r.obs.Reset(r.env.Reset(uint64(i)))
 				}
 			}
 		})

@@ -85,7 +85,7 @@ type Run struct {
 	bonus []float32 // the batch's bonuses
 
 	// Acting state.
-	obs          *observer
+	obs          *Observer
 	action       []float64 // env action
 	modelAction  []float32 // model/replay action (one-hot for discrete)
 	episodeRet   float64
@@ -207,7 +207,7 @@ func (r *Run) finish() error {
 	r.batch = replay.NewBatch(r.buf.Spec(), cfg.BatchSize, k, f)
 	r.wmb = newModelBatch(r.spec, cfg.BatchSize, k)
 	r.bonus = make([]float32, len(r.wmb.Rewards))
-	r.obs = newObserver(r.spec)
+	r.obs = NewObserver(r.spec)
 	r.action = make([]float64, r.env.ActionSpace().Dim())
 	r.modelAction = make([]float32, r.spec.ActionDim)
 	return nil
@@ -328,7 +328,7 @@ func (r *Run) Train(ctx context.Context) error {
 		}
 		r.st.EnvSteps++
 		r.episodeRet += rew
-		next := r.obs.push(obs)
+		next := r.obs.Push(obs)
 		r.buf.Append(r.modelAction, float32(rew), term, trunc, next)
 		if r.nov != nil {
 			r.nov.observe(next)
@@ -382,7 +382,7 @@ func (r *Run) report(s Status) {
 
 // startEpisode resets the environment with the next seed of its stream.
 func (r *Run) startEpisode() {
-	first := r.obs.reset(r.env.Reset(r.envRNG.Uint64()))
+	first := r.obs.Reset(r.env.Reset(r.envRNG.Uint64()))
 	r.buf.StartEpisode(first)
 	if r.nov != nil {
 		r.nov.observe(first)
@@ -397,7 +397,7 @@ func (r *Run) act(space envs.Space) {
 	if r.st.EnvSteps < r.cfg.SeedSteps {
 		RandomAction(r.action, space, r.actRNG)
 	} else {
-		z := r.obs.encode(r.model)
+		z := r.obs.Encode(r.model)
 		copy(r.action, r.plan.Plan(z, r.actRNG))
 		explore(r.action, space, r.exploration(), r.actRNG)
 	}

@@ -13,7 +13,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"image"
 	"math/rand/v2"
 	"os"
 
@@ -22,8 +21,6 @@ import (
 	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
-	"github.com/dreamrl/dream/replay"
-	"github.com/dreamrl/dream/worldmodel"
 )
 
 func main() {
@@ -55,61 +52,33 @@ func run(dir string, episodes int, seed uint64) error {
 	sim := env.Simulator()
 	space := env.ActionSpace()
 	sdim := sim.VectorSpace().Dim()
-	d, F := m.LatentDim(), spec.Stack
-	unit := spec.InputDim() / F
+	d := m.LatentDim()
 	rng := rand.New(rand.NewPCG(seed, 0x70726f6265))
 
+	// The latent of every step, as the run sees it when it acts, beside the
+	// true state.
 	var zs, ys []float64
-	in := make([]float32, spec.InputDim())
-	z := make([]float32, d)
 	vec := make([]float64, sdim)
-	var frame *image.RGBA
-	var packed []uint8
-	if spec.Pixels() {
-		frame = image.NewRGBA(image.Rect(0, 0, spec.Frame[1], spec.Frame[0]))
-	}
-	hist := make([][]float32, 0, F) // the last F observations, oldest first
-	observe := func() {
-		o := make([]float32, unit)
-		if frame != nil {
-			sim.Render(frame)
-			packed = replay.PackRGB(packed, frame)
-			worldmodel.PixelsToInput(o, packed, 1, spec.Frame[0], spec.Frame[1])
-		} else {
-			sim.Vector(vec)
-			for i, x := range vec {
-				o[i] = float32(x)
-			}
-		}
-		if len(hist) == 0 {
-			for range F {
-				hist = append(hist, o)
-			}
-		} else {
-			hist = append(hist[1:], o)
-		}
-		for f, h := range hist {
-			copy(in[f*unit:], h)
-		}
-		m.Encode(z, in, 1)
-		sim.Vector(vec)
-		for _, v := range z {
+	obs := agent.NewObserver(spec)
+	record := func() {
+		for _, v := range obs.Encode(m) {
 			zs = append(zs, float64(v))
 		}
+		sim.Vector(vec)
 		ys = append(ys, vec...)
 	}
 	act := make([]float64, space.Dim())
 	for ep := range episodes {
-		env.Reset(seed + uint64(ep))
-		hist = hist[:0]
-		observe()
+		obs.Reset(env.Reset(seed + uint64(ep)))
+		record()
 		for {
-			randomAction(act, space, rng)
-			_, _, term, trunc := env.Step(act)
+			agent.RandomAction(act, space, rng)
+			o, _, term, trunc := env.Step(act)
 			if term || trunc {
 				break
 			}
-			observe()
+			obs.Push(o)
+			record()
 		}
 	}
 	n := len(ys) / sdim
@@ -149,7 +118,7 @@ func run(dir string, episodes int, seed uint64) error {
 	}
 	var pred mat.Dense
 	pred.Mul(Xt, &w)
-	fmt.Printf("%s (%s, %d frames): %d observations, %d held out\n", cfg.Env, cfg.Obs, F, n, n-nFit)
+	fmt.Printf("%s (%s, %d frames): %d observations, %d held out\n", cfg.Env, cfg.Obs, spec.Stack, n, n-nFit)
 	for j := range sdim {
 		mean, ss, sr := 0.0, 0.0, 0.0
 		for i := range n - nFit {
@@ -169,18 +138,4 @@ func run(dir string, episodes int, seed uint64) error {
 		fmt.Printf("state[%d]: R² %.3f\n", j, 1-sr/ss)
 	}
 	return nil
-}
-
-// randomAction draws a uniform action of the space.
-func randomAction(a []float64, s envs.Space, rng *rand.Rand) {
-	if s.Kind == envs.KindDiscrete {
-		for i := range a {
-			a[i] = 0
-		}
-		a[0] = float64(rng.IntN(s.N))
-		return
-	}
-	for i := range a {
-		a[i] = s.Low[i] + rng.Float64()*(s.High[i]-s.Low[i])
-	}
 }

@@ -19,8 +19,6 @@ import (
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/gridworld"
 	"github.com/dreamrl/dream/envs/registry"
-	"github.com/dreamrl/dream/replay"
-	"github.com/dreamrl/dream/worldmodel"
 )
 
 func main() {
@@ -55,7 +53,6 @@ func run(dir string) error {
 	opt := gridworld.OptimalValues(g, 1000, gamma)
 	spec := m.Spec()
 	d, A := m.LatentDim(), spec.ActionDim
-	in := make([]float32, spec.InputDim())
 	z := make([]float32, d)
 	v := make([]float32, 1)
 	za := make([]float32, A*d)
@@ -68,34 +65,28 @@ func run(dir string) error {
 	cont := make([]float32, A)
 	vn := make([]float32, A)
 	qa := make([]float32, A)
-	var frame *image.RGBA
-	var packed []uint8
+	var o envs.Observation
 	if spec.Pixels() {
-		frame = image.NewRGBA(image.Rect(0, 0, spec.Frame[1], spec.Frame[0]))
+		o.Frame = image.NewRGBA(image.Rect(0, 0, spec.Frame[1], spec.Frame[0]))
+	} else {
+		o.Vector = make([]float64, g.VectorSpace().Dim())
 	}
-	vec := make([]float64, g.VectorSpace().Dim())
+	obs := agent.NewObserver(spec)
 	names := []string{"L", "D", "R", "U"}
 	// encodeCell puts the agent on a cell (not a wall: the caller skips
-	// walls, and outcomes never land on one) and encodes what it sees.
+	// walls, and outcomes never land on one) and encodes what it sees, as
+	// at the first step of an episode.
 	encodeCell := func(row, col int, z []float32) {
 		if err := g.SetState([]float64{float64(row), float64(col)}); err != nil {
 			panic(err)
 		}
-		if frame != nil {
-			g.Render(frame)
-			packed = replay.PackRGB(packed, frame)
-			for f := 0; f < spec.Stack; f++ {
-				worldmodel.PixelsToInput(in[f*len(packed):], packed, 1, spec.Frame[0], spec.Frame[1])
-			}
+		if o.Frame != nil {
+			g.Render(o.Frame)
 		} else {
-			g.Vector(vec)
-			for f := 0; f < spec.Stack; f++ {
-				for i, x := range vec {
-					in[f*len(vec)+i] = float32(x)
-				}
-			}
+			g.Vector(o.Vector)
 		}
-		m.Encode(z, in, 1)
+		obs.Reset(o)
+		copy(z, obs.Encode(m))
 	}
 	zo := make([]float32, d)
 	vo := make([]float32, 1)
