@@ -261,6 +261,9 @@ func TestConfigValidate(t *testing.T) {
 		{"map without gridworld", func(c *Config) { c.Map = "x.map" }},
 		{"gridworld without map", func(c *Config) { c.Env = "gridworld" }},
 		{"bad explore", func(c *Config) { c.Explore = 2 }},
+		{"negative explore_directed", func(c *Config) { c.ExploreDirected = -0.1 }},
+		{"explore_discount 1", func(c *Config) { c.ExploreDiscount = 1 }},
+		{"negative explore_discount", func(c *Config) { c.ExploreDiscount = -0.5 }},
 		{"bad dynamics", func(c *Config) { c.Model.Dynamics = "quantum" }},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,8 @@ type ckptState struct {
 	Train    []byte   `json:"train_rng"`
 	// Novelty holds the visit counts of the exploration bonus.
 	Novelty *noveltyState `json:"novelty,omitempty"`
+	// Directed holds the transition counts of directed exploration.
+	Directed *directedState `json:"directed,omitempty"`
 }
 
 // checkpointName is the file name of the checkpoint at env step n; the
@@ -117,6 +119,9 @@ func (r *Run) writeCheckpoint(w io.Writer) error {
 	st := ckptState{Counters: r.st}
 	if r.nov != nil {
 		st.Novelty = r.nov.state()
+	}
+	if r.directed != nil {
+		st.Directed = r.directed.state()
 	}
 	if st.Env, err = r.envSrc.MarshalBinary(); err != nil {
 		return err
@@ -348,6 +353,11 @@ func (r *Run) restore(path string, sec map[string][]byte) error {
 	}
 	if r.nov != nil {
 		if err := r.nov.restore(st.Novelty); err != nil {
+			return fail("state section: %v", err)
+		}
+	}
+	if r.directed != nil {
+		if err := r.directed.restore(st.Directed); err != nil {
 			return fail("state section: %v", err)
 		}
 	}

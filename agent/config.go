@@ -96,6 +96,23 @@ type Config struct {
 	// (see novelty). It decays linearly to 0 over ExploreSteps steps after
 	// SeedSteps, as Explore does. 0 (default) turns it off.
 	ExploreBonus float64 `json:"explore_bonus"`
+	// ExploreDirected is β of directed exploration (see directed): while
+	// training, the planner adds β·U(c, a) to the score of every plan
+	// starting with action a, U being an exploration value computed by
+	// value iteration on the transition counts between the SimHash codes
+	// c of observations, with the reward 1/√n(c′) of reaching code c′ and
+	// the largest value, 1/(1 − γ), for pairs never tried. It heads for
+	// what was tried least over many steps, where ε-random actions
+	// dither. Discrete actions only. It decays linearly to 0 over
+	// ExploreSteps as Explore does; the model is trained on the
+	// environment's rewards alone. 0 (default) turns it off.
+	ExploreDirected float64 `json:"explore_directed"`
+	// ExploreDiscount is the discount γ of directed exploration's value
+	// U. Default 0.9: acting on U alone on the slippery FrozenLake 8x8
+	// reached the goal 14–64 times in 20,000 steps at 0.9 (three seeds),
+	// 5–21 at 0.95 and 3 at 0.99, which look so far ahead that ending an
+	// episode, at the goal too, forfeits more bonus than it earns.
+	ExploreDiscount float64 `json:"explore_discount"`
 	// BonusBits is the length k of the SimHash codes, 1 to 64. Default 32.
 	BonusBits int `json:"bonus_bits"`
 	// PlanWith is "samples" (default) or "mean" (see PlanSamples, PlanMean).
@@ -217,6 +234,7 @@ func (c Config) WithDefaults() Config {
 	setFloat(&c.Explore, 0.5)
 	setFloat(&c.ExploreFinal, 0.05)
 	setInt(&c.ExploreSteps, max(1, c.Steps/2))
+	setFloat(&c.ExploreDiscount, 0.9)
 	setInt(&c.BonusBits, 32)
 	if c.PlanWith == "" {
 		c.PlanWith = PlanSamples
@@ -283,11 +301,15 @@ func (c Config) Validate() error {
 		{"explore", c.Explore, 0, 1},
 		{"explore_final", c.ExploreFinal, 0, 1},
 		{"explore_bonus", c.ExploreBonus, 0, 100},
+		{"explore_directed", c.ExploreDirected, 0, 100},
 	}
 	for _, f := range floats {
 		if math.IsNaN(f.v) || f.v < f.lo || f.v > f.hi {
 			return bad(f.name, f.v, fmt.Sprintf("%g to %g", f.lo, f.hi))
 		}
+	}
+	if g := c.ExploreDiscount; math.IsNaN(g) || g <= 0 || g >= 1 {
+		return bad("explore_discount", g, "0 < γ < 1")
 	}
 	if c.PlanWith != PlanSamples && c.PlanWith != PlanMean {
 		return bad("plan_with", fmt.Sprintf("%q", c.PlanWith), `"samples", "mean"`)

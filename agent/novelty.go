@@ -111,9 +111,11 @@ func (n *novelty) code(frame []uint8, vec []float32) uint64 {
 	return c
 }
 
-// observe counts one observation.
-func (n *novelty) observe(o replay.Obs) {
-	n.counts[n.code(o.Frame, o.Vector)]++
+// observe counts one observation and returns its code.
+func (n *novelty) observe(o replay.Obs) uint64 {
+	c := n.code(o.Frame, o.Vector)
+	n.counts[c]++
+	return c
 }
 
 // bonus writes beta/√n(code(o')) for the next observation o' of every

@@ -80,9 +80,16 @@ type Run struct {
 
 	st counters
 
-	// nov counts visits for the exploration bonus (nil without one).
+	// nov counts visits for the exploration bonus and codes observations
+	// for directed exploration (nil without either).
 	nov   *novelty
 	bonus []float32 // the batch's bonuses
+	// directed is directed exploration (nil without it); code is the SimHash
+	// code of the current observation and first the planner's bonus per
+	// first action.
+	directed *directed
+	code     uint64
+	first    []float64
 
 	// Acting state.
 	obs          *Observer
@@ -189,8 +196,16 @@ func build(cfg Config, dir string) (*Run, error) {
 	// sequences, so the reward and continuation heads learn them on real
 	// latents, not only at the end of an imagined rollout.
 	r.buf.SetAbsorbing(cfg.Model.WithDefaults().Horizon)
-	if cfg.ExploreBonus > 0 {
+	if cfg.ExploreBonus > 0 || cfg.ExploreDirected > 0 {
 		r.nov = newNovelty(rs, cfg.BonusBits, rand.New(rand.NewPCG(cfg.Seed, streamNovelty)))
+	}
+	if cfg.ExploreDirected > 0 {
+		as := r.env.ActionSpace()
+		if as.Kind != envs.KindDiscrete {
+			return nil, fmt.Errorf("%w: explore_directed needs a discrete action space; env %s has a box of %d dimensions (use explore or explore_bonus)", ErrConfig, cfg.Env, as.Dim())
+		}
+		r.directed = newDirected(as.N, cfg.ExploreDiscount)
+		r.first = make([]float64, as.N)
 	}
 	return r, nil
 }
@@ -331,7 +346,11 @@ func (r *Run) Train(ctx context.Context) error {
 		next := r.obs.Push(obs)
 		r.buf.Append(r.modelAction, float32(rew), term, trunc, next)
 		if r.nov != nil {
-			r.nov.observe(next)
+			code := r.nov.observe(next)
+			if r.directed != nil {
+				r.directed.observe(r.code, int(r.action[0]), code, term)
+			}
+			r.code = code
 		}
 		if term || trunc {
 			r.st.Episodes++
@@ -385,7 +404,10 @@ func (r *Run) startEpisode() {
 	first := r.obs.Reset(r.env.Reset(r.envRNG.Uint64()))
 	r.buf.StartEpisode(first)
 	if r.nov != nil {
-		r.nov.observe(first)
+		r.code = r.nov.observe(first)
+		if r.directed != nil {
+			r.directed.start(r.code)
+		}
 	}
 	r.plan.Reset()
 	r.episodeRet = 0
@@ -398,6 +420,12 @@ func (r *Run) act(space envs.Space) {
 		RandomAction(r.action, space, r.actRNG)
 	} else {
 		z := r.obs.Encode(r.model)
+		r.plan.SetFirstBonus(nil)
+		if beta := r.cfg.ExploreDirected * (1 - r.exploreProgress()); r.directed != nil && beta > 0 {
+			r.directed.update()
+			r.directed.values(r.first, r.code, beta)
+			r.plan.SetFirstBonus(r.first)
+		}
 		copy(r.action, r.plan.Plan(z, r.actRNG))
 		explore(r.action, space, r.exploration(), r.actRNG)
 	}

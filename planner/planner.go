@@ -136,6 +136,7 @@ type MPC struct {
 	ret, disc      []float64 // rows
 	plan, action   []float64 // H×width, width
 	score          float64
+	bonus          []float64 // per first action (discrete), or nil
 }
 
 // byScore sorts candidate indices by descending score, ties by index, so
@@ -215,6 +216,20 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 
 // Config returns the planner's configuration with defaults filled in.
 func (p *MPC) Config() Config { return p.cfg }
+
+// SetFirstBonus makes the following decisions add bonus[a] to the
+// aggregated score of every candidate whose first action is a: a
+// preference over the next action that is not part of the model's
+// return, such as an exploration value. bonus has one entry per action of
+// the discrete space; the planner keeps the slice (no copy), so the
+// caller may update it in place between decisions. nil removes it. It
+// panics for a box.
+func (p *MPC) SetFirstBonus(bonus []float64) {
+	if bonus != nil && (p.spec.Discrete == 0 || len(bonus) != p.spec.Discrete) {
+		panic(fmt.Sprintf("planner: SetFirstBonus with %d values for %d discrete actions", len(bonus), p.spec.Discrete))
+	}
+	p.bonus = bonus
+}
 
 // Reset forgets the warm start: every step's distribution returns to the
 // prior (the box's midpoint with std InitStd·half range, or the uniform
@@ -371,6 +386,9 @@ func (p *MPC) finish(g float64) {
 	}
 	for i := range n {
 		p.scores[i] = p.cfg.Risk.Aggregate(p.ret[i*k : (i+1)*k])
+		if p.bonus != nil {
+			p.scores[i] += p.bonus[int(p.cand[i*p.cfg.Horizon])]
+		}
 	}
 }
 

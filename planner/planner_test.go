@@ -207,6 +207,39 @@ func TestLinearDiscrete(t *testing.T) {
 	}
 }
 
+// TestFirstBonus checks that a bonus on the first action moves the choice
+// when it outweighs the difference in the model's return: from z = 0 the
+// line model's one-step returns are −9 (left), −4 (stay) and −1 (right).
+func TestFirstBonus(t *testing.T) {
+	for _, m := range []Method{CEM, MPPI} {
+		for _, tt := range []struct {
+			bonus []float64
+			want  float64
+		}{
+			{nil, 2},
+			{[]float64{7.5, 0, 0}, 2},
+			{[]float64{8.5, 0, 0}, 0},
+			{[]float64{0, 2.5, 0}, 2},
+			{[]float64{0, 3.5, 0}, 1},
+			{[]float64{0, 3.5, 1}, 2},
+		} {
+			p := mustNew(t, Config{Method: m, Horizon: 1, Samples: 1}, ActionSpec{Discrete: 3}, line{target: 2})
+			p.SetFirstBonus(tt.bonus)
+			a := p.Plan([]float32{0}, rand.New(rand.NewPCG(3, 4)))
+			if a[0] != tt.want {
+				t.Errorf("%v, bonus %v: action %v, want %v", m, tt.bonus, a[0], tt.want)
+			}
+		}
+	}
+	p := mustNew(t, Config{}, box(2, -1, 1), linear{[]float32{0.5, 0.5}})
+	defer func() {
+		if recover() == nil {
+			t.Error("SetFirstBonus on a box did not panic")
+		}
+	}()
+	p.SetFirstBonus([]float64{1, 2})
+}
+
 func TestRiskChangesTheChoice(t *testing.T) {
 	const safe, risky = 0, 1
 	tests := []struct {
