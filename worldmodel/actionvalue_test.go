@@ -50,6 +50,45 @@ func TestActionValue(t *testing.T) {
 		}
 	})
 
+	t.Run("expectile targets are the logged actions' values", func(t *testing.T) {
+		const tau = 0.8
+		m.cfg.ValueExpectile = tau
+		defer func() { m.cfg.ValueExpectile = 0 }()
+		b := batch(6, 2)
+		rows := b.K * b.B
+		z := make([]float32, rows*d)
+		m.Encode(z, b.Obs, rows)
+		dst := make([]float32, rows)
+		m.latentValueTargets(dst, slices.Clone(z), b.Actions, rows, rng)
+		q := make([]float32, rows)
+		m.ActionValue(q, z, b.Actions[:rows*A], rows)
+		v := make([]float32, rows)
+		m.Value(v, z, rows)
+		w := make([]float32, rows)
+		for i := range w {
+			w[i] = 2
+		}
+		m.expectileWeights(w, dst, z, rows)
+		var above, below int
+		for i := range rows {
+			if dst[i] != q[i] {
+				t.Fatalf("row %d: target %g, want q at the logged action %g", i, dst[i], q[i])
+			}
+			want := float32(2 * tau)
+			if dst[i] < v[i] {
+				want, below = float32(2*(1-tau)), below+1
+			} else {
+				above++
+			}
+			if !near(float64(w[i]), float64(want), 1e-6) {
+				t.Errorf("row %d: target %g, value %g: weight %g, want %g", i, dst[i], v[i], w[i], want)
+			}
+		}
+		if above == 0 || below == 0 {
+			t.Errorf("%d targets above the value and %d below: the check has no power", above, below)
+		}
+	})
+
 	t.Run("action value targets are one-step returns", func(t *testing.T) {
 		const v = 2.0
 		clear(m.tval.out.w.data)

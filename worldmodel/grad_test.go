@@ -35,6 +35,9 @@ func TestGradient(t *testing.T) {
 		{"pixels-encoder-hidden", func(c *Config) { c.Patch = 4; c.EncoderHidden = 12 }, true, 2e-2},
 		{"rms-embedding", func(c *Config) { c.EmbedNorm = EmbedNormRMS }, false, 2e-2},
 		{"real-value-latents-q", func(c *Config) { c.ValueLatents = ValueLatentsReal; c.ValueTarget = ValueQ }, false, 2e-2},
+		{"expectile-value", func(c *Config) {
+			c.ValueLatents, c.ValueTarget, c.ValueExpectile = ValueLatentsReal, ValueQ, 0.8
+		}, false, 2e-2},
 		{"symlog-values-nstep", func(c *Config) { c.ValueTransform = ValueTransformSymlog; c.ValueTarget = ValueNStep }, false, 2e-2},
 		{"rms-embedding-pixels-deterministic", func(c *Config) {
 			c.EmbedNorm = EmbedNormRMS

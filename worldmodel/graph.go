@@ -306,6 +306,9 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	}
 	valW, valWData := b.input("value_weights", nv, 1)
 	tg.reward, tg.cont, tg.headWeight, tg.valWeight = rewardData, contData, headWData, valWData
+	if tg.targets != nil {
+		tg.targets.weights = valWData
+	}
 	rewardLoss := must(loss.MSE(cat(rewards), rewardIn, headW))
 	contLoss := must(loss.BCEWithLogits(cat(conts), contIn, headW))
 	valLoss := must(loss.MSE(cat(values), valueIn, valW))

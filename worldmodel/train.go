@@ -439,7 +439,7 @@ func (m *Model) fillGraph(tg *trainGraph, b *Batch, rng *rand.Rand) {
 		}
 	}
 	if tg.targets != nil {
-		tg.targets.rng = rng
+		tg.targets.rng, tg.targets.actions = rng, b.Actions
 	}
 
 	if tg.dirs != nil {

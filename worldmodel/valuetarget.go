@@ -13,12 +13,33 @@ import (
 
 // latentValueTargets writes the value targets of value_target q or
 // lambda from the online latents s (rows×d) of the batch's frames
-// 0 … K−1, which it may overwrite.
-func (m *Model) latentValueTargets(dst, s []float32, rows int, rng *rand.Rand) {
-	if m.cfg.ValueTarget == ValueQ {
+// 0 … K−1, which it may overwrite; actions are the batch's logged
+// actions at those frames (rows×A).
+func (m *Model) latentValueTargets(dst, s, actions []float32, rows int, rng *rand.Rand) {
+	switch {
+	case m.cfg.ValueTarget == ValueQ && m.cfg.ValueExpectile > 0:
+		m.actionValue(dst, s, actions[:rows*m.spec.ActionDim], rows)
+	case m.cfg.ValueTarget == ValueQ:
 		m.greedyTargets(dst, s, rows, rng)
-	} else {
+	default:
 		m.lambdaTargets(dst, s, rows, rng)
+	}
+}
+
+// expectileWeights multiplies the value rows' weights w by the expectile
+// loss's |τ − 1(G < V(s))| for the targets G at latents s (rows×d), V
+// being the online value, so that the squared error they weigh is the
+// asymmetric one of value_expectile τ.
+func (m *Model) expectileWeights(w, targets, s []float32, rows int) {
+	v := grow(&m.buf.val, rows)
+	m.valueWith(m.val, v, s, rows)
+	tau := float32(m.cfg.ValueExpectile)
+	for i := range rows {
+		if targets[i] < v[i] {
+			w[i] *= 1 - tau
+		} else {
+			w[i] *= tau
+		}
 	}
 }
 
@@ -272,7 +293,12 @@ type valueTargetOp struct {
 // valueTargetState is what a valueTargetOp shares with its training graph.
 type valueTargetState struct {
 	rng     *rand.Rand // the step's generator, set before each run
-	latents []float32  // the latents the targets may overwrite
+	actions []float32  // the batch's actions, set before each run
+	// weights are the value rows' weights, an input of the value loss,
+	// which an expectile value rescales after the run's targets are
+	// known (the op runs before the loss reads them).
+	weights []float32
+	latents []float32 // the latents the targets may overwrite
 	// frozen keeps the targets of the last run (to take finite
 	// differences of the loss with its targets held constant).
 	frozen bool
@@ -294,9 +320,14 @@ func (op valueTargetOp) Do(vals ...G.Value) (G.Value, error) {
 		return op.out, nil
 	}
 	s := grow(&op.st.latents, op.n*op.d)
-	copy(s, data(vals[0])[:op.n*op.d])
-	op.m.latentValueTargets(op.out.Float32s(), s, op.n, op.st.rng)
-	op.m.toValueSpace(op.out.Float32s())
+	z := data(vals[0])[:op.n*op.d]
+	copy(s, z)
+	out := op.out.Float32s()
+	op.m.latentValueTargets(out, s, op.st.actions, op.n, op.st.rng)
+	if op.m.cfg.ValueExpectile > 0 {
+		op.m.expectileWeights(op.st.weights[:op.n], out, z, op.n)
+	}
+	op.m.toValueSpace(out)
 	return op.out, nil
 }
 func (op valueTargetOp) DiffWRT(int) []bool { return []bool{false} }

@@ -17,7 +17,7 @@ func (m *Model) valueTargets(dst []float32, b *Batch, x, zbar, valid []float32, 
 		rows := len(dst)
 		s := grow(&m.buf.z, rows*m.cfg.LatentDim)
 		m.encodeStandard(m.enc, s, x, rows)
-		m.latentValueTargets(dst, s, rows, rng)
+		m.latentValueTargets(dst, s, b.Actions, rows, rng)
 	}
 	return validMean(dst, valid)
 }
