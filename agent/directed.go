@@ -52,7 +52,7 @@ type edge struct {
 // directedWork is the number of edge visits of value iteration per
 // environment step: a sweep of a small map costs a few hundred, so many
 // sweeps run per step; a large table of codes gets fewer.
-const directedWork = 1 << 14
+const directedWork = 1 << 12
 
 func newDirected(actions int, gamma float64) *directed {
 	return &directed{actions: actions, gamma: gamma, index: map[uint64]int32{}}
