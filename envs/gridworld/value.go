@@ -99,3 +99,50 @@ func solve(e *Env, horizon int, gamma float64, reward func(Outcome) float64, gre
 	}
 	return v, policy
 }
+
+// PolicySuccess returns the probability that an episode from the start
+// tile enters a goal tile within horizon steps when every cell s takes
+// the action policy[s] (row-major, one entry per cell; entries of walls
+// and terminal tiles are ignored):
+//
+//	P_0(s) = 0
+//	P_k(s) = Σ_{s'} p(s' | s, π(s)) · (1[s' = G] + 1[s' not terminal] · P_{k−1}(s'))
+//
+// It measures a learned policy exactly, where evaluation episodes only
+// sample it. It panics if policy has the wrong length or an action
+// outside 0 … 3 on a cell that can be left.
+func PolicySuccess(e *Env, policy []int, horizon int) float64 {
+	m := e.m
+	n := m.Rows * m.Cols
+	if len(policy) != n {
+		panic(fmt.Sprintf("gridworld: PolicySuccess with %d actions for %d cells", len(policy), n))
+	}
+	table := make([][]Outcome, n)
+	for s := range table {
+		if t := m.Tiles[s]; t == Wall || t.Terminal() {
+			continue
+		}
+		if a := policy[s]; a < 0 || a >= numActions {
+			panic(fmt.Sprintf("gridworld: PolicySuccess with action %d at cell (%d, %d)", a, s/m.Cols, s%m.Cols))
+		}
+		table[s] = e.Transitions(s/m.Cols, s%m.Cols, policy[s])
+	}
+	p, next := make([]float64, n), make([]float64, n)
+	for range horizon {
+		for s := range next {
+			q := 0.0
+			for _, o := range table[s] {
+				to := o.Row*m.Cols + o.Col
+				switch {
+				case m.Tiles[to] == Goal:
+					q += o.Prob
+				case !o.Terminal:
+					q += o.Prob * p[to]
+				}
+			}
+			next[s] = q
+		}
+		p, next = next, p
+	}
+	return p[m.StartRow*m.Cols+m.StartCol]
+}

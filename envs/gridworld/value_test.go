@@ -248,3 +248,82 @@ func sum(m map[float64]float64) float64 {
 	}
 	return s
 }
+
+// greedyPolicy is the stationary policy greedy on values v at discount
+// gamma.
+func greedyPolicy(e *Env, v []float64, gamma float64) []int {
+	m := e.m
+	pol := make([]int, m.Rows*m.Cols)
+	for s := range pol {
+		if t := m.Tiles[s]; t == Wall || t.Terminal() {
+			continue
+		}
+		best := math.Inf(-1)
+		for a := range numActions {
+			q := 0.0
+			for _, o := range e.Transitions(s/m.Cols, s%m.Cols, a) {
+				q += o.Prob * o.Reward
+				if !o.Terminal {
+					q += o.Prob * gamma * v[o.Row*m.Cols+o.Col]
+				}
+			}
+			if q > best+1e-12 {
+				best, pol[s] = q, a
+			}
+		}
+	}
+	return pol
+}
+
+// TestPolicySuccess checks the exact success of fixed policies: greedy
+// on the optimal values it falls short of the non-stationary optimum on
+// FrozenLake 8x8 by the amount the discount costs, the shortest path on
+// a deterministic map needs all six steps, and a random fixed policy's
+// exact success matches simulated episodes.
+func TestPolicySuccess(t *testing.T) {
+	e8 := FrozenLake8x8()
+	for _, tc := range []struct {
+		gamma, lo, hi float64
+	}{{0.99, 0.855, 0.87}, {0.995, 0.885, 0.9}} {
+		got := PolicySuccess(e8, greedyPolicy(e8, OptimalValues(e8, 2000, tc.gamma), tc.gamma), 200)
+		if got < tc.lo || got > tc.hi || got > OptimalSuccess(e8, 200) {
+			t.Errorf("greedy at γ = %g: success %.4f, want %g to %g and at most the optimum", tc.gamma, got, tc.lo, tc.hi)
+		}
+	}
+	det := deterministic4x4(t)
+	pol := greedyPolicy(det, OptimalValues(det, 100, 0.9), 0.9)
+	if a, b := PolicySuccess(det, pol, 5), PolicySuccess(det, pol, 6); a != 0 || b != 1 {
+		t.Errorf("deterministic shortest path: success %g in 5 steps and %g in 6, want 0 and 1", a, b)
+	}
+
+	e4 := FrozenLake4x4()
+	rng := rand.New(rand.NewPCG(5, 6))
+	// The first random fixed policy that succeeds at least 5% of the time.
+	pol = make([]int, 16)
+	want := 0.0
+	for want < 0.05 {
+		for s := range pol {
+			pol[s] = rng.IntN(numActions)
+		}
+		want = PolicySuccess(e4, pol, 100)
+	}
+	const episodes = 20000
+	wins := 0
+	for ep := range episodes {
+		e4.Reset(uint64(ep))
+		for {
+			s := e4.row*e4.m.Cols + e4.col
+			_, term, trunc := e4.Step([]float64{float64(pol[s])})
+			if term || trunc {
+				if e4.Success() {
+					wins++
+				}
+				break
+			}
+		}
+	}
+	got := float64(wins) / episodes
+	if sd := math.Sqrt(want * (1 - want) / episodes); math.Abs(got-want) > 4*sd+1e-9 || want == 0 {
+		t.Errorf("random fixed policy: %.4f of %d episodes succeeded, exact %.4f", got, episodes, want)
+	}
+}

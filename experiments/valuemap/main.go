@@ -6,7 +6,10 @@
 //	go run ./experiments/valuemap RUN_DIR
 //
 // The optimal values come from value iteration on the true transition
-// model (gridworld.OptimalValues) at the run's discount.
+// model (gridworld.OptimalValues) at the run's discount. The last line is
+// the exact probability that the greedy policy reaches the goal within
+// the map's time limit (gridworld.PolicySuccess), next to the best
+// policy's.
 package main
 
 import (
@@ -92,6 +95,7 @@ func run(dir string) error {
 	vo := make([]float32, 1)
 	fmt.Printf("cell     tile  V       V*      Q(L,D,R,U) model                 a  a*\n")
 	agree, cells := 0, 0
+	policy := make([]int, mp.Rows*mp.Cols)
 	for row := 0; row < mp.Rows; row++ {
 		for col := 0; col < mp.Cols; col++ {
 			t := mp.At(row, col)
@@ -127,6 +131,7 @@ func run(dir string) error {
 					ob, obq = a, q
 				}
 			}
+			policy[row*mp.Cols+col] = best
 			same := " "
 			if math.Abs(qOf(g, row, col, best, gamma, opt, mp.Cols)-obq) < 1e-6 {
 				agree++
@@ -150,6 +155,8 @@ func run(dir string) error {
 		}
 	}
 	fmt.Printf("greedy one-step lookahead optimal in %d of %d cells\n", agree, cells)
+	fmt.Printf("its exact success within %d steps: %.3f (best policy %.3f)\n", mp.MaxSteps,
+		gridworld.PolicySuccess(g, policy, mp.MaxSteps), gridworld.OptimalSuccess(g, mp.MaxSteps))
 	return nil
 }
 
