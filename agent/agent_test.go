@@ -263,6 +263,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad explore", func(c *Config) { c.Explore = 2 }},
 		{"negative explore_directed", func(c *Config) { c.ExploreDirected = -0.1 }},
 		{"explore_discount 1", func(c *Config) { c.ExploreDiscount = 1 }},
+		{"lr_final above 1", func(c *Config) { c.LRFinal = 1.5 }},
+		{"negative lr_final", func(c *Config) { c.LRFinal = -0.1 }},
 		{"negative explore_discount", func(c *Config) { c.ExploreDiscount = -0.5 }},
 		{"bad dynamics", func(c *Config) { c.Model.Dynamics = "quantum" }},
 	}
@@ -356,5 +358,41 @@ func TestEnvironmentDefaults(t *testing.T) {
 		if err := got.Validate(); err != nil {
 			t.Errorf("%s, obs %q, %s %d: %v", c.env, c.obs, c.key, c.set, err)
 		}
+	}
+}
+
+// TestLRSchedule checks the learning rate's linear fall from the end of
+// the seed steps to lr_final at the last step, and that a run's model
+// trains at that rate at its end.
+func TestLRSchedule(t *testing.T) {
+	r := &Run{cfg: Config{Steps: 1000, SeedSteps: 200, LRFinal: 0.1}}
+	for _, tc := range []struct {
+		step int
+		want float64
+	}{{0, 1}, {200, 1}, {600, 0.55}, {1000, 0.1}, {1500, 0.1}} {
+		r.st.EnvSteps = tc.step
+		if got := r.lrScale(); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("step %d: rate ×%g, want ×%g", tc.step, got, tc.want)
+		}
+	}
+	r.cfg.LRFinal = 1
+	if got := r.lrScale(); got != 1 {
+		t.Errorf("lr_final 1: rate ×%g, want 1", got)
+	}
+
+	cfg := debugConfig(t, "gridworld/frozenlake-4x4", 200)
+	cfg.LRFinal = 0.25
+	run, err := New(cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The last gradient step is within the last few env steps (the
+	// debug preset trains less than once per step): ×0.25 plus at most
+	// 0.75 × 3/100.
+	if got := run.model.LRScale(); got < 0.25 || got > 0.25+0.75*3/100 {
+		t.Errorf("after the last step the model trains at ×%g, want about ×0.25", got)
 	}
 }

@@ -115,6 +115,12 @@ type Config struct {
 	ExploreDiscount float64 `json:"explore_discount"`
 	// BonusBits is the length k of the SimHash codes, 1 to 64. Default 32.
 	BonusBits int `json:"bonus_bits"`
+	// LRFinal is the world model's learning rate at the end of the run as
+	// a fraction of model.lr: the rate falls linearly from model.lr after
+	// SeedSteps to LRFinal·model.lr at Steps, which averages the noise of
+	// the last updates away where the values of a state's actions differ
+	// by less than their regression noise. Default 1 (constant).
+	LRFinal float64 `json:"lr_final"`
 	// PlanWith is "samples" (default) or "mean" (see PlanSamples, PlanMean).
 	PlanWith string `json:"plan_with"`
 	// MaxBadSteps is the number of gradient steps in a row with a NaN or
@@ -235,6 +241,7 @@ func (c Config) WithDefaults() Config {
 	setFloat(&c.ExploreFinal, 0.05)
 	setInt(&c.ExploreSteps, max(1, c.Steps/2))
 	setFloat(&c.ExploreDiscount, 0.9)
+	setFloat(&c.LRFinal, 1)
 	setInt(&c.BonusBits, 32)
 	if c.PlanWith == "" {
 		c.PlanWith = PlanSamples
@@ -307,6 +314,9 @@ func (c Config) Validate() error {
 		if math.IsNaN(f.v) || f.v < f.lo || f.v > f.hi {
 			return bad(f.name, f.v, fmt.Sprintf("%g to %g", f.lo, f.hi))
 		}
+	}
+	if f := c.LRFinal; math.IsNaN(f) || f <= 0 || f > 1 {
+		return bad("lr_final", f, "0 < f ≤ 1")
 	}
 	if g := c.ExploreDiscount; math.IsNaN(g) || g <= 0 || g >= 1 {
 		return bad("explore_discount", g, "0 < γ < 1")

@@ -298,6 +298,18 @@ func (r *Run) exploration() float64 {
 	return c.Explore + t*(c.ExploreFinal-c.Explore)
 }
 
+// lrScale is the world model's learning rate as a fraction of model.lr:
+// linear from 1 after the seed steps to LRFinal at the end of the run.
+func (r *Run) lrScale() float64 {
+	c := r.cfg
+	if c.LRFinal == 1 || c.Steps <= c.SeedSteps {
+		return 1
+	}
+	t := float64(r.st.EnvSteps-c.SeedSteps) / float64(c.Steps-c.SeedSteps)
+	t = math.Min(math.Max(t, 0), 1)
+	return 1 + t*(c.LRFinal-1)
+}
+
 // exploreProgress is the fraction of the exploration schedule done, 0 to 1.
 func (r *Run) exploreProgress() float64 {
 	c := r.cfg
@@ -495,6 +507,7 @@ func (r *Run) trainSome() error {
 		if r.corruptBatch != nil {
 			r.corruptBatch(r.wmb)
 		}
+		r.model.SetLRScale(r.lrScale())
 		m, err := r.model.TrainStep(r.wmb, r.trainRNG)
 		if errors.Is(err, worldmodel.ErrNonFinite) {
 			r.st.SkippedSteps++

@@ -94,6 +94,8 @@ type Model struct {
 	nPatch, patchLen, patchRows, patchCols int
 
 	steps int64 // Adam steps taken
+	// lrScale multiplies the learning rate (SetLRScale); 0 means 1.
+	lrScale float64
 	norm  inputNorm
 
 	expLo, expHi float64 // e^MinLogVar, e^MaxLogVar (see variance)

@@ -250,6 +250,24 @@ func (m *Model) clipScale(sq float64) float64 {
 	return 1
 }
 
+// SetLRScale makes the following training steps use the learning rate
+// s·lr (lr from the config), for a schedule kept by the caller. s must be
+// in (0, 1]; it is not saved with the model.
+func (m *Model) SetLRScale(s float64) {
+	if !(s > 0 && s <= 1) {
+		panic(fmt.Sprintf("worldmodel: SetLRScale(%g) outside (0, 1]", s))
+	}
+	m.lrScale = s
+}
+
+// LRScale is the factor SetLRScale set (1 if none).
+func (m *Model) LRScale() float64 {
+	if m.lrScale == 0 {
+		return 1
+	}
+	return m.lrScale
+}
+
 // adam applies one Adam step (Kingma & Ba 2015) to every trained param,
 // with the gradient scaled by the clipping factor of its group:
 //
@@ -272,7 +290,7 @@ func (m *Model) adam(tg *trainGraph, modelScale, decScale float64) {
 		b1: float32(c.Beta1), b2: float32(c.Beta2),
 		c1: float32(1 / (1 - math.Pow(c.Beta1, t))),
 		c2: float32(1 / (1 - math.Pow(c.Beta2, t))),
-		lr: float32(c.LR), eps: float32(c.AdamEps),
+		lr: float32(c.LR * m.LRScale()), eps: float32(c.AdamEps),
 		model: float32(modelScale), dec: float32(decScale),
 		params: tg.updated, grads: tg.grads, ends: tg.ends,
 	}

@@ -483,3 +483,53 @@ func TestSymlogValueTargetIsAReturn(t *testing.T) {
 		t.Errorf("value loss: symlog %g, none %g; want the symlog loss smaller", sym.Value, none.Value)
 	}
 }
+
+// TestLRScale checks that a step at SetLRScale(s) moves every trained
+// weight by s times what the same step moves it at the full rate (Adam's
+// update is linear in the rate), and that a scale outside (0, 1] panics.
+func TestLRScale(t *testing.T) {
+	deltas := func(scale float64) []float32 {
+		rng := rand.New(rand.NewPCG(9, 9))
+		m, batch := testModel(t, nil, false, 3, rng)
+		before := map[string][]float32{}
+		for _, p := range m.tg.trained {
+			before[p.name] = slices.Clone(p.data)
+		}
+		if scale != 1 {
+			m.SetLRScale(scale)
+		}
+		if _, err := m.TrainStep(batch(16, m.cfg.Horizon), rng); err != nil {
+			t.Fatal(err)
+		}
+		var d []float32
+		for _, p := range m.tg.trained {
+			for i, w := range p.data {
+				d = append(d, w-before[p.name][i])
+			}
+		}
+		return d
+	}
+	full, quarter := deltas(1), deltas(0.25)
+	moved := 0
+	for i := range full {
+		if math.Abs(float64(quarter[i]-0.25*full[i])) > 1e-6+1e-3*math.Abs(float64(full[i])) {
+			t.Fatalf("weight %d moved %g at a quarter rate, %g at the full rate", i, quarter[i], full[i])
+		}
+		if full[i] != 0 {
+			moved++
+		}
+	}
+	if moved < len(full)/2 {
+		t.Fatalf("only %d of %d weights moved: the check has no power", moved, len(full))
+	}
+	for _, s := range []float64{0, -1, 1.5, math.NaN()} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("SetLRScale(%g) did not panic", s)
+				}
+			}()
+			new(Model).SetLRScale(s)
+		}()
+	}
+}
