@@ -361,6 +361,70 @@ func TestEnvironmentDefaults(t *testing.T) {
 	}
 }
 
+// TestGridworldDefaults checks the float defaults that depend on the
+// environment: directed exploration, the expectile value and the falling
+// learning rate on gridworlds (unless a setting says otherwise), and the
+// longer discount of FrozenLake 8x8.
+func TestGridworldDefaults(t *testing.T) {
+	fields := map[string]func(c *Config) *float64{
+		"explore_directed": func(c *Config) *float64 { return &c.ExploreDirected },
+		"explore":          func(c *Config) *float64 { return &c.Explore },
+		"lr_final":         func(c *Config) *float64 { return &c.LRFinal },
+		"value_expectile":  func(c *Config) *float64 { return &c.Model.ValueExpectile },
+		"discount":         func(c *Config) *float64 { return &c.Model.Discount },
+		"planner.discount": func(c *Config) *float64 { return &c.Planner.Discount },
+		"explore_discount": func(c *Config) *float64 { return &c.ExploreDiscount },
+	}
+	for _, c := range []struct {
+		key, env  string
+		set, want float64
+		lambda    bool // value_target lambda
+	}{
+		{"explore_directed", "gridworld/frozenlake-4x4", 0, 0.3, false},
+		{"explore_directed", "gridworld", 0, 0.3, false},
+		{"explore_directed", "gridworld/frozenlake-8x8", -1, -1, false},
+		{"explore_directed", "gridworld/frozenlake-8x8", 0.05, 0.05, false},
+		{"explore_directed", "physics/cartpole", 0, 0, false},
+		{"explore", "gridworld/frozenlake-4x4", 0, 0.1, false},
+		{"explore", "physics/cartpole", 0, 0.5, false},
+		{"lr_final", "gridworld/frozenlake-4x4", 0, 0.1, false},
+		{"lr_final", "physics/pendulum", 0, 1, false},
+		{"value_expectile", "gridworld/frozenlake-8x8", 0, 0.7, false},
+		{"value_expectile", "gridworld/frozenlake-8x8", -1, -1, false},
+		{"value_expectile", "gridworld/frozenlake-4x4", 0, 0, true},
+		{"value_expectile", "physics/cartpole", 0, 0, false},
+		{"discount", "gridworld/frozenlake-8x8", 0, 0.995, false},
+		{"planner.discount", "gridworld/frozenlake-8x8", 0, 0.995, false},
+		{"discount", "gridworld/frozenlake-8x8", 0.99, 0.99, false},
+		{"discount", "gridworld/frozenlake-4x4", 0, 0.99, false},
+		{"planner.discount", "physics/cartpole", 0, 0.99, false},
+		{"explore_discount", "gridworld/frozenlake-4x4", 0, 0.9, false},
+	} {
+		cfg, err := Preset("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Env = c.env
+		if c.env == "gridworld" {
+			cfg.Map = "x.map"
+		}
+		if c.lambda {
+			cfg.Model.ValueTarget = worldmodel.ValueLambda
+		}
+		*fields[c.key](&cfg) = c.set
+		got := cfg.WithDefaults()
+		if v := *fields[c.key](&got); v != c.want {
+			t.Errorf("%s, %s %g: %g, want %g", c.env, c.key, c.set, v, c.want)
+		}
+		if c.env == "gridworld" {
+			continue // Validate would look for the map file
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("%s, %s %g: %v", c.env, c.key, c.set, err)
+		}
+	}
+}
+
 // TestLRSchedule checks the learning rate's linear fall from the end of
 // the seed steps to lr_final at the last step, and that a run's model
 // trains at that rate at its end.

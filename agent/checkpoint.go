@@ -257,6 +257,9 @@ func LoadConfig(dir string) (Config, error) {
 func writtenBefore() Config {
 	var c Config
 	c.Model.EncoderHidden = -1 // the pixel encoder had no hidden layer
+	// Gridworld runs explored ε-randomly, regressed the value on the max
+	// over actions and kept their learning rate.
+	c.ExploreDirected, c.Model.ValueExpectile, c.LRFinal = -1, -1, 1
 	return c
 }
 

@@ -321,14 +321,16 @@ func TestCheckpointOfAnotherRun(t *testing.T) {
 // TestCheckpointBeforeANewKey opens checkpoints, and config.json files,
 // written before a config key existed: the run opens with the value the
 // run trained with (a pixel encoder without a hidden layer, values
-// regressed on the returns themselves), though a new run of the same
-// environment now defaults to another.
+// regressed on the returns themselves and on the max over actions,
+// ε-random exploration, a constant learning rate), though a new run of
+// the same environment now defaults to another.
 func TestCheckpointBeforeANewKey(t *testing.T) {
 	for _, env := range []string{"gridworld/frozenlake-4x4", "physics/pendulum"} {
 		t.Run(env, func(t *testing.T) {
 			_, dir := trained(t, env, 80, func(c *Config) {
 				c.Obs = "pixels"
 				c.Model.EncoderHidden = -1
+				c.ExploreDirected, c.Model.ValueExpectile, c.LRFinal = -1, -1, 1
 			})
 			ck, _ := Checkpoints(dir)
 			path := ck[len(ck)-1]
@@ -339,11 +341,17 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 					t.Fatal(err)
 				}
 				model := m["model"].(map[string]any)
-				for _, key := range []string{"value_transform", "encoder_hidden"} {
+				for _, key := range []string{"value_transform", "encoder_hidden", "value_expectile"} {
 					if _, ok := model[key]; !ok {
 						t.Fatalf("the run's config has no model.%s to drop", key)
 					}
 					delete(model, key)
+				}
+				for _, key := range []string{"explore_directed", "explore_discount", "lr_final"} {
+					if _, ok := m[key]; !ok {
+						t.Fatalf("the run's config has no %s to drop", key)
+					}
+					delete(m, key)
 				}
 				out, err := json.Marshal(m)
 				if err != nil {
@@ -360,8 +368,11 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			m := r.Config().Model
-			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 {
-				t.Errorf("value_transform %q, encoder_hidden %d; want %q and -1", m.ValueTransform, m.EncoderHidden, worldmodel.ValueTransformNone)
+			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 || m.ValueExpectile != -1 {
+				t.Errorf("value_transform %q, encoder_hidden %d, value_expectile %g; want %q, -1 and -1", m.ValueTransform, m.EncoderHidden, m.ValueExpectile, worldmodel.ValueTransformNone)
+			}
+			if c := r.Config(); c.ExploreDirected != -1 || c.LRFinal != 1 || r.directed != nil {
+				t.Errorf("explore_directed %g, lr_final %g; want -1 and 1, and no directed exploration", c.ExploreDirected, c.LRFinal)
 			}
 			if r.EnvSteps() != 80 {
 				t.Errorf("opened at step %d, want 80", r.EnvSteps())

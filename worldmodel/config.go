@@ -219,8 +219,9 @@ type Config struct {
 	// action. The max reads q at actions a state seldom took, whose errors
 	// it selects upwards; at γ = 0.995 on FrozenLake 8x8 that bias grew
 	// the values to 2.6 times the true ones, past the goal's reward, and
-	// the agent stopped ending episodes at the goal. 0 (default) keeps the
-	// max; otherwise 0.5 ≤ τ < 1.
+	// the agent stopped ending episodes at the goal. 0 or −1 keep the max
+	// (the agent's default on gridworlds is 0.7, for which −1 is the way
+	// to ask for the max); otherwise 0.5 ≤ τ < 1.
 	ValueExpectile float64 `json:"value_expectile"`
 	// ValueLatents is where the value and the action value train:
 	// "imagined" (default: on the predictor's rollout ẑ_j, as the reward
@@ -373,9 +374,9 @@ func (c Config) Validate() error {
 	if err := oneOf("value_target", c.ValueTarget, ValueLambda, ValueNStep, ValueQ); err != nil {
 		return err
 	}
-	if e := c.ValueExpectile; e != 0 {
+	if e := c.ValueExpectile; e != 0 && e != -1 {
 		if !finite(e) || e < 0.5 || e >= 1 {
-			return bad("value_expectile", e, "0 for the max over actions, or 0.5 ≤ τ < 1")
+			return bad("value_expectile", e, "0 or −1 for the max over actions, or 0.5 ≤ τ < 1")
 		}
 		if c.ValueTarget != ValueQ {
 			return fmt.Errorf("%w: value_expectile %g needs value_target %q, not %q (allowed with %q: 0)", ErrConfig, e, ValueQ, c.ValueTarget, c.ValueTarget)
