@@ -141,6 +141,8 @@ func DefaultSteps(env string) int {
 	switch env {
 	case "gridworld/frozenlake-4x4":
 		return 20000
+	case "gridworld/frozenlake-8x8":
+		return 100000
 	case "physics/cartpole":
 		return 50000
 	case "physics/pendulum", "physics/pendulum-gusty":
@@ -421,6 +423,7 @@ func agentModel(m worldmodel.Config) worldmodel.Config {
 	m.BetaNLL = 1
 	m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
 	m.FrameStack = 0
+	m.Discount = 0 // the environment's (DefaultDiscount), else the model's
 	return m
 }
 
