@@ -96,7 +96,7 @@ type Model struct {
 	steps int64 // Adam steps taken
 	// lrScale multiplies the learning rate (SetLRScale); 0 means 1.
 	lrScale float64
-	norm  inputNorm
+	norm    inputNorm
 
 	expLo, expHi float64 // e^MinLogVar, e^MaxLogVar (see variance)
 
