@@ -86,7 +86,8 @@ type Config struct {
 	// uniformly random action for discrete actions, the standard
 	// deviation of Gaussian action noise as a fraction of the action range
 	// for continuous ones. It decays linearly to ExploreFinal over
-	// ExploreSteps steps after SeedSteps. Defaults 0.5, 0.05 and Steps/2.
+	// ExploreSteps steps after SeedSteps. Defaults 0.5, 0.05 and Steps/2
+	// (0.1 and 0.02 on gridworlds, where directed exploration leads).
 	Explore      float64 `json:"explore"`
 	ExploreFinal float64 `json:"explore_final"`
 	ExploreSteps int     `json:"explore_steps"`
