@@ -115,6 +115,11 @@ func (g *game) Draw(screen *ebiten.Image) {
 		return
 	}
 	b := screen.Bounds()
+	if b.Size() != g.shown.Rect.Size() {
+		// The picture changed size on the last tick; the screen takes the
+		// new size from Layout before the next Draw.
+		return
+	}
 	img := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	screen.ReadPixels(img.Pix)
 	if err := viewer.WritePNG(g.shot, img); err != nil {
