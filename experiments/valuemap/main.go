@@ -9,7 +9,8 @@
 // model (gridworld.OptimalValues) at the run's discount. The last line is
 // the exact probability that the greedy policy reaches the goal within
 // the map's time limit (gridworld.PolicySuccess), next to the best
-// policy's.
+// policy's; before it, for each cell where the greedy action is not
+// optimal, how much that success would gain with that cell alone fixed.
 package main
 
 import (
@@ -96,6 +97,7 @@ func run(dir string) error {
 	fmt.Printf("cell     tile  V       V*      Q(L,D,R,U) model                 a  a*\n")
 	agree, cells := 0, 0
 	policy := make([]int, mp.Rows*mp.Cols)
+	optimal := make([]int, mp.Rows*mp.Cols)
 	for row := 0; row < mp.Rows; row++ {
 		for col := 0; col < mp.Cols; col++ {
 			t := mp.At(row, col)
@@ -131,7 +133,7 @@ func run(dir string) error {
 					ob, obq = a, q
 				}
 			}
-			policy[row*mp.Cols+col] = best
+			policy[row*mp.Cols+col], optimal[row*mp.Cols+col] = best, ob
 			same := " "
 			if math.Abs(qOf(g, row, col, best, gamma, opt, mp.Cols)-obq) < 1e-6 {
 				agree++
@@ -155,8 +157,19 @@ func run(dir string) error {
 		}
 	}
 	fmt.Printf("greedy one-step lookahead optimal in %d of %d cells\n", agree, cells)
-	fmt.Printf("its exact success within %d steps: %.3f (best policy %.3f)\n", mp.MaxSteps,
-		gridworld.PolicySuccess(g, policy, mp.MaxSteps), gridworld.OptimalSuccess(g, mp.MaxSteps))
+	base := gridworld.PolicySuccess(g, policy, mp.MaxSteps)
+	// What each wrong cell costs: the success with that cell's action
+	// alone set to the optimal one.
+	for s, a := range policy {
+		if a == optimal[s] || math.Abs(qOf(g, s/mp.Cols, s%mp.Cols, a, gamma, opt, mp.Cols)-qOf(g, s/mp.Cols, s%mp.Cols, optimal[s], gamma, opt, mp.Cols)) < 1e-6 {
+			continue
+		}
+		fixed := append([]int(nil), policy...)
+		fixed[s] = optimal[s]
+		fmt.Printf("(%d,%d) %s instead of %s: success %+.3f if fixed\n", s/mp.Cols, s%mp.Cols, names[a], names[optimal[s]],
+			gridworld.PolicySuccess(g, fixed, mp.MaxSteps)-base)
+	}
+	fmt.Printf("its exact success within %d steps: %.3f (best policy %.3f)\n", mp.MaxSteps, base, gridworld.OptimalSuccess(g, mp.MaxSteps))
 	return nil
 }
 
