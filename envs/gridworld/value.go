@@ -14,14 +14,16 @@ import "fmt"
 // With horizon equal to the map's max_steps it is the best success rate an
 // agent can reach: ≈ 0.744 on FrozenLake4x4 and ≈ 0.913 on FrozenLake8x8.
 func OptimalSuccess(e *Env, horizon int) float64 {
-	goal := func(o Outcome) float64 {
-		if e.m.At(o.Row, o.Col) == Goal {
-			return 1
-		}
-		return 0
-	}
-	v, _ := solve(e, horizon, 1, goal, false)
+	v, _ := solve(e, horizon, 1, e.reachesGoal, false, nil)
 	return v[e.m.StartRow*e.m.Cols+e.m.StartCol]
+}
+
+// reachesGoal is the reward of success: 1 for an outcome on a goal tile.
+func (e *Env) reachesGoal(o Outcome) float64 {
+	if e.m.At(o.Row, o.Col) == Goal {
+		return 1
+	}
+	return 0
 }
 
 // OptimalValues returns, for every cell in row-major order, the best
@@ -38,15 +40,17 @@ func OptimalValues(e *Env, horizon int, gamma float64) []float64 {
 	if !(gamma >= 0 && gamma <= 1) {
 		panic(fmt.Sprintf("gridworld: OptimalValues with gamma %g outside [0, 1]", gamma))
 	}
-	v, _ := solve(e, horizon, gamma, func(o Outcome) float64 { return o.Reward }, false)
+	v, _ := solve(e, horizon, gamma, func(o Outcome) float64 { return o.Reward }, false, nil)
 	return v
 }
 
 // solve runs finite-horizon value iteration with the given per-outcome
 // reward. It returns V_horizon and, when greedy is set, the optimal
 // non-stationary policy: policy[t][s] is the action at cell s with
-// horizon − t steps to go (t = 0 is the first step of an episode).
-func solve(e *Env, horizon int, gamma float64, reward func(Outcome) float64, greedy bool) ([]float64, [][]int) {
+// horizon − t steps to go (t = 0 is the first step of an episode). With
+// fixed not nil, every cell s takes the action fixed[s] instead of the
+// best one, and V is that stationary policy's value.
+func solve(e *Env, horizon int, gamma float64, reward func(Outcome) float64, greedy bool, fixed []int) ([]float64, [][]int) {
 	if horizon < 0 {
 		panic(fmt.Sprintf("gridworld: value iteration with horizon %d < 0", horizon))
 	}
@@ -79,6 +83,9 @@ func solve(e *Env, horizon int, gamma float64, reward func(Outcome) float64, gre
 			}
 			best, arg := 0.0, -1
 			for a := range numActions {
+				if fixed != nil && a != fixed[s] {
+					continue
+				}
 				q := 0.0
 				for _, o := range table[s][a] {
 					q += o.Prob * reward(o)
@@ -113,36 +120,14 @@ func solve(e *Env, horizon int, gamma float64, reward func(Outcome) float64, gre
 // outside 0 … 3 on a cell that can be left.
 func PolicySuccess(e *Env, policy []int, horizon int) float64 {
 	m := e.m
-	n := m.Rows * m.Cols
-	if len(policy) != n {
-		panic(fmt.Sprintf("gridworld: PolicySuccess with %d actions for %d cells", len(policy), n))
+	if len(policy) != m.Rows*m.Cols {
+		panic(fmt.Sprintf("gridworld: PolicySuccess with %d actions for %d cells", len(policy), m.Rows*m.Cols))
 	}
-	table := make([][]Outcome, n)
-	for s := range table {
-		if t := m.Tiles[s]; t == Wall || t.Terminal() {
-			continue
-		}
-		if a := policy[s]; a < 0 || a >= numActions {
+	for s, a := range policy {
+		if t := m.Tiles[s]; t != Wall && !t.Terminal() && (a < 0 || a >= numActions) {
 			panic(fmt.Sprintf("gridworld: PolicySuccess with action %d at cell (%d, %d)", a, s/m.Cols, s%m.Cols))
 		}
-		table[s] = e.Transitions(s/m.Cols, s%m.Cols, policy[s])
 	}
-	p, next := make([]float64, n), make([]float64, n)
-	for range horizon {
-		for s := range next {
-			q := 0.0
-			for _, o := range table[s] {
-				to := o.Row*m.Cols + o.Col
-				switch {
-				case m.Tiles[to] == Goal:
-					q += o.Prob
-				case !o.Terminal:
-					q += o.Prob * p[to]
-				}
-			}
-			next[s] = q
-		}
-		p, next = next, p
-	}
-	return p[m.StartRow*m.Cols+m.StartCol]
+	v, _ := solve(e, horizon, 1, e.reachesGoal, false, policy)
+	return v[m.StartRow*m.Cols+m.StartCol]
 }

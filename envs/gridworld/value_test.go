@@ -169,7 +169,7 @@ func TestCliffIceTradeOff(t *testing.T) {
 	e := CliffIce()
 	m := e.Map()
 	reward := func(o Outcome) float64 { return o.Reward }
-	vBest, bestPolicy := solve(e, m.MaxSteps, 1, reward, true)
+	vBest, bestPolicy := solve(e, m.MaxSteps, 1, reward, true, nil)
 	risky := distribution(e, bestPolicy)
 
 	// The safe policy: optimal on the same map with the ice turned into
@@ -180,7 +180,7 @@ func TestCliffIceTradeOff(t *testing.T) {
 			safeMap.Tiles[i] = Wall
 		}
 	}
-	_, safePolicy := solve(New(safeMap), m.MaxSteps, 1, reward, true)
+	_, safePolicy := solve(New(safeMap), m.MaxSteps, 1, reward, true, nil)
 	safe := distribution(e, safePolicy)
 
 	start := m.StartRow*m.Cols + m.StartCol
