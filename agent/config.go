@@ -169,7 +169,7 @@ func DefaultSteps(env string) int {
 // 5 steps: CartPole from pixels ended lower at H = 1 (244 against 406–467
 // at 50k steps, one seed), and Pendulum learns from its state at H = 5.
 func DefaultHorizon(env, obs string) int {
-	if strings.HasPrefix(env, "gridworld") {
+	if gridworldEnv(env) {
 		return 1
 	}
 	if pendulumPixels(env, obs) {
@@ -183,7 +183,7 @@ func DefaultHorizon(env, obs string) int {
 // frame shows positions but not velocities, 1 otherwise (a gridworld frame
 // is its whole state, and a state vector holds the velocities).
 func DefaultFrameStack(env, obs string) int {
-	if obs == string(envs.ObsPixels) && !strings.HasPrefix(env, "gridworld") {
+	if obs == string(envs.ObsPixels) && !gridworldEnv(env) {
 		return 3
 	}
 	return 1
