@@ -258,8 +258,10 @@ func writtenBefore() Config {
 	var c Config
 	c.Model.EncoderHidden = -1 // the pixel encoder had no hidden layer
 	// Gridworld runs explored ε-randomly, regressed the value on the max
-	// over actions and kept their learning rate.
+	// over actions, kept their learning rate and acted with the trained
+	// weights.
 	c.ExploreDirected, c.Model.ValueExpectile, c.LRFinal = -1, -1, 1
+	c.Model.AverageTau = -1
 	return c
 }
 

@@ -38,13 +38,16 @@ func evalSeed(seed uint64) uint64 {
 type EpisodeHook func(episode, t int, env envs.Env)
 
 // Evaluate plays episodes with the greedy planner, episode i from seed
-// firstSeed+i, and summarises them. It does not change the run.
+// firstSeed+i, and summarises them. It acts with the model's averaged
+// weights where it keeps them (model.average_tau). It does not change the
+// run.
 func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 	env, err := registry.Make(r.cfg.Env, envs.Options{Obs: envs.ObsMode(r.cfg.Obs), Size: r.cfg.Size, MapFile: r.cfg.Map})
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's environment cannot be made again: %v", err))
 	}
-	plan, err := newPlanner(r.cfg, env.ActionSpace(), r.model)
+	model := r.model.Averaged()
+	plan, err := newPlanner(r.cfg, env.ActionSpace(), model)
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's planner cannot be made again: %v", err))
 	}
@@ -60,7 +63,7 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 			if hook != nil {
 				hook(ep, t, env)
 			}
-			a := plan.Plan(obs.Encode(r.model), rng)
+			a := plan.Plan(obs.Encode(model), rng)
 			o, rew, term, trunc := env.Step(a)
 			obs.Push(o)
 			ret += rew

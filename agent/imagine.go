@@ -76,7 +76,9 @@ const stateTile = 64
 // from that seed, so the same seed and the same calls give the same
 // pictures.
 //
-// An Imaginer uses its Run's model and is not safe for concurrent use.
+// An Imaginer acts and imagines with its Run's model as Evaluate does
+// (with the averaged weights where the model keeps them). It is not safe
+// for concurrent use, and the Run must not train while it is in use.
 type Imaginer struct {
 	cfg   Config
 	model *worldmodel.Model
@@ -154,7 +156,7 @@ func NewImaginer(r *Run, seed uint64) (*Imaginer, error) {
 		return nil, fmt.Errorf("imagine: env %s: %w", r.cfg.Env, err)
 	}
 	im := &Imaginer{
-		cfg: r.cfg, model: r.model, spec: r.spec, env: env, space: env.ActionSpace(),
+		cfg: r.cfg, model: r.model.Averaged(), spec: r.spec, env: env, space: env.ActionSpace(),
 		seed: seed, horizon: min(r.cfg.Planner.WithDefaults().Horizon, MaxImagineHorizon),
 	}
 	im.label = actionLabeller(env.Simulator(), im.space)

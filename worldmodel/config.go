@@ -199,6 +199,16 @@ type Config struct {
 	// EMATau is τ in ξ ← τξ + (1−τ)θ for the target encoder and the target
 	// value network. Default 0.99.
 	EMATau float64 `json:"ema_tau"`
+	// AverageTau is τ of a Polyak average θ̄ ← τθ̄ + (1−τ)θ of the
+	// encoder, predictor and value weights, kept beside them for acting
+	// (see Averaged). Late in training, stochastic gradients keep moving
+	// the weights around their fixed point by more than the gaps between
+	// near-equal action values, and the greedy action flips with them
+	// from step to step; the average sits nearer the fixed point
+	// (Polyak and Juditsky 1992). 0 or −1: no average (the agent's
+	// default on gridworlds is 0.9995, for which −1 is the way to ask for
+	// none); otherwise 0 < τ < 1.
+	AverageTau float64 `json:"average_tau"`
 	// FrameStack is the number F of frames stacked into one input.
 	// Default 1.
 	FrameStack int `json:"frame_stack"`
@@ -381,6 +391,9 @@ func (c Config) Validate() error {
 		if c.ValueTarget != ValueQ {
 			return fmt.Errorf("%w: value_expectile %g needs value_target %q, not %q (allowed with %q: 0)", ErrConfig, e, ValueQ, c.ValueTarget, c.ValueTarget)
 		}
+	}
+	if t := c.AverageTau; t != 0 && t != -1 && (!finite(t) || t <= 0 || t >= 1) {
+		return bad("average_tau", t, "0 or −1 for none, or 0 < τ < 1")
 	}
 	positive := []struct {
 		name string

@@ -88,7 +88,10 @@ type Model struct {
 	pred   predictor
 	val    valueNet // online value V
 	tval   valueNet // target value V̄ (EMA of V)
+	avg    *average // Polyak average of enc, pred and val; nil without
 	dec    decoder
+	// averageOf is the model an Averaged view reads; nil but in a view.
+	averageOf *Model
 
 	// Pixel geometry: patches per frame row, values per patch.
 	nPatch, patchLen, patchRows, patchCols int
@@ -170,32 +173,39 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 	}
 	m.enc = newEncoder("enc", true)
 	comps := m.components()
-	m.pred = predictor{
-		inZ:    lin("pred.in_z", d, h, true, true),
-		inA:    lin("pred.in_a", a, h, false, true),
-		hidden: lin("pred.hidden", h, h, true, true),
-		mu:     lin("pred.mu", h, comps*d, true, true),
-		reward: lin("pred.reward", h, 1, true, true),
-		cont:   lin("pred.cont", h, 1, true, true),
-	}
-	switch cfg.Dynamics {
-	case DynamicsGaussian:
-		m.pred.logVar = lin("pred.log_var", h, d, true, true)
-		if cfg.Rank > 0 {
-			m.pred.u = lin("pred.u", h, d*cfg.Rank, true, true)
+	newPredictor := func(prefix string, trained bool) predictor {
+		p := predictor{
+			inZ:    lin(prefix+".in_z", d, h, true, trained),
+			inA:    lin(prefix+".in_a", a, h, false, trained),
+			hidden: lin(prefix+".hidden", h, h, true, trained),
+			mu:     lin(prefix+".mu", h, comps*d, true, trained),
+			reward: lin(prefix+".reward", h, 1, true, trained),
+			cont:   lin(prefix+".cont", h, 1, true, trained),
 		}
-	case DynamicsMixture:
-		m.pred.logVar = lin("pred.log_var", h, comps*d, true, true)
-		m.pred.logits = lin("pred.logits", h, comps, true, true)
+		switch cfg.Dynamics {
+		case DynamicsGaussian:
+			p.logVar = lin(prefix+".log_var", h, d, true, trained)
+			if cfg.Rank > 0 {
+				p.u = lin(prefix+".u", h, d*cfg.Rank, true, trained)
+			}
+		case DynamicsMixture:
+			p.logVar = lin(prefix+".log_var", h, comps*d, true, trained)
+			p.logits = lin(prefix+".logits", h, comps, true, trained)
+		}
+		if cfg.ValueTarget == ValueQ {
+			p.q = lin(prefix+".q", h, 1, true, trained)
+		}
+		return p
 	}
-	if cfg.ValueTarget == ValueQ {
-		m.pred.q = lin("pred.q", h, 1, true, true)
+	newValue := func(prefix string, trained bool) valueNet {
+		return valueNet{
+			l1:  lin(prefix+".l1", d, h, true, trained),
+			l2:  lin(prefix+".l2", h, h, true, trained),
+			out: lin(prefix+".out", h, 1, true, trained),
+		}
 	}
-	m.val = valueNet{
-		l1:  lin("value.l1", d, h, true, true),
-		l2:  lin("value.l2", h, h, true, true),
-		out: lin("value.out", h, 1, true, true),
-	}
+	m.pred = newPredictor("pred", true)
+	m.val = newValue("value", true)
 	first := len(m.params)
 	m.dec = decoder{
 		l1:  lin("decoder.l1", d, cfg.DecoderHidden, true, true),
@@ -205,10 +215,17 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 		p.decoder = true
 	}
 	m.tenc = newEncoder("target_enc", false)
-	m.tval = valueNet{
-		l1:  lin("target_value.l1", d, h, true, false),
-		l2:  lin("target_value.l2", h, h, true, false),
-		out: lin("target_value.out", h, 1, true, false),
+	m.tval = newValue("target_value", false)
+	if cfg.averaged() {
+		online := len(m.params)
+		m.avg = &average{
+			enc:  newEncoder("average.enc", false),
+			pred: newPredictor("average.pred", false),
+			val:  newValue("average.value", false),
+		}
+		if !dry {
+			m.avg.pair(m.params[:online], m.params[online:])
+		}
 	}
 	unit := spec.ObsDim
 	if spec.Pixels() {
@@ -305,6 +322,9 @@ func (m *Model) init(rng *rand.Rand) {
 	uniform(m.dec.out, 1)
 	copyEncoder(m.tenc, m.enc)
 	copyValue(m.tval, m.val)
+	if m.avg != nil {
+		m.avg.reset()
+	}
 }
 
 func copyLinear(dst, src linear) {

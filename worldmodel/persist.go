@@ -184,13 +184,14 @@ type architecture struct {
 	FrameStack, DecoderHidden                int
 	EncoderHidden                            int  // 0 without the layer
 	ActionValue                              bool // the q head (value_target q)
+	Averaged                                 bool // the Polyak average (average_tau)
 	Spec                                     Spec
 }
 
 func (m *Model) architecture() architecture {
 	c := m.cfg
 	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden,
-		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, m.spec}
+		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), m.spec}
 }
 
 // reader reads little-endian values from a byte slice; after the first

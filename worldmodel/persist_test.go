@@ -37,6 +37,7 @@ func TestSaveLoad(t *testing.T) {
 		{true, func(c *Config) { c.Rank = 2 }},
 		{true, func(c *Config) { c.EncoderHidden = 16; c.ValueTarget = ValueQ }},
 		{false, func(c *Config) { c.Dynamics, c.Components, c.FeedSamples = DynamicsMixture, 4, true }},
+		{false, func(c *Config) { c.ValueTarget, c.AverageTau = ValueQ, 0.9 }},
 	}
 	for _, tc := range cases {
 		pixels := tc.pixels
@@ -135,6 +136,7 @@ func TestLoadRejects(t *testing.T) {
 		{"deterministic", other(func(c *Config) { c.Dynamics = DynamicsDeterministic }), ErrArchitecture},
 		{"mixture", other(func(c *Config) { c.Dynamics = DynamicsMixture }), ErrArchitecture},
 		{"action value head", other(func(c *Config) { c.ValueTarget = ValueQ }), ErrArchitecture},
+		{"averaged weights", other(func(c *Config) { c.AverageTau = 0.99 }), ErrArchitecture},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

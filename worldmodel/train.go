@@ -126,6 +126,9 @@ func (m *Model) checkBatch(b *Batch) error {
 // ErrNonFinite that names it, and nothing is applied. The graph is built
 // on the first step and rebuilt when B or K change.
 func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
+	if m.averageOf != nil {
+		panic("worldmodel: TrainStep on an Averaged view")
+	}
 	if err := m.checkBatch(b); err != nil {
 		return Metrics{}, err
 	}
@@ -350,6 +353,9 @@ func (m *Model) updateTargets() {
 	emaLinear(m.tval.l1, m.val.l1, tau)
 	emaLinear(m.tval.l2, m.val.l2, tau)
 	emaLinear(m.tval.out, m.val.out, tau)
+	if m.avg != nil {
+		m.avg.update(m.cfg.AverageTau, m.steps)
+	}
 }
 
 // fillInputs writes batch b into the graph's input slices and the

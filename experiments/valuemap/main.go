@@ -1,7 +1,8 @@
 // Command valuemap prints, for a trained gridworld run, the learned value
 // of every cell next to the optimal one, and the action a one-step
 // lookahead in the model (or the learned action value q, where the model
-// has one) picks next to the optimal action:
+// has one) picks next to the optimal action, with the weights the agent
+// acts with (the averaged ones where the model keeps them):
 //
 //	go run ./experiments/valuemap RUN_DIR
 //
@@ -42,7 +43,7 @@ func run(dir string) error {
 		return err
 	}
 	cfg := r.Config()
-	m := r.Model()
+	m := r.Model().Averaged() // what the agent acts with
 	env, err := registry.Make(cfg.Env, envs.Options{Obs: envs.ObsMode(cfg.Obs), Size: cfg.Size, MapFile: cfg.Map})
 	if err != nil {
 		return err
