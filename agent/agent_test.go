@@ -362,8 +362,9 @@ func TestEnvironmentDefaults(t *testing.T) {
 }
 
 // TestGridworldDefaults checks the float defaults that depend on the
-// environment: directed exploration, the expectile value and the falling
-// learning rate on gridworlds (unless a setting says otherwise), and the
+// environment: directed exploration, the expectile value, the falling
+// learning rate and the averaged weights on gridworlds (unless a setting
+// says otherwise), and the
 // longer discount of FrozenLake 8x8.
 func TestGridworldDefaults(t *testing.T) {
 	fields := map[string]func(c *Config) *float64{
@@ -374,6 +375,7 @@ func TestGridworldDefaults(t *testing.T) {
 		"discount":         func(c *Config) *float64 { return &c.Model.Discount },
 		"planner.discount": func(c *Config) *float64 { return &c.Planner.Discount },
 		"explore_discount": func(c *Config) *float64 { return &c.ExploreDiscount },
+		"average_tau":      func(c *Config) *float64 { return &c.Model.AverageTau },
 	}
 	for _, c := range []struct {
 		key, env  string
@@ -399,6 +401,11 @@ func TestGridworldDefaults(t *testing.T) {
 		{"discount", "gridworld/frozenlake-4x4", 0, 0.99, false},
 		{"planner.discount", "physics/cartpole", 0, 0.99, false},
 		{"explore_discount", "gridworld/frozenlake-4x4", 0, 0.9, false},
+		{"average_tau", "gridworld/frozenlake-8x8", 0, 0.9998, false},
+		{"average_tau", "gridworld/frozenlake-4x4", 0, 0.9998, true},
+		{"average_tau", "gridworld/frozenlake-8x8", -1, -1, false},
+		{"average_tau", "gridworld/frozenlake-8x8", 0.999, 0.999, false},
+		{"average_tau", "physics/cartpole", 0, 0, false},
 	} {
 		cfg, err := Preset("default")
 		if err != nil {

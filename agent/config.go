@@ -266,8 +266,10 @@ func (c Config) WithDefaults() Config {
 		// ε-random actions do not, and the expectile value keeps the
 		// values from growing past them at long discounts
 		// (experiments/README.md, "FrozenLake 8x8"); a learning rate that
-		// falls to a tenth settles the close calls between actions.
+		// falls to a tenth, and acting with the weights averaged over the
+		// last few thousand steps, settle the close calls between actions.
 		setFloat(&c.ExploreDirected, 0.3)
+		setFloat(&c.Model.AverageTau, 0.9998)
 		setFloat(&c.Explore, 0.1)
 		setFloat(&c.ExploreFinal, 0.02)
 		setFloat(&c.LRFinal, 0.1)

@@ -322,8 +322,8 @@ func TestCheckpointOfAnotherRun(t *testing.T) {
 // written before a config key existed: the run opens with the value the
 // run trained with (a pixel encoder without a hidden layer, values
 // regressed on the returns themselves and on the max over actions,
-// ε-random exploration, a constant learning rate), though a new run of
-// the same environment now defaults to another.
+// ε-random exploration, a constant learning rate, no averaged weights),
+// though a new run of the same environment now defaults to another.
 func TestCheckpointBeforeANewKey(t *testing.T) {
 	for _, env := range []string{"gridworld/frozenlake-4x4", "physics/pendulum"} {
 		t.Run(env, func(t *testing.T) {
@@ -331,6 +331,7 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 				c.Obs = "pixels"
 				c.Model.EncoderHidden = -1
 				c.ExploreDirected, c.Model.ValueExpectile, c.LRFinal = -1, -1, 1
+				c.Model.AverageTau = -1
 			})
 			ck, _ := Checkpoints(dir)
 			path := ck[len(ck)-1]
@@ -341,7 +342,7 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 					t.Fatal(err)
 				}
 				model := m["model"].(map[string]any)
-				for _, key := range []string{"value_transform", "encoder_hidden", "value_expectile"} {
+				for _, key := range []string{"value_transform", "encoder_hidden", "value_expectile", "average_tau"} {
 					if _, ok := model[key]; !ok {
 						t.Fatalf("the run's config has no model.%s to drop", key)
 					}
@@ -368,8 +369,9 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			m := r.Config().Model
-			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 || m.ValueExpectile != -1 {
-				t.Errorf("value_transform %q, encoder_hidden %d, value_expectile %g; want %q, -1 and -1", m.ValueTransform, m.EncoderHidden, m.ValueExpectile, worldmodel.ValueTransformNone)
+			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 || m.ValueExpectile != -1 || m.AverageTau != -1 {
+				t.Errorf("value_transform %q, encoder_hidden %d, value_expectile %g, average_tau %g; want %q, -1, -1 and -1",
+					m.ValueTransform, m.EncoderHidden, m.ValueExpectile, m.AverageTau, worldmodel.ValueTransformNone)
 			}
 			if c := r.Config(); c.ExploreDirected != -1 || c.LRFinal != 1 || r.directed != nil {
 				t.Errorf("explore_directed %g, lr_final %g; want -1 and 1, and no directed exploration", c.ExploreDirected, c.LRFinal)

@@ -206,7 +206,7 @@ type Config struct {
 	// near-equal action values, and the greedy action flips with them
 	// from step to step; the average sits nearer the fixed point
 	// (Polyak and Juditsky 1992). 0 or −1: no average (the agent's
-	// default on gridworlds is 0.9995, for which −1 is the way to ask for
+	// default on gridworlds is 0.9998, for which −1 is the way to ask for
 	// none); otherwise 0 < τ < 1.
 	AverageTau float64 `json:"average_tau"`
 	// FrameStack is the number F of frames stacked into one input.
