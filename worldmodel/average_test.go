@@ -116,3 +116,65 @@ func TestAverageTauValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestValueGreedyAverage checks that value_greedy average regresses the
+// value on the online q at the action the averaged q ranks first.
+func TestValueGreedyAverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	m, batch := testModel(t, func(c *Config) {
+		c.ValueTarget, c.AverageTau, c.ValueGreedy = ValueQ, 0.9, ValueGreedyAverage
+	}, false, 20, rng)
+	// Move the averaged q away from the online one, so that the two rank
+	// the actions differently in some rows.
+	for i := range m.avg.pred.q.w.data {
+		m.avg.pred.q.w.data[i] += float32(0.5 * rng.NormFloat64())
+	}
+	d, A := m.LatentDim(), m.ActionDim()
+	b := batch(16, 2)
+	rows := b.K * b.B
+	z := make([]float32, rows*d)
+	m.Encode(z, b.Obs, rows)
+	dst := make([]float32, rows)
+	m.latentValueTargets(dst, slices.Clone(z), b.Actions, rows, rng)
+	avg := m.Averaged()
+	q, qa := make([]float32, 1), make([]float32, 1)
+	notMax := 0
+	for i := 0; i < rows; i++ {
+		zi := z[i*d : (i+1)*d]
+		var want float32
+		best, bestAvg := math.Inf(-1), math.Inf(-1)
+		for a := 0; a < A; a++ {
+			act := make([]float32, A)
+			act[a] = 1
+			m.ActionValue(q, zi, act, 1)
+			avg.ActionValue(qa, zi, act, 1)
+			if float64(qa[0]) > bestAvg {
+				bestAvg, want = float64(qa[0]), q[0]
+			}
+			best = math.Max(best, float64(q[0]))
+		}
+		if !near(float64(dst[i]), float64(want), 1e-5) {
+			t.Fatalf("row %d: target %g, want the online q %g at the averaged q's best action", i, dst[i], want)
+		}
+		if float64(want) < best-1e-5 {
+			notMax++
+		}
+	}
+	if notMax == 0 {
+		t.Error("the averaged q ranks the online q's best action first in every row: the check has no power")
+	}
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.ValueTarget, c.AverageTau, c.ValueGreedy = ValueQ, 0, ValueGreedyAverage },
+		func(c *Config) { c.ValueTarget, c.AverageTau, c.ValueGreedy = ValueLambda, 0.9, ValueGreedyAverage },
+		func(c *Config) {
+			c.ValueTarget, c.AverageTau, c.ValueGreedy, c.ValueExpectile = ValueQ, 0.9, ValueGreedyAverage, 0.7
+		},
+		func(c *Config) { c.ValueGreedy = "mean" },
+	} {
+		var c Config
+		mod(&c)
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: %v, want ErrConfig", c, err)
+		}
+	}
+}

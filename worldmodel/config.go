@@ -87,6 +87,15 @@ const (
 	ValueQ = "q"
 )
 
+// Greedy actions of the value target max_a q(z, a).
+const (
+	// ValueGreedyMax regresses the value on the max of q over actions.
+	ValueGreedyMax = "max"
+	// ValueGreedyAverage regresses it on q at the action that the
+	// averaged weights' q ranks first (double Q-learning).
+	ValueGreedyAverage = "average"
+)
+
 // ErrConfig reports a configuration or spec that cannot be used.
 var ErrConfig = errors.New("worldmodel: bad config")
 
@@ -233,6 +242,16 @@ type Config struct {
 	// (the agent's default on gridworlds is 0.7, for which −1 is the way
 	// to ask for the max); otherwise 0.5 ≤ τ < 1.
 	ValueExpectile float64 `json:"value_expectile"`
+	// ValueGreedy, with value_target q and no expectile, is how the value
+	// target picks its greedy action: "max" (default: V ← max_a q(z, a))
+	// or "average" (V ← q(z, a*) with a* = argmax_a q̄(z, a), q̄ being the
+	// q of the Polyak-averaged weights, which needs average_tau). The max
+	// of q over actions also picks the actions whose q errs upwards, and
+	// at a long discount the values grow on that bias; ranking the
+	// actions by another estimate of q, whose errors are not those of the
+	// q it reads, does not pick them (double Q-learning, van Hasselt et
+	// al. 2016). The averaged q reads the online latents.
+	ValueGreedy string `json:"value_greedy"`
 	// ValueLatents is where the value and the action value train:
 	// "imagined" (default: on the predictor's rollout ẑ_j, as the reward
 	// and continuation heads) or "real" (on the online latents of the
@@ -328,6 +347,7 @@ func (c Config) WithDefaults() Config {
 	num(&c.FrameStack, 1)
 	flt(&c.Discount, 0.99)
 	str(&c.ValueTarget, ValueLambda)
+	str(&c.ValueGreedy, ValueGreedyMax)
 	num(&c.NStep, 3)
 	flt(&c.Lambda, 0.95)
 	num(&c.ValueHorizon, 5)
@@ -383,6 +403,15 @@ func (c Config) Validate() error {
 	}
 	if err := oneOf("value_target", c.ValueTarget, ValueLambda, ValueNStep, ValueQ); err != nil {
 		return err
+	}
+	if err := oneOf("value_greedy", c.ValueGreedy, ValueGreedyMax, ValueGreedyAverage); err != nil {
+		return err
+	}
+	if c.ValueGreedy == ValueGreedyAverage {
+		if c.ValueTarget != ValueQ || c.ValueExpectile > 0 || !c.averaged() {
+			return fmt.Errorf("%w: value_greedy %q needs value_target %q, no value_expectile and an average_tau (have %q, %g, %g; allowed otherwise: %q)",
+				ErrConfig, c.ValueGreedy, ValueQ, c.ValueTarget, c.ValueExpectile, c.AverageTau, ValueGreedyMax)
+		}
 	}
 	if e := c.ValueExpectile; e != 0 && e != -1 {
 		if !finite(e) || e < 0.5 || e >= 1 {

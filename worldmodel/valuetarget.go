@@ -218,6 +218,22 @@ func (m *Model) greedyTargets(dst, s []float32, rows int, rng *rand.Rand) {
 	repeatRows(cz, s, rows, nc, d)
 	q := grow(&m.buf.cv, rows*nc)
 	m.actionValue(q, cz, cand, rows*nc)
+	if m.cfg.ValueGreedy == ValueGreedyAverage {
+		// Rank by the averaged q, read the online one.
+		avg := m.Averaged()
+		qa := grow(&m.buf.cc, rows*nc)
+		avg.actionValue(qa, cz, cand, rows*nc)
+		for r := 0; r < rows; r++ {
+			best := r * nc
+			for k := r*nc + 1; k < (r+1)*nc; k++ {
+				if qa[k] > qa[best] {
+					best = k
+				}
+			}
+			dst[r] = q[best]
+		}
+		return
+	}
 	for r := 0; r < rows; r++ {
 		best := float32(math.Inf(-1))
 		for _, v := range q[r*nc : (r+1)*nc] {
