@@ -5,8 +5,12 @@ import (
 	"testing"
 )
 
-// agentDefaults names the agent's default model in benchModel.
-const agentDefaults = "agent"
+// agentDefaults names the agent's default model in benchModel, and
+// agentAveraged the same with averaged weights (the gridworld default).
+const (
+	agentDefaults = "agent"
+	agentAveraged = "agent+average"
+)
 
 // benchModel returns a default model and a batch of B sequences of k+1
 // frames: CartPole-sized states (4 values, 2 actions) or 32×32 gridworld
@@ -15,9 +19,12 @@ func benchModel(b *testing.B, dynamics string, pixels bool, B int) (*Model, *Bat
 	b.Helper()
 	cfg, _ := Preset("default")
 	cfg.Dynamics = dynamics
-	if dynamics == agentDefaults {
+	if dynamics == agentDefaults || dynamics == agentAveraged {
 		// The agent's defaults: action value, β-NLL, RMS-normalised latents.
 		cfg.Dynamics, cfg.ValueTarget, cfg.BetaNLL, cfg.EmbedNorm = DynamicsGaussian, ValueQ, 1, EmbedNormRMS
+	}
+	if dynamics == agentAveraged {
+		cfg.AverageTau = 0.9998
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var spec Spec
@@ -53,6 +60,9 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"mixture/state/B256", DynamicsMixture, false, 256},
 		{"mixture/pixels32/B256", DynamicsMixture, true, 256},
 		{"agent/pixels32/B256", agentDefaults, true, 256},
+		{"agent/state/B64", agentDefaults, false, 64},
+		{"agent+average/state/B64", agentAveraged, false, 64},
+		{"agent+average/pixels32/B256", agentAveraged, true, 256},
 		{"gaussian/state/B64", DynamicsGaussian, false, 64},
 		{"gaussian/pixels32/B64", DynamicsGaussian, true, 64},
 	} {
