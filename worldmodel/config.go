@@ -409,7 +409,7 @@ func (c Config) Validate() error {
 	}
 	if c.ValueGreedy == ValueGreedyAverage {
 		if c.ValueTarget != ValueQ || c.ValueExpectile > 0 || !c.averaged() {
-			return fmt.Errorf("%w: value_greedy %q needs value_target %q, no value_expectile and an average_tau (have %q, %g, %g; allowed otherwise: %q)",
+			return fmt.Errorf("%w: value_greedy %q needs value_target %q, value_expectile 0 or −1 and average_tau above 0 (have %q, %g, %g; allowed otherwise: %q)",
 				ErrConfig, c.ValueGreedy, ValueQ, c.ValueTarget, c.ValueExpectile, c.AverageTau, ValueGreedyMax)
 		}
 	}
