@@ -10,6 +10,8 @@
 //	μ, Σ     = h_ψ(z_t, a_t)              predictor, μ = z_t + Δμ, Σ = diag(σ²) + UUᵀ, U ∈ R^{d×r}
 //	r̂, ĉ     = heads of h_ψ(z_t, a_t)     reward and continuation (logit)
 //	V(z)                                  value; V̄ is its EMA target
+//	θ̄, ψ̄, …                               Polyak average of the online weights (AverageTau),
+//	                                      which Averaged acts with
 //
 // The predictor is trained by the Gaussian negative log-likelihood of the
 // target embedding,
