@@ -47,10 +47,7 @@ func (a *average) reset() {
 func (a *average) update(tau float64, steps int64) {
 	t := float32(min(tau, float64(1+steps)/float64(10+steps)))
 	for _, pr := range a.pairs {
-		d := pr[0].data
-		for i, v := range pr[1].data {
-			d[i] = t*d[i] + (1-t)*v
-		}
+		ema(pr[0].data, pr[1].data, t)
 	}
 }
 
@@ -64,17 +61,8 @@ func (m *Model) Averaged() *Model {
 	if m.avg == nil {
 		return m
 	}
-	var buf buffers
-	v := m.avg.view
-	if v == nil {
-		v = new(Model)
-	} else {
-		buf = v.buf
-	}
-	*v = *m
+	v := m.viewInto(&m.avg.view)
 	v.enc, v.pred, v.val = m.avg.enc, m.avg.pred, m.avg.val
-	v.buf, v.tg, v.side, v.avg = buf, nil, nil, nil
-	v.averageOf = m
-	m.avg.view = v
+	v.averagedView = true
 	return v
 }

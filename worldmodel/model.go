@@ -82,16 +82,15 @@ type Model struct {
 	cfg  Config
 	spec Spec
 
-	params []*param // fixed order: the order of the file format
-	enc    encoder  // online encoder f_θ
-	tenc   encoder  // target encoder f_ξ
-	pred   predictor
-	val    valueNet // online value V
-	tval   valueNet // target value V̄ (EMA of V)
-	avg    *average // Polyak average of enc, pred and val; nil without
-	dec    decoder
-	// averageOf is the model an Averaged view reads; nil but in a view.
-	averageOf *Model
+	params       []*param // fixed order: the order of the file format
+	enc          encoder  // online encoder f_θ
+	tenc         encoder  // target encoder f_ξ
+	pred         predictor
+	val          valueNet // online value V
+	tval         valueNet // target value V̄ (EMA of V)
+	avg          *average // Polyak average of enc, pred and val; nil without
+	dec          decoder
+	averagedView bool // made by Averaged: acts, never trains
 
 	// Pixel geometry: patches per frame row, values per patch.
 	nPatch, patchLen, patchRows, patchCols int
@@ -350,14 +349,16 @@ func copyValue(dst, src valueNet) {
 
 // emaLinear sets dst ← τ·dst + (1−τ)·src.
 func emaLinear(dst, src linear, tau float32) {
-	ema := func(d, s []float32) {
-		for i, v := range s {
-			d[i] = tau*d[i] + (1-tau)*v
-		}
-	}
-	ema(dst.w.data, src.w.data)
+	ema(dst.w.data, src.w.data, tau)
 	if src.b != nil {
-		ema(dst.b.data, src.b.data)
+		ema(dst.b.data, src.b.data, tau)
+	}
+}
+
+// ema sets d ← τ·d + (1−τ)·s element by element.
+func ema(d, s []float32, tau float32) {
+	for i, v := range s {
+		d[i] = tau*d[i] + (1-tau)*v
 	}
 }
 

@@ -126,7 +126,7 @@ func (m *Model) checkBatch(b *Batch) error {
 // ErrNonFinite that names it, and nothing is applied. The graph is built
 // on the first step and rebuilt when B or K change.
 func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
-	if m.averageOf != nil {
+	if m.averagedView {
 		panic("worldmodel: TrainStep on an Averaged view")
 	}
 	if err := m.checkBatch(b); err != nil {
@@ -407,16 +407,26 @@ func (m *Model) fillTargets(tg *trainGraph, b *Batch) {
 // own (kept from one call to the next) and no pool, so that it runs on
 // the goroutine that calls it. It is valid until the weights change.
 func (m *Model) sideView() *Model {
-	var buf buffers
-	if m.side == nil {
-		m.side = new(Model)
-	} else {
-		buf = m.side.buf
-	}
-	side := m.side
-	*side = *m
-	side.buf, side.pool, side.noPool, side.tg, side.side = buf, nil, true, nil, nil
+	side := m.viewInto(&m.side)
+	side.pool, side.noPool = nil, true
 	return side
+}
+
+// viewInto makes *slot a view of m: a copy of the model's fields, the
+// same weights, with the buffers *slot had (none the first time) and
+// without a training graph or views of its own. Views are refreshed on
+// every call, since the copy holds the input statistics of its moment.
+func (m *Model) viewInto(slot **Model) *Model {
+	var buf buffers
+	if *slot == nil {
+		*slot = new(Model)
+	} else {
+		buf = (*slot).buf
+	}
+	v := *slot
+	*v = *m
+	v.buf, v.tg, v.side, v.avg = buf, nil, nil, nil
+	return v
 }
 
 // fillDecoder writes the probe decoder's inputs: the latents of the first
