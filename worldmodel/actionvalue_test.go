@@ -108,47 +108,11 @@ func TestActionValue(t *testing.T) {
 		}
 	})
 
-	t.Run("training fits the action value", func(t *testing.T) {
-		// With a reward of +1 for action 0 and −1 for action 1, after
-		// training q(z_j, a_j) at the replay latents explains most of the
-		// variance of its targets r_j + γ(1−d_j)V̄(z̄_{j+1}).
-		rng := rand.New(rand.NewPCG(5, 6))
-		m, raw := testModel(t, func(c *Config) { c.ValueTarget = ValueQ }, false, 0, rng)
-		batch := func(B, K int) *Batch {
-			b := raw(B, K)
-			for i := range b.Rewards {
-				b.Rewards[i] = 1 - 2*b.Actions[i*A+1]
-			}
-			return b
-		}
-		for i := 0; i < 300; i++ {
-			if _, err := m.TrainStep(batch(16, m.cfg.Horizon), rng); err != nil {
-				t.Fatal(err)
-			}
-		}
-		B, K := 256, 1
-		b := batch(B, K)
-		zbar := make([]float32, B*d)
-		m.encodeWith(m.tenc, zbar, b.Obs[B*m.InputDim():], B)
-		target := make([]float32, B)
-		m.nStepReturns(target, b, zbar, 1)
-		z := make([]float32, B*d)
-		m.Encode(z, b.Obs, B)
-		q := make([]float32, B)
-		m.ActionValue(q, z, b.Actions, B)
-		mean := 0.0
-		for _, v := range target {
-			mean += float64(v) / float64(B)
-		}
-		ss, se := 0.0, 0.0
-		for i := range target {
-			ss += (float64(target[i]) - mean) * (float64(target[i]) - mean)
-			se += (float64(target[i]) - float64(q[i])) * (float64(target[i]) - float64(q[i]))
-		}
-		if r2 := 1 - se/ss; !(r2 > 0.5) {
-			t.Errorf("action value explains %.2f of its targets' variance, want > 0.5", r2)
-		}
-	})
+	for _, form := range []string{QHeadDirect, QHeadAdvantage} {
+		t.Run("training fits the action value/"+form, func(t *testing.T) {
+			fitsActionValue(t, form)
+		})
+	}
 
 	t.Run("save and load keep it", func(t *testing.T) {
 		var buf bytes.Buffer
@@ -179,6 +143,114 @@ func TestActionValue(t *testing.T) {
 		}()
 		m.ActionValue(make([]float32, 1), make([]float32, d), make([]float32, A), 1)
 	})
+}
+
+// fitsActionValue checks that training fits an action value of the form
+// qHead: with a reward of +1 for action 0 and −1 for action 1, after
+// training q(z_j, a_j) at the replay latents explains most of the
+// variance of its targets r_j + γ(1−d_j)V̄(z̄_{j+1}).
+func fitsActionValue(t *testing.T, qHead string) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	m, raw := testModel(t, func(c *Config) { c.ValueTarget, c.QHead = ValueQ, qHead }, false, 0, rng)
+	d, A := m.LatentDim(), m.ActionDim()
+	batch := func(B, K int) *Batch {
+		b := raw(B, K)
+		for i := range b.Rewards {
+			b.Rewards[i] = 1 - 2*b.Actions[i*A+1]
+		}
+		return b
+	}
+	for i := 0; i < 300; i++ {
+		if _, err := m.TrainStep(batch(16, m.cfg.Horizon), rng); err != nil {
+			t.Fatal(err)
+		}
+	}
+	B, K := 256, 1
+	b := batch(B, K)
+	zbar := make([]float32, B*d)
+	m.encodeWith(m.tenc, zbar, b.Obs[B*m.InputDim():], B)
+	target := make([]float32, B)
+	m.nStepReturns(target, b, zbar, 1)
+	z := make([]float32, B*d)
+	m.Encode(z, b.Obs, B)
+	q := make([]float32, B)
+	m.ActionValue(q, z, b.Actions, B)
+	mean := 0.0
+	for _, v := range target {
+		mean += float64(v) / float64(B)
+	}
+	ss, se := 0.0, 0.0
+	for i := range target {
+		ss += (float64(target[i]) - mean) * (float64(target[i]) - mean)
+		se += (float64(target[i]) - float64(q[i])) * (float64(target[i]) - float64(q[i]))
+	}
+	if r2 := 1 - se/ss; !(r2 > 0.5) {
+		t.Errorf("action value explains %.2f of its targets' variance, want > 0.5", r2)
+	}
+}
+
+// TestQHeadAdvantage checks the advantage form of the action value: q is
+// the head's output plus the value, so that a state's value moves the q
+// of every action with it, and a model file of the other form is refused.
+// (TestGradient's advantage cases check that the action value's loss
+// does not train the value; TestInferenceMatchesGraph that the graph's q
+// is ActionValue's.)
+func TestQHeadAdvantage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	m, batch := testModel(t, func(c *Config) { c.ValueTarget, c.QHead = ValueQ, QHeadAdvantage }, false, 20, rng)
+	d, A := m.LatentDim(), m.ActionDim()
+	b := batch(8, 1)
+	rows := b.B * A
+	z := make([]float32, b.B*d)
+	m.Encode(z, b.Obs, b.B)
+	za := make([]float32, rows*d)
+	acts := make([]float32, rows*A)
+	for i := range b.B {
+		for a := range A {
+			copy(za[(i*A+a)*d:], z[i*d:(i+1)*d])
+			acts[(i*A+a)*A+a] = 1
+		}
+	}
+	q := make([]float32, rows)
+	m.ActionValue(q, za, acts, rows)
+	v := make([]float32, rows)
+	m.Value(v, za, rows)
+	m.cfg.QHead = QHeadDirect // the same weights, the head alone
+	head := make([]float32, rows)
+	m.ActionValue(head, za, acts, rows)
+	m.cfg.QHead = QHeadAdvantage
+	spread := 0.0
+	for i := range rows {
+		if !near(float64(q[i]), float64(head[i]+v[i]), 1e-5) {
+			t.Fatalf("row %d: q %g, want head %g + value %g", i, q[i], head[i], v[i])
+		}
+		spread = math.Max(spread, math.Abs(float64(head[i]-head[i/A*A])))
+	}
+	if spread < 1e-4 {
+		t.Error("the actions' advantages never differ: the check has no power")
+	}
+
+	// Raising the value raises every action's q by as much.
+	const lift = 0.25
+	m.val.out.b.data[0] += lift
+	up := make([]float32, rows)
+	m.ActionValue(up, za, acts, rows)
+	m.val.out.b.data[0] -= lift
+	for i := range rows {
+		if !near(float64(up[i]-q[i]), lift, 1e-5) {
+			t.Fatalf("row %d: q moved by %g with the value raised by %g", i, up[i]-q[i], lift)
+		}
+	}
+
+	// A model file of the direct form does not load into this one.
+	direct, _ := testModel(t, func(c *Config) { c.ValueTarget = ValueQ }, false, 0, rng)
+	var buf bytes.Buffer
+	if _, err := direct.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ReadFrom(&buf); !errors.Is(err, ErrArchitecture) {
+		t.Errorf("reading a direct q's file = %v, want %v", err, ErrArchitecture)
+	}
 }
 
 // TestBonusInReturns checks that a batch's exploration bonus enters the

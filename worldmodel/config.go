@@ -96,6 +96,15 @@ const (
 	ValueGreedyAverage = "average"
 )
 
+// Forms of the action value of value_target q.
+const (
+	// QHeadDirect makes q(z, a) a head on the predictor's trunk.
+	QHeadDirect = "direct"
+	// QHeadAdvantage makes q(z, a) = V(z) + A(z, a), the head on the
+	// trunk learning the advantage A.
+	QHeadAdvantage = "advantage"
+)
+
 // ErrConfig reports a configuration or spec that cannot be used.
 var ErrConfig = errors.New("worldmodel: bad config")
 
@@ -252,6 +261,17 @@ type Config struct {
 	// q it reads, does not pick them (double Q-learning, van Hasselt et
 	// al. 2016). The averaged q reads the online latents.
 	ValueGreedy string `json:"value_greedy"`
+	// QHead, with value_target q, is the form of the action value:
+	// "direct" (default: q(z, a) is a head on the predictor's trunk) or
+	// "advantage" (q(z, a) = V(z) + A(z, a): the head learns the
+	// advantage A over the value V, which the action value's loss does
+	// not train; the dueling form of Wang et al. 2016 with the value held
+	// fixed). A direct q moves only where its action is taken, and an
+	// action the greedy policy seldom takes keeps the q of the time it
+	// was last taken: while the values still rise that is below its
+	// return, so the policy goes on not taking it. In the advantage form
+	// its q rises with the value of its state.
+	QHead string `json:"q_head"`
 	// ValueLatents is where the value and the action value train:
 	// "imagined" (default: on the predictor's rollout ẑ_j, as the reward
 	// and continuation heads) or "real" (on the online latents of the
@@ -348,6 +368,7 @@ func (c Config) WithDefaults() Config {
 	flt(&c.Discount, 0.99)
 	str(&c.ValueTarget, ValueLambda)
 	str(&c.ValueGreedy, ValueGreedyMax)
+	str(&c.QHead, QHeadDirect)
 	num(&c.NStep, 3)
 	flt(&c.Lambda, 0.95)
 	num(&c.ValueHorizon, 5)
@@ -412,6 +433,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: value_greedy %q needs value_target %q, value_expectile 0 or −1 and average_tau above 0 (have %q, %g, %g; allowed otherwise: %q)",
 				ErrConfig, c.ValueGreedy, ValueQ, c.ValueTarget, c.ValueExpectile, c.AverageTau, ValueGreedyMax)
 		}
+	}
+	if err := oneOf("q_head", c.QHead, QHeadDirect, QHeadAdvantage); err != nil {
+		return err
+	}
+	if c.QHead == QHeadAdvantage && c.ValueTarget != ValueQ {
+		return fmt.Errorf("%w: q_head %q needs value_target %q, not %q (allowed otherwise: %q)", ErrConfig, c.QHead, ValueQ, c.ValueTarget, QHeadDirect)
 	}
 	if e := c.ValueExpectile; e != 0 && e != -1 {
 		if !finite(e) || e < 0.5 || e >= 1 {

@@ -38,6 +38,10 @@ func TestGradient(t *testing.T) {
 		{"expectile-value", func(c *Config) {
 			c.ValueLatents, c.ValueTarget, c.ValueExpectile = ValueLatentsReal, ValueQ, 0.8
 		}, false, 2e-2},
+		{"advantage-q", func(c *Config) {
+			c.ValueLatents, c.ValueTarget, c.ValueExpectile, c.QHead = ValueLatentsReal, ValueQ, 0.8, QHeadAdvantage
+		}, false, 2e-2},
+		{"advantage-q-imagined", func(c *Config) { c.ValueTarget, c.QHead = ValueQ, QHeadAdvantage }, false, 2e-2},
 		{"symlog-values-nstep", func(c *Config) { c.ValueTransform = ValueTransformSymlog; c.ValueTarget = ValueNStep }, false, 2e-2},
 		{"rms-embedding-pixels-deterministic", func(c *Config) {
 			c.EmbedNorm = EmbedNormRMS
@@ -118,6 +122,7 @@ func TestGradient(t *testing.T) {
 				// The value targets are constants of the loss.
 				tg.targets.frozen = true
 			}
+			tg.frozen = true // and so are the detached values
 			for _, p := range tg.trained {
 				for trial := 0; trial < 3; trial++ {
 					i := rng.IntN(len(p.data))

@@ -34,11 +34,15 @@ type trainGraph struct {
 	targetsDone chan struct{}
 	valWeight   []float32 // valueSteps·B, weight of the value rows
 	qTarget     []float32 // K·B, action-value targets (ValueQ only)
-	dirs        []float32 // d × M, SIGReg directions
-	eps, eta    []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
-	mixU        []float32 // K·B, uniforms that draw mixture components (FeedSamples)
-	decZ        []float32 // DecoderBatch × d, detached latents (dec.z)
-	decTarget   []float32 // DecoderBatch × decodeDim (dec.target)
+	// frozen makes the graph's stop-gradients (detach) keep the values of
+	// their last run, to take finite differences of the loss with them
+	// held constant.
+	frozen    bool
+	dirs      []float32 // d × M, SIGReg directions
+	eps, eta  []float32 // K·B·d and K·B·d·r, sampling noise (FeedSamples)
+	mixU      []float32 // K·B, uniforms that draw mixture components (FeedSamples)
+	decZ      []float32 // DecoderBatch × d, detached latents (dec.z)
+	decTarget []float32 // DecoderBatch × decodeDim (dec.target)
 
 	// dec trains the probe decoder beside the graph (see decoderStep).
 	dec *decoderStep
@@ -251,15 +255,24 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 				vt = m.graphTrunk(b, vz, aj)
 			}
 		}
+		var vj *G.Node
+		if j < m.valueSteps(K) {
+			vj = m.graphValue(b, vz)
+			values = append(values, vj)
+			tg.values = append(tg.values, tap(values[j]))
+		}
 		if p.q.w != nil {
-			qs = append(qs, b.affine(vt, p.q, false))
+			q := b.affine(vt, p.q, false)
+			if c.QHead == QHeadAdvantage {
+				if vj == nil {
+					vj = m.graphValue(b, vz)
+				}
+				q = b.add(q, detach(vj, &tg.frozen))
+			}
+			qs = append(qs, q)
 			tg.qs = append(tg.qs, tap(qs[j]))
 		}
 		tg.conts = append(tg.conts, tap(conts[j]))
-		if j < m.valueSteps(K) {
-			values = append(values, m.graphValue(b, vz))
-			tg.values = append(tg.values, tap(values[j]))
-		}
 		if j == K-1 {
 			break
 		}
@@ -456,3 +469,37 @@ func (op awaitOp) OverwritesInput() int  { return -1 }
 func (op awaitOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op awaitOp) Hashcode() uint32      { return hashString(op.String()) }
 func (op awaitOp) String() string        { return fmt.Sprintf("Await(%s %v)", op.name, op.out.Shape()) }
+
+// detachOp is its input as a constant: the same values, no gradient
+// (a stop-gradient). While *frozen is set it keeps its last values.
+type detachOp struct {
+	out    *tensor.Dense
+	frozen *bool
+}
+
+func detach(x *G.Node, frozen *bool) *G.Node {
+	sh := x.Shape()
+	return must(G.ApplyOp(detachOp{newMatrix(sh[0], sh[1]), frozen}, x))
+}
+
+func (op detachOp) Arity() int    { return 1 }
+func (op detachOp) Type() hm.Type { return fnType(1) }
+func (op detachOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return op.out.Shape().Clone(), nil
+}
+func (op detachOp) Do(vals ...G.Value) (G.Value, error) {
+	if !*op.frozen {
+		copy(op.out.Float32s(), data(vals[0]))
+	}
+	return op.out, nil
+}
+func (op detachOp) DiffWRT(int) []bool { return []bool{false} }
+func (op detachOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("worldmodel: %v has no gradient", op)
+}
+func (op detachOp) ReturnsPtr() bool      { return false }
+func (op detachOp) CallsExtern() bool     { return false }
+func (op detachOp) OverwritesInput() int  { return -1 }
+func (op detachOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op detachOp) Hashcode() uint32      { return hashString(op.String()) }
+func (op detachOp) String() string        { return fmt.Sprintf("Detach(%v)", op.out.Shape()) }

@@ -39,6 +39,7 @@ type buffers struct {
 	z, zt, zn, val       []float32
 	cand, cz, cr, cc, cv []float32
 	target, ret          []float32
+	qBase                []float32 // V(z) under q_head advantage
 	mu, logVar, factor   []float32
 
 	// Mixture heads (Predict, Calibration): Δμ and raw log σ² (M·d per
@@ -638,6 +639,20 @@ func (m *Model) valueWith(v valueNet, dst, z []float32, rows int) {
 	m.buf.valueJob = valueJob{}
 }
 
+// valueRows writes the value net v's outputs, in the value space, of
+// rows lo … hi−1 (their latents z, their outputs dst) with those rows of
+// m.buf.v1 and m.buf.v2 as its hidden layers.
+func (m *Model) valueRows(v valueNet, dst, z []float32, lo, hi int) {
+	n := hi - lo
+	v1 := m.buf.v1[lo*v.l1.out : hi*v.l1.out]
+	affine(v1, z, n, v.l1)
+	relu(v1)
+	v2 := m.buf.v2[lo*v.l2.out : hi*v.l2.out]
+	affine(v2, v1, n, v.l2)
+	relu(v2)
+	affine(dst, v2, n, v.out)
+}
+
 // valueJob is valueWith on a range of rows.
 type valueJob struct {
 	m      *Model
@@ -646,14 +661,8 @@ type valueJob struct {
 }
 
 func (j *valueJob) run(lo, hi int) {
-	m, v, n := j.m, j.v, hi-lo
-	v1 := m.buf.v1[lo*v.l1.out : hi*v.l1.out]
-	affine(v1, j.z[lo*v.l1.in:hi*v.l1.in], n, v.l1)
-	relu(v1)
-	v2 := m.buf.v2[lo*v.l2.out : hi*v.l2.out]
-	affine(v2, v1, n, v.l2)
-	relu(v2)
-	affine(j.dst[lo*v.out.out:hi*v.out.out], v2, n, v.out)
+	m, v := j.m, j.v
+	m.valueRows(v, j.dst[lo*v.out.out:hi*v.out.out], j.z[lo*v.l1.in:hi*v.l1.in], lo, hi)
 	m.fromValueSpace(j.dst[lo*v.out.out : hi*v.out.out])
 }
 

@@ -76,6 +76,10 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"rms embedding pixels", func(c *Config) { c.EmbedNorm = EmbedNormRMS; c.BetaNLL = 1 }, true},
 		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
 		{"pixel encoder hidden layer", func(c *Config) { c.EncoderHidden = 24; c.ValueTarget = ValueQ }, true},
+		{"advantage q", func(c *Config) { c.ValueLatents, c.ValueTarget, c.QHead = ValueLatentsReal, ValueQ, QHeadAdvantage }, false},
+		{"advantage q, imagined latents, symlog", func(c *Config) {
+			c.ValueTransform, c.ValueTarget, c.QHead = ValueTransformSymlog, ValueQ, QHeadAdvantage
+		}, false},
 		{"symlog values", func(c *Config) {
 			c.ValueTransform, c.ValueTarget, c.ValueLatents = ValueTransformSymlog, ValueQ, ValueLatentsReal
 		}, false},

@@ -38,6 +38,7 @@ func TestSaveLoad(t *testing.T) {
 		{true, func(c *Config) { c.EncoderHidden = 16; c.ValueTarget = ValueQ }},
 		{false, func(c *Config) { c.Dynamics, c.Components, c.FeedSamples = DynamicsMixture, 4, true }},
 		{false, func(c *Config) { c.ValueTarget, c.AverageTau = ValueQ, 0.9 }},
+		{false, func(c *Config) { c.ValueTarget, c.QHead = ValueQ, QHeadAdvantage }},
 	}
 	for _, tc := range cases {
 		pixels := tc.pixels

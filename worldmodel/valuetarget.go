@@ -273,6 +273,13 @@ func (m *Model) actionValue(dst, z, a []float32, rows int) {
 	grow(&m.buf.t2, rows*hidden)
 	m.buf.actionValueJob = actionValueJob{m: m, dst: dst, z: z, a: a}
 	work := rows * hidden * (m.cfg.LatentDim + m.spec.ActionDim + hidden + 1)
+	if m.cfg.QHead == QHeadAdvantage {
+		v := m.val
+		grow(&m.buf.v1, rows*v.l1.out)
+		grow(&m.buf.v2, rows*v.l2.out)
+		grow(&m.buf.qBase, rows)
+		work += rows * (v.l1.in*v.l1.out + v.l2.in*v.l2.out + v.out.in)
+	}
 	m.workers().split(rows, 16, work, &m.buf.actionValueJob)
 	m.buf.actionValueJob = actionValueJob{}
 }
@@ -289,6 +296,14 @@ func (j *actionValueJob) run(lo, hi int) {
 	t2 := m.buf.t2[lo*hidden : hi*hidden]
 	m.trunkInto(m.buf.t1[lo*hidden:hi*hidden], t2, j.z[lo*d:hi*d], j.a[lo*A:hi*A], n)
 	affine(j.dst[lo:hi], t2, n, m.pred.q)
+	if m.cfg.QHead == QHeadAdvantage {
+		// q = A + V, in the value space in which both heads train.
+		base := m.buf.qBase[lo:hi]
+		m.valueRows(m.val, base, j.z[lo*d:hi*d], lo, hi)
+		for i, v := range base {
+			j.dst[lo+i] += v
+		}
+	}
 	m.fromValueSpace(j.dst[lo:hi])
 }
 
