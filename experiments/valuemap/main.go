@@ -11,7 +11,11 @@
 // the exact probability that the greedy policy reaches the goal within
 // the map's time limit (gridworld.PolicySuccess), next to the best
 // policy's; before it, for each cell where the greedy action is not
-// optimal, how much that success would gain with that cell alone fixed.
+// optimal, how much that success would gain with that cell alone fixed;
+// and, where the model has an action value q, how far q sits from the
+// one-step return of the learned value under the true transitions (its
+// regression target in expectation), at the greedy actions and at the
+// others, with the success of the policy greedy on that return instead.
 package main
 
 import (
@@ -24,6 +28,7 @@ import (
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/gridworld"
 	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/worldmodel"
 )
 
 func main() {
@@ -158,6 +163,9 @@ func run(dir string) error {
 		}
 	}
 	fmt.Printf("greedy one-step lookahead optimal in %d of %d cells\n", agree, cells)
+	if m.HasActionValue() {
+		qAgainstValue(m, g, encodeCell, policy)
+	}
 	base := gridworld.PolicySuccess(g, policy, mp.MaxSteps)
 	// What each wrong cell costs: the success with that cell's action
 	// alone set to the optimal one.
@@ -172,6 +180,65 @@ func run(dir string) error {
 	}
 	fmt.Printf("its exact success within %d steps: %.3f (best policy %.3f)\n", mp.MaxSteps, base, gridworld.OptimalSuccess(g, mp.MaxSteps))
 	return nil
+}
+
+// qAgainstValue prints how far the learned q sits from the one-step
+// return of the learned value under the true transitions,
+// E[r + γ(1−d)V(s')], which q regresses: the mean error at the actions
+// the greedy policy takes and at the others; and the exact success of the
+// policy greedy on that one-step return, which ranks the actions by the
+// learned V alone.
+func qAgainstValue(m *worldmodel.Model, g *gridworld.Env, encodeCell func(row, col int, z []float32), policy []int) {
+	mp := g.Map()
+	d, A := m.LatentDim(), m.ActionDim()
+	gamma := m.Config().Discount
+	z := make([]float32, d)
+	v := make([]float32, 1)
+	q := make([]float32, 1)
+	act := make([]float32, A)
+	byValue := make([]int, len(policy))
+	var taken, other []float64
+	for row := 0; row < mp.Rows; row++ {
+		for col := 0; col < mp.Cols; col++ {
+			t := mp.At(row, col)
+			if t == gridworld.Wall || t == gridworld.Hole || t == gridworld.Goal {
+				continue
+			}
+			best := math.Inf(-1)
+			for a := 0; a < A; a++ {
+				ret := 0.0
+				for _, o := range g.Transitions(row, col, a) {
+					ret += o.Prob * o.Reward
+					if !o.Terminal {
+						encodeCell(o.Row, o.Col, z)
+						m.Value(v, z, 1)
+						ret += o.Prob * gamma * float64(v[0])
+					}
+				}
+				if ret > best {
+					best, byValue[row*mp.Cols+col] = ret, a
+				}
+				encodeCell(row, col, z)
+				clear(act)
+				act[a] = 1
+				m.ActionValue(q, z, act, 1)
+				if a == policy[row*mp.Cols+col] {
+					taken = append(taken, float64(q[0])-ret)
+				} else {
+					other = append(other, float64(q[0])-ret)
+				}
+			}
+		}
+	}
+	mean := func(x []float64) float64 {
+		s := 0.0
+		for _, v := range x {
+			s += v
+		}
+		return s / float64(max(len(x), 1))
+	}
+	fmt.Printf("q − E[r + γ(1−d)V(s')] (true transitions): mean %+.3f at the greedy actions, %+.3f at the others\n", mean(taken), mean(other))
+	fmt.Printf("greedy on E[r + γ(1−d)V(s')] instead of q: exact success %.3f\n", gridworld.PolicySuccess(g, byValue, mp.MaxSteps))
 }
 
 // qOf is the true action value of a in the cell under the optimal values.
