@@ -361,11 +361,11 @@ func TestEnvironmentDefaults(t *testing.T) {
 	}
 }
 
-// TestGridworldDefaults checks the float defaults that depend on the
+// TestGridworldDefaults checks the defaults that depend on the
 // environment: directed exploration, the expectile value, the falling
-// learning rate and the averaged weights on gridworlds (unless a setting
-// says otherwise), and the
-// longer discount of FrozenLake 8x8.
+// learning rate, the averaged weights and the advantage form of q on
+// gridworlds (unless a setting says otherwise), and the longer discount
+// of FrozenLake 8x8.
 func TestGridworldDefaults(t *testing.T) {
 	fields := map[string]func(c *Config) *float64{
 		"explore_directed": func(c *Config) *float64 { return &c.ExploreDirected },
@@ -430,6 +430,37 @@ func TestGridworldDefaults(t *testing.T) {
 		}
 		if err := got.Validate(); err != nil {
 			t.Errorf("%s, %s %g: %v", c.env, c.key, c.set, err)
+		}
+	}
+
+	// The advantage form of q on gridworlds, where the model has a q.
+	for _, c := range []struct {
+		env, set, want string
+		lambda         bool // value_target lambda
+	}{
+		{"gridworld/frozenlake-8x8", "", worldmodel.QHeadAdvantage, false},
+		{"gridworld/frozenlake-4x4", "", worldmodel.QHeadAdvantage, false},
+		{"gridworld/frozenlake-8x8", worldmodel.QHeadDirect, worldmodel.QHeadDirect, false},
+		{"gridworld/frozenlake-4x4", "", worldmodel.QHeadDirect, true},
+		{"physics/cartpole", "", worldmodel.QHeadDirect, false},
+	} {
+		cfg, err := Preset("default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Env = c.env
+		if c.set != "" { // "": what the preset has
+			cfg.Model.QHead = c.set
+		}
+		if c.lambda {
+			cfg.Model.ValueTarget = worldmodel.ValueLambda
+		}
+		got := cfg.WithDefaults()
+		if got.Model.QHead != c.want {
+			t.Errorf("%s, q_head %q (lambda %v): %q, want %q", c.env, c.set, c.lambda, got.Model.QHead, c.want)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("%s, q_head %q: %v", c.env, c.set, err)
 		}
 	}
 }

@@ -262,6 +262,7 @@ func writtenBefore() Config {
 	// weights.
 	c.ExploreDirected, c.Model.ValueExpectile, c.LRFinal = -1, -1, 1
 	c.Model.AverageTau = -1
+	c.Model.QHead = worldmodel.QHeadDirect
 	return c
 }
 

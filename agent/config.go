@@ -267,14 +267,21 @@ func (c Config) WithDefaults() Config {
 		// values from growing past them at long discounts
 		// (experiments/README.md, "FrozenLake 8x8"); a learning rate that
 		// falls to a tenth, and acting with the weights averaged over the
-		// last few thousand steps, settle the close calls between actions.
+		// last few thousand steps, settle the close calls between actions;
+		// q learned as the value plus an advantage keeps the actions the
+		// greedy policy seldom takes from falling behind the rising values.
 		setFloat(&c.ExploreDirected, 0.3)
 		setFloat(&c.Model.AverageTau, 0.9998)
 		setFloat(&c.Explore, 0.1)
 		setFloat(&c.ExploreFinal, 0.02)
 		setFloat(&c.LRFinal, 0.1)
-		if c.Model.ValueExpectile == 0 && c.Model.WithDefaults().ValueTarget == worldmodel.ValueQ {
-			c.Model.ValueExpectile = 0.7
+		if c.Model.WithDefaults().ValueTarget == worldmodel.ValueQ {
+			if c.Model.ValueExpectile == 0 {
+				c.Model.ValueExpectile = 0.7
+			}
+			if c.Model.QHead == "" {
+				c.Model.QHead = worldmodel.QHeadAdvantage
+			}
 		}
 	}
 	if g := DefaultDiscount(c.Env); g > 0 {
@@ -427,6 +434,7 @@ func agentModel(m worldmodel.Config) worldmodel.Config {
 	m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
 	m.FrameStack = 0
 	m.Discount = 0 // the environment's (DefaultDiscount), else the model's
+	m.QHead = ""   // gridworlds' advantage (WithDefaults), else the model's
 	return m
 }
 

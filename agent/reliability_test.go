@@ -332,6 +332,7 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 				c.Model.EncoderHidden = -1
 				c.ExploreDirected, c.Model.ValueExpectile, c.LRFinal = -1, -1, 1
 				c.Model.AverageTau = -1
+				c.Model.QHead = worldmodel.QHeadDirect
 			})
 			ck, _ := Checkpoints(dir)
 			path := ck[len(ck)-1]
@@ -342,7 +343,7 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 					t.Fatal(err)
 				}
 				model := m["model"].(map[string]any)
-				for _, key := range []string{"value_transform", "encoder_hidden", "value_expectile", "average_tau"} {
+				for _, key := range []string{"value_transform", "encoder_hidden", "value_expectile", "average_tau", "q_head"} {
 					if _, ok := model[key]; !ok {
 						t.Fatalf("the run's config has no model.%s to drop", key)
 					}
@@ -369,9 +370,9 @@ func TestCheckpointBeforeANewKey(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			m := r.Config().Model
-			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 || m.ValueExpectile != -1 || m.AverageTau != -1 {
-				t.Errorf("value_transform %q, encoder_hidden %d, value_expectile %g, average_tau %g; want %q, -1, -1 and -1",
-					m.ValueTransform, m.EncoderHidden, m.ValueExpectile, m.AverageTau, worldmodel.ValueTransformNone)
+			if m.ValueTransform != worldmodel.ValueTransformNone || m.EncoderHidden != -1 || m.ValueExpectile != -1 || m.AverageTau != -1 || m.QHead != worldmodel.QHeadDirect {
+				t.Errorf("value_transform %q, encoder_hidden %d, value_expectile %g, average_tau %g, q_head %q; want %q, -1, -1, -1 and %q",
+					m.ValueTransform, m.EncoderHidden, m.ValueExpectile, m.AverageTau, m.QHead, worldmodel.ValueTransformNone, worldmodel.QHeadDirect)
 			}
 			if c := r.Config(); c.ExploreDirected != -1 || c.LRFinal != 1 || r.directed != nil {
 				t.Errorf("explore_directed %g, lr_final %g; want -1 and 1, and no directed exploration", c.ExploreDirected, c.LRFinal)

@@ -42,8 +42,9 @@
 // (ValueLatents "real") on the online latents of the batch's frames. The
 // value regresses on imagined TD(λ) returns, n-step returns from replay, or
 // the greedy maximum of the action value, which regresses one-step replay
-// returns; all are computed outside the graph by the inference path and
-// bootstrapped from V̄. A batch may carry exploration bonuses, added to the
+// returns (as a head of its own, or with QHead "advantage" as the value,
+// held fixed, plus an advantage head); all are computed outside the graph
+// by the inference path and bootstrapped from V̄. A batch may carry exploration bonuses, added to the
 // rewards of the replay returns only. A probe decoder latent → frame
 // is trained on detached latents, for pictures only.
 //
