@@ -13,8 +13,9 @@ import (
 // BenchmarkDecision times one planner decision of the default agent on
 // gridworld/frozenlake-4x4 from 32×32 pixels, with the default planner
 // budget: K sampled futures for the Gaussian model, one (its mean) for the
-// deterministic model and for --plan-with mean. Steady state allocates
-// nothing.
+// deterministic model and for --plan-with mean; and with q a head of its
+// own rather than the gridworld default's value plus advantage. Steady
+// state allocates nothing.
 func BenchmarkDecision(b *testing.B) {
 	b.Logf("BLAS: %s", worldmodel.UseFastBLAS())
 	for _, c := range []struct {
@@ -22,12 +23,14 @@ func BenchmarkDecision(b *testing.B) {
 		dynamics string
 		planWith string
 		budget   planner.Config // zero: the default budget
+		qHead    string         // "": the default
 	}{
-		{"gaussian/samples", worldmodel.DynamicsGaussian, PlanSamples, planner.Config{}},
-		{"gaussian/mean", worldmodel.DynamicsGaussian, PlanMean, planner.Config{}},
-		{"deterministic", worldmodel.DynamicsDeterministic, PlanSamples, planner.Config{}},
+		{"gaussian/samples", worldmodel.DynamicsGaussian, PlanSamples, planner.Config{}, ""},
+		{"gaussian/samples/direct-q", worldmodel.DynamicsGaussian, PlanSamples, planner.Config{}, worldmodel.QHeadDirect},
+		{"gaussian/mean", worldmodel.DynamicsGaussian, PlanMean, planner.Config{}, ""},
+		{"deterministic", worldmodel.DynamicsDeterministic, PlanSamples, planner.Config{}, ""},
 		{"gaussian/samples/N64K4H5I3", worldmodel.DynamicsGaussian, PlanSamples,
-			planner.Config{Candidates: 64, Samples: 4, Horizon: 5, Iterations: 3}},
+			planner.Config{Candidates: 64, Samples: 4, Horizon: 5, Iterations: 3}, ""},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg, err := Preset("default")
@@ -35,6 +38,9 @@ func BenchmarkDecision(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg.Model.Dynamics, cfg.PlanWith = c.dynamics, c.planWith
+			if c.qHead != "" {
+				cfg.Model.QHead = c.qHead
+			}
 			if c.budget != (planner.Config{}) {
 				cfg.Planner = c.budget
 			}

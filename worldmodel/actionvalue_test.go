@@ -114,6 +114,34 @@ func TestActionValue(t *testing.T) {
 		})
 	}
 
+	t.Run("rows sharing a latent", func(t *testing.T) {
+		// A planner's first step asks for many rows of one latent and a
+		// few actions, which ActionValue computes once per action: each
+		// row must read as it does alone.
+		for _, form := range []string{QHeadDirect, QHeadAdvantage} {
+			m.cfg.QHead = form // the same weights in either form
+			b := batch(1, 1)
+			const rows = 32
+			z := make([]float32, rows*d)
+			acts := make([]float32, rows*A)
+			m.Encode(z[:d], b.Obs, 1)
+			for i := range rows {
+				copy(z[i*d:], z[:d])
+				acts[i*A+(i*7)%A] = 1
+			}
+			q := make([]float32, rows)
+			m.ActionValue(q, z, acts, rows)
+			one := make([]float32, 1)
+			for i := range rows {
+				m.ActionValue(one, z[i*d:(i+1)*d], acts[i*A:(i+1)*A], 1)
+				if !near(float64(q[i]), float64(one[0]), 1e-5) {
+					t.Fatalf("%s: row %d reads %g among %d rows, %g alone", form, i, q[i], rows, one[0])
+				}
+			}
+		}
+		m.cfg.QHead = QHeadDirect
+	})
+
 	t.Run("save and load keep it", func(t *testing.T) {
 		var buf bytes.Buffer
 		if _, err := m.WriteTo(&buf); err != nil {

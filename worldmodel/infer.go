@@ -39,7 +39,7 @@ type buffers struct {
 	z, zt, zn, val       []float32
 	cand, cz, cr, cc, cv []float32
 	target, ret          []float32
-	qBase                []float32 // V(z) under q_head advantage
+	qBase, qShared       []float32 // V(z) under q_head advantage; q of distinct rows
 	mu, logVar, factor   []float32
 
 	// Mixture heads (Predict, Calibration): Δμ and raw log σ² (M·d per

@@ -266,8 +266,23 @@ func (m *Model) ActionValue(dst, z, a []float32, rows int) {
 }
 
 // actionValue is ActionValue without the checks, split over the cores by
-// rows.
+// rows. Rows that share one latent and a few actions (a planner's first
+// step) are computed once per distinct action, as Step does.
 func (m *Model) actionValue(dst, z, a []float32, rows int) {
+	n, src := m.shareLatent(z, a, rows)
+	if src == nil {
+		m.actionValueRows(dst, z, a, rows)
+		return
+	}
+	q := grow(&m.buf.qShared, n)
+	m.actionValueRows(q, m.buf.zc, m.buf.ac, n)
+	for i, k := range src {
+		dst[i] = q[k]
+	}
+}
+
+// actionValueRows is actionValue on every row.
+func (m *Model) actionValueRows(dst, z, a []float32, rows int) {
 	hidden := m.cfg.Hidden
 	grow(&m.buf.t1, rows*hidden)
 	grow(&m.buf.t2, rows*hidden)
