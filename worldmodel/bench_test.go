@@ -5,11 +5,14 @@ import (
 	"testing"
 )
 
-// agentDefaults names the agent's default model in benchModel, and
-// agentAveraged the same with averaged weights (the gridworld default).
+// agentDefaults names the agent's default model in benchModel,
+// agentAveraged the same with averaged weights, and agentGridworld the
+// gridworld default: averaged weights, an expectile value and q as the
+// value plus an advantage.
 const (
-	agentDefaults = "agent"
-	agentAveraged = "agent+average"
+	agentDefaults  = "agent"
+	agentAveraged  = "agent+average"
+	agentGridworld = "agent+gridworld"
 )
 
 // benchModel returns a default model and a batch of B sequences of k+1
@@ -19,12 +22,15 @@ func benchModel(b *testing.B, dynamics string, pixels bool, B int) (*Model, *Bat
 	b.Helper()
 	cfg, _ := Preset("default")
 	cfg.Dynamics = dynamics
-	if dynamics == agentDefaults || dynamics == agentAveraged {
+	if dynamics == agentDefaults || dynamics == agentAveraged || dynamics == agentGridworld {
 		// The agent's defaults: action value, β-NLL, RMS-normalised latents.
 		cfg.Dynamics, cfg.ValueTarget, cfg.BetaNLL, cfg.EmbedNorm = DynamicsGaussian, ValueQ, 1, EmbedNormRMS
 	}
-	if dynamics == agentAveraged {
+	if dynamics == agentAveraged || dynamics == agentGridworld {
 		cfg.AverageTau = 0.9998
+	}
+	if dynamics == agentGridworld {
+		cfg.ValueExpectile, cfg.QHead = 0.7, QHeadAdvantage
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var spec Spec
@@ -63,6 +69,8 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"agent/state/B64", agentDefaults, false, 64},
 		{"agent+average/state/B64", agentAveraged, false, 64},
 		{"agent+average/pixels32/B256", agentAveraged, true, 256},
+		{"agent+gridworld/state/B64", agentGridworld, false, 64},
+		{"agent+gridworld/pixels32/B256", agentGridworld, true, 256},
 		{"gaussian/state/B64", DynamicsGaussian, false, 64},
 		{"gaussian/pixels32/B64", DynamicsGaussian, true, 64},
 	} {
