@@ -255,19 +255,15 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 				vt = m.graphTrunk(b, vz, aj)
 			}
 		}
-		var vj *G.Node
 		if j < m.valueSteps(K) {
-			vj = m.graphValue(b, vz)
-			values = append(values, vj)
+			values = append(values, m.graphValue(b, vz))
 			tg.values = append(tg.values, tap(values[j]))
 		}
 		if p.q.w != nil {
 			q := b.affine(vt, p.q, false)
 			if c.QHead == QHeadAdvantage {
-				if vj == nil {
-					vj = m.graphValue(b, vz)
-				}
-				q = b.add(q, detach(vj, &tg.frozen))
+				// Every step has its value (valueSteps(K) = K).
+				q = b.add(q, detach(values[j], &tg.frozen))
 			}
 			qs = append(qs, q)
 			tg.qs = append(tg.qs, tap(qs[j]))
