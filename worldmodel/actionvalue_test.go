@@ -109,9 +109,11 @@ func TestActionValue(t *testing.T) {
 	})
 
 	for _, form := range []string{QHeadDirect, QHeadAdvantage} {
-		t.Run("training fits the action value/"+form, func(t *testing.T) {
-			fitsActionValue(t, form)
-		})
+		for _, net := range []string{QNetTrunk, QNetOwn} {
+			t.Run("training fits the action value/"+form+"/"+net, func(t *testing.T) {
+				fitsActionValue(t, form, net)
+			})
+		}
 	}
 
 	t.Run("rows sharing a latent", func(t *testing.T) {
@@ -140,6 +142,25 @@ func TestActionValue(t *testing.T) {
 			}
 		}
 		m.cfg.QHead = QHeadDirect
+		own, _ := testModel(t, func(c *Config) { c.ValueTarget, c.QHead, c.QNet = ValueQ, QHeadAdvantage, QNetOwn }, false, 0, rng)
+		b := batch(1, 1)
+		const rows = 12
+		z := make([]float32, rows*d)
+		acts := make([]float32, rows*A)
+		own.Encode(z[:d], b.Obs, 1)
+		for i := range rows {
+			copy(z[i*d:], z[:d])
+			acts[i*A+(i*5)%A] = 1
+		}
+		q := make([]float32, rows)
+		own.ActionValue(q, z, acts, rows)
+		one := make([]float32, 1)
+		for i := range rows {
+			own.ActionValue(one, z[i*d:(i+1)*d], acts[i*A:(i+1)*A], 1)
+			if !near(float64(q[i]), float64(one[0]), 1e-5) {
+				t.Fatalf("own q network: row %d reads %g among %d rows, %g alone", i, q[i], rows, one[0])
+			}
+		}
 	})
 
 	t.Run("save and load keep it", func(t *testing.T) {
@@ -174,12 +195,12 @@ func TestActionValue(t *testing.T) {
 }
 
 // fitsActionValue checks that training fits an action value of the form
-// qHead: with a reward of +1 for action 0 and −1 for action 1, after
+// qHead on the network qNet: with a reward of +1 for action 0 and −1 for action 1, after
 // training q(z_j, a_j) at the replay latents explains most of the
 // variance of its targets r_j + γ(1−d_j)V̄(z̄_{j+1}).
-func fitsActionValue(t *testing.T, qHead string) {
+func fitsActionValue(t *testing.T, qHead, qNet string) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	m, raw := testModel(t, func(c *Config) { c.ValueTarget, c.QHead = ValueQ, qHead }, false, 0, rng)
+	m, raw := testModel(t, func(c *Config) { c.ValueTarget, c.QHead, c.QNet = ValueQ, qHead, qNet }, false, 0, rng)
 	d, A := m.LatentDim(), m.ActionDim()
 	batch := func(B, K int) *Batch {
 		b := raw(B, K)
@@ -278,6 +299,80 @@ func TestQHeadAdvantage(t *testing.T) {
 	}
 	if _, err := m.ReadFrom(&buf); !errors.Is(err, ErrArchitecture) {
 		t.Errorf("reading a direct q's file = %v, want %v", err, ErrArchitecture)
+	}
+}
+
+// TestQNetOwn checks the action value's own network: q reads it and not
+// the predictor's trunk, the trunk's q is another architecture, and the
+// Polyak average follows the network.
+func TestQNetOwn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	mod := func(c *Config) { c.ValueTarget, c.QHead, c.QNet, c.AverageTau = ValueQ, QHeadAdvantage, QNetOwn, 0.5 }
+	m, batch := testModel(t, mod, false, 5, rng)
+	d, A := m.LatentDim(), m.ActionDim()
+	b := batch(6, 1)
+	z := make([]float32, b.B*d)
+	m.Encode(z, b.Obs, b.B)
+	acts := b.Actions[:b.B*A]
+	read := func() []float32 {
+		q := make([]float32, b.B)
+		m.ActionValue(q, z, acts, b.B)
+		return q
+	}
+	q := read()
+	moved := func(w []float32) float64 {
+		for i := range w {
+			w[i] += 0.3
+		}
+		after := read()
+		for i := range w {
+			w[i] -= 0.3
+		}
+		most := 0.0
+		for i := range q {
+			most = math.Max(most, math.Abs(float64(after[i]-q[i])))
+		}
+		return most
+	}
+	if got := moved(m.pred.hidden.w.data); got != 0 {
+		t.Errorf("changing the trunk moved q by %g", got)
+	}
+	if got := moved(m.pred.qHidden.w.data); got < 1e-3 {
+		t.Errorf("changing q's own network moved q by %g", got)
+	}
+	if got := moved(m.pred.q.w.data); got < 1e-3 {
+		t.Errorf("changing q's output layer moved q by %g", got)
+	}
+
+	// The averaged weights follow the network: after training they differ
+	// from their start, and the averaged model reads its own q.
+	avg := m.Averaged()
+	found := false
+	for _, pr := range m.avg.pairs {
+		if pr[1] == m.pred.qHidden.w {
+			found = true
+			if slices.Equal(pr[0].data, pr[1].data) {
+				t.Error("the averaged q network equals the trained one after training with average_tau 0.5")
+			}
+		}
+	}
+	if !found {
+		t.Error("the Polyak average does not follow q's own network")
+	}
+	qa := make([]float32, b.B)
+	avg.ActionValue(qa, z, acts, b.B)
+	if slices.Equal(qa, q) {
+		t.Error("the averaged weights' q equals the trained weights' q")
+	}
+
+	// A model file whose q reads the trunk does not load into this one.
+	trunk, _ := testModel(t, func(c *Config) { c.ValueTarget, c.QHead, c.AverageTau = ValueQ, QHeadAdvantage, 0.5 }, false, 0, rng)
+	var buf bytes.Buffer
+	if _, err := trunk.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ReadFrom(&buf); !errors.Is(err, ErrArchitecture) {
+		t.Errorf("reading a trunk q's file = %v, want %v", err, ErrArchitecture)
 	}
 }
 

@@ -6,13 +6,15 @@ import (
 )
 
 // agentDefaults names the agent's default model in benchModel,
-// agentAveraged the same with averaged weights, and agentGridworld the
-// gridworld default: averaged weights, an expectile value and q as the
-// value plus an advantage.
+// agentAveraged the same with averaged weights, agentGridworld the
+// gridworld default (averaged weights, an expectile value and q as the
+// value plus an advantage), and agentOwnQ that with q's advantage on a
+// network of its own.
 const (
 	agentDefaults  = "agent"
 	agentAveraged  = "agent+average"
 	agentGridworld = "agent+gridworld"
+	agentOwnQ      = "agent+gridworld+own-q"
 )
 
 // benchModel returns a default model and a batch of B sequences of k+1
@@ -22,15 +24,19 @@ func benchModel(b *testing.B, dynamics string, pixels bool, B int) (*Model, *Bat
 	b.Helper()
 	cfg, _ := Preset("default")
 	cfg.Dynamics = dynamics
-	if dynamics == agentDefaults || dynamics == agentAveraged || dynamics == agentGridworld {
+	agent := dynamics == agentDefaults || dynamics == agentAveraged || dynamics == agentGridworld || dynamics == agentOwnQ
+	if agent {
 		// The agent's defaults: action value, β-NLL, RMS-normalised latents.
 		cfg.Dynamics, cfg.ValueTarget, cfg.BetaNLL, cfg.EmbedNorm = DynamicsGaussian, ValueQ, 1, EmbedNormRMS
 	}
-	if dynamics == agentAveraged || dynamics == agentGridworld {
+	if agent && dynamics != agentDefaults {
 		cfg.AverageTau = 0.9998
 	}
-	if dynamics == agentGridworld {
+	if dynamics == agentGridworld || dynamics == agentOwnQ {
 		cfg.ValueExpectile, cfg.QHead = 0.7, QHeadAdvantage
+	}
+	if dynamics == agentOwnQ {
+		cfg.QNet = QNetOwn
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var spec Spec
@@ -71,6 +77,8 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"agent+average/pixels32/B256", agentAveraged, true, 256},
 		{"agent+gridworld/state/B64", agentGridworld, false, 64},
 		{"agent+gridworld/pixels32/B256", agentGridworld, true, 256},
+		{"agent+gridworld+own-q/state/B64", agentOwnQ, false, 64},
+		{"agent+gridworld+own-q/pixels32/B256", agentOwnQ, true, 256},
 		{"gaussian/state/B64", DynamicsGaussian, false, 64},
 		{"gaussian/pixels32/B64", DynamicsGaussian, true, 64},
 	} {

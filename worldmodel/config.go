@@ -105,6 +105,15 @@ const (
 	QHeadAdvantage = "advantage"
 )
 
+// Networks of the action value of value_target q.
+const (
+	// QNetTrunk reads q (or its advantage) linearly off the predictor's
+	// trunk.
+	QNetTrunk = "trunk"
+	// QNetOwn gives q (or its advantage) a network of its own on (z, a).
+	QNetOwn = "own"
+)
+
 // ErrConfig reports a configuration or spec that cannot be used.
 var ErrConfig = errors.New("worldmodel: bad config")
 
@@ -272,6 +281,16 @@ type Config struct {
 	// return, so the policy goes on not taking it. In the advantage form
 	// its q rises with the value of its state.
 	QHead string `json:"q_head"`
+	// QNet, with value_target q, is the network of the action value (of
+	// its advantage under q_head advantage): "trunk" (default: a linear
+	// head on the predictor's trunk, whose features the prediction loss
+	// shapes) or "own" (a network of its own on (z, a), with the trunk's
+	// shape: relu(relu(z·W_z + a·W_a + b₁)·W₂ + b₂)·W₃ + b₃, trained by
+	// the action value's loss alone). On the trunk the action value's
+	// loss, a thousandth of the prediction loss, hardly moves the shared
+	// features, and q is what a linear read of the dynamics' features
+	// can say, where a gridworld's actions differ by a thousandth.
+	QNet string `json:"q_net"`
 	// ValueLatents is where the value and the action value train:
 	// "imagined" (default: on the predictor's rollout ẑ_j, as the reward
 	// and continuation heads) or "real" (on the online latents of the
@@ -369,6 +388,7 @@ func (c Config) WithDefaults() Config {
 	str(&c.ValueTarget, ValueLambda)
 	str(&c.ValueGreedy, ValueGreedyMax)
 	str(&c.QHead, QHeadDirect)
+	str(&c.QNet, QNetTrunk)
 	num(&c.NStep, 3)
 	flt(&c.Lambda, 0.95)
 	num(&c.ValueHorizon, 5)
@@ -439,6 +459,12 @@ func (c Config) Validate() error {
 	}
 	if c.QHead == QHeadAdvantage && c.ValueTarget != ValueQ {
 		return fmt.Errorf("%w: q_head %q needs value_target %q, not %q (allowed otherwise: %q)", ErrConfig, c.QHead, ValueQ, c.ValueTarget, QHeadDirect)
+	}
+	if err := oneOf("q_net", c.QNet, QNetTrunk, QNetOwn); err != nil {
+		return err
+	}
+	if c.QNet == QNetOwn && c.ValueTarget != ValueQ {
+		return fmt.Errorf("%w: q_net %q needs value_target %q, not %q (allowed otherwise: %q)", ErrConfig, c.QNet, ValueQ, c.ValueTarget, QNetTrunk)
 	}
 	if e := c.ValueExpectile; e != 0 && e != -1 {
 		if !finite(e) || e < 0.5 || e >= 1 {

@@ -43,8 +43,10 @@
 // value regresses on imagined TD(λ) returns, n-step returns from replay, or
 // the greedy maximum of the action value, which regresses one-step replay
 // returns (as a head of its own, or with QHead "advantage" as the value,
-// held fixed, plus an advantage head); all are computed outside the graph
-// by the inference path and bootstrapped from V̄. A batch may carry exploration bonuses, added to the
+// held fixed, plus an advantage head; the head reads the predictor's trunk,
+// or with QNet "own" a network of its own on (z, a)); all targets are
+// computed outside the graph by the inference path and bootstrapped from
+// V̄. A batch may carry exploration bonuses, added to the
 // rewards of the replay returns only. A probe decoder latent → frame
 // is trained on detached latents, for pictures only.
 //

@@ -42,6 +42,10 @@ func TestGradient(t *testing.T) {
 			c.ValueLatents, c.ValueTarget, c.ValueExpectile, c.QHead = ValueLatentsReal, ValueQ, 0.8, QHeadAdvantage
 		}, false, 2e-2},
 		{"advantage-q-imagined", func(c *Config) { c.ValueTarget, c.QHead = ValueQ, QHeadAdvantage }, false, 2e-2},
+		{"own-q-advantage", func(c *Config) {
+			c.ValueLatents, c.ValueTarget, c.ValueExpectile, c.QHead, c.QNet = ValueLatentsReal, ValueQ, 0.8, QHeadAdvantage, QNetOwn
+		}, false, 2e-2},
+		{"own-q-direct-imagined", func(c *Config) { c.ValueTarget, c.QNet = ValueQ, QNetOwn }, false, 2e-2},
 		{"symlog-values-nstep", func(c *Config) { c.ValueTransform = ValueTransformSymlog; c.ValueTarget = ValueNStep }, false, 2e-2},
 		{"rms-embedding-pixels-deterministic", func(c *Config) {
 			c.EmbedNorm = EmbedNormRMS

@@ -251,9 +251,12 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		vz, vt := zhat, t
 		if j > 0 && c.ValueLatents == ValueLatentsReal {
 			vz = b.rows(z, j*B, (j+1)*B)
-			if p.q.w != nil {
+			if p.q.w != nil && !p.ownQ() {
 				vt = m.graphTrunk(b, vz, aj)
 			}
+		}
+		if p.ownQ() {
+			vt = m.graphQTrunk(b, vz, aj)
 		}
 		if j < m.valueSteps(K) {
 			values = append(values, m.graphValue(b, vz))
@@ -387,6 +390,14 @@ func (m *Model) graphTrunk(b graphBuilder, z, a *G.Node) *G.Node {
 	p := m.pred
 	t1 := dense(b.pool, []*G.Node{z, p.inZ.w.node, a, p.inA.w.node}, p.inZ.b.node, nil, true)
 	return b.affine(t1, p.hidden, true)
+}
+
+// graphQTrunk is the hidden layers of the action value's own network on
+// (z, a) (QNet "own").
+func (m *Model) graphQTrunk(b graphBuilder, z, a *G.Node) *G.Node {
+	p := m.pred
+	t1 := dense(b.pool, []*G.Node{z, p.qInZ.w.node, a, p.qInA.w.node}, p.qInZ.b.node, nil, true)
+	return b.affine(t1, p.qHidden, true)
 }
 
 // graphLogVar is the effective log-variance log(exp(softBound(raw)) +

@@ -304,10 +304,17 @@ func (m *Model) trunk(z, a []float32, rows int) []float32 {
 // layer into t1 and its output into t2.
 func (m *Model) trunkInto(t1, t2, z, a []float32, rows int) {
 	p := m.pred
-	affine(t1, z, rows, p.inZ)
-	affineAdd(t1, a, rows, p.inA)
+	hiddenInto(t1, t2, z, a, rows, p.inZ, p.inA, p.hidden)
+}
+
+// hiddenInto writes relu(relu(z·W_z + a·W_a + b₁)·W₂ + b₂), the hidden
+// layers of a network on (z, a), with its first layer into t1 and its
+// output into t2.
+func hiddenInto(t1, t2, z, a []float32, rows int, inZ, inA, hidden linear) {
+	affine(t1, z, rows, inZ)
+	affineAdd(t1, a, rows, inA)
 	relu(t1)
-	affine(t2, t1, rows, p.hidden)
+	affine(t2, t1, rows, hidden)
 	relu(t2)
 }
 

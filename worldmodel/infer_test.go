@@ -77,6 +77,10 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"mixture pixels", func(c *Config) { c.Dynamics = DynamicsMixture; c.Components = 5 }, true},
 		{"pixel encoder hidden layer", func(c *Config) { c.EncoderHidden = 24; c.ValueTarget = ValueQ }, true},
 		{"advantage q", func(c *Config) { c.ValueLatents, c.ValueTarget, c.QHead = ValueLatentsReal, ValueQ, QHeadAdvantage }, false},
+		{"own q network", func(c *Config) {
+			c.ValueLatents, c.ValueTarget, c.QHead, c.QNet = ValueLatentsReal, ValueQ, QHeadAdvantage, QNetOwn
+		}, false},
+		{"own q network, pixels, direct", func(c *Config) { c.ValueTarget, c.QNet = ValueQ, QNetOwn }, true},
 		{"advantage q, imagined latents, symlog", func(c *Config) {
 			c.ValueTransform, c.ValueTarget, c.QHead = ValueTransformSymlog, ValueQ, QHeadAdvantage
 		}, false},

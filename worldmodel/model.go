@@ -57,7 +57,13 @@ type predictor struct {
 	logits           linear
 	reward, cont     linear
 	q                linear // action value (ValueQ only)
+	// The action value's own network (QNet "own"): q reads
+	// relu(relu(z·W_z + a·W_a + b₁)·W₂ + b₂) instead of the trunk.
+	qInZ, qInA, qHidden linear
 }
+
+// ownQ reports whether the action value has a network of its own.
+func (p predictor) ownQ() bool { return p.qInZ.w != nil }
 
 // valueNet is V(z) = relu(relu(z·W₁ + b₁)·W₂ + b₂)·W₃ + b₃.
 type valueNet struct {
@@ -193,6 +199,11 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 		}
 		if cfg.ValueTarget == ValueQ {
 			p.q = lin(prefix+".q", h, 1, true, trained)
+			if cfg.QNet == QNetOwn {
+				p.qInZ = lin(prefix+".q_in_z", d, h, true, trained)
+				p.qInA = lin(prefix+".q_in_a", a, h, false, trained)
+				p.qHidden = lin(prefix+".q_hidden", h, h, true, trained)
+			}
 		}
 		return p
 	}
@@ -303,7 +314,7 @@ func (m *Model) init(rng *rand.Rand) {
 	}
 	uniform(m.enc.second, 1)
 	p := m.pred
-	for _, l := range []linear{p.inZ, p.inA, p.hidden, p.mu, p.logVar} {
+	for _, l := range []linear{p.inZ, p.inA, p.hidden, p.mu, p.logVar, p.qInZ, p.qInA, p.qHidden} {
 		uniform(l, 1)
 	}
 	uniform(p.u, 0.1)

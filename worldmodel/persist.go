@@ -186,13 +186,14 @@ type architecture struct {
 	ActionValue                              bool // the q head (value_target q)
 	Averaged                                 bool // the Polyak average (average_tau)
 	Advantage                                bool // q = V + A (q_head advantage)
+	OwnQ                                     bool // q's own network (q_net own)
 	Spec                                     Spec
 }
 
 func (m *Model) architecture() architecture {
 	c := m.cfg
 	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden,
-		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), c.QHead == QHeadAdvantage, m.spec}
+		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), c.QHead == QHeadAdvantage, c.QNet == QNetOwn, m.spec}
 }
 
 // reader reads little-endian values from a byte slice; after the first

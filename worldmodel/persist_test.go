@@ -39,6 +39,7 @@ func TestSaveLoad(t *testing.T) {
 		{false, func(c *Config) { c.Dynamics, c.Components, c.FeedSamples = DynamicsMixture, 4, true }},
 		{false, func(c *Config) { c.ValueTarget, c.AverageTau = ValueQ, 0.9 }},
 		{false, func(c *Config) { c.ValueTarget, c.QHead = ValueQ, QHeadAdvantage }},
+		{false, func(c *Config) { c.ValueTarget, c.QHead, c.QNet, c.AverageTau = ValueQ, QHeadAdvantage, QNetOwn, 0.9 }},
 	}
 	for _, tc := range cases {
 		pixels := tc.pixels
