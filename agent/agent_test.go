@@ -376,6 +376,7 @@ func TestGridworldDefaults(t *testing.T) {
 		"planner.discount": func(c *Config) *float64 { return &c.Planner.Discount },
 		"explore_discount": func(c *Config) *float64 { return &c.ExploreDiscount },
 		"average_tau":      func(c *Config) *float64 { return &c.Model.AverageTau },
+		"value_weight":     func(c *Config) *float64 { return &c.Model.ValueWeight },
 	}
 	for _, c := range []struct {
 		key, env  string
@@ -406,6 +407,12 @@ func TestGridworldDefaults(t *testing.T) {
 		{"average_tau", "gridworld/frozenlake-8x8", -1, -1, false},
 		{"average_tau", "gridworld/frozenlake-8x8", 0.999, 0.999, false},
 		{"average_tau", "physics/cartpole", 0, 0, false},
+		{"value_weight", "gridworld/frozenlake-8x8", 0, 50, false},
+		{"value_weight", "gridworld/frozenlake-4x4", 0, 1, false},
+		{"value_weight", "gridworld", 0, 1, false},
+		{"value_weight", "gridworld/frozenlake-8x8", 2, 2, false},
+		{"value_weight", "gridworld/frozenlake-4x4", 0, 1, true},
+		{"value_weight", "physics/cartpole", 0, 1, false},
 	} {
 		cfg, err := Preset("default")
 		if err != nil {
