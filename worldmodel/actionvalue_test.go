@@ -120,8 +120,9 @@ func TestActionValue(t *testing.T) {
 		// A planner's first step asks for many rows of one latent and a
 		// few actions, which ActionValue computes once per action: each
 		// row must read as it does alone.
-		for _, form := range []string{QHeadDirect, QHeadAdvantage} {
-			m.cfg.QHead = form // the same weights in either form
+		// Rows read as they do alone, in either form of the same weights
+		// and with q's own network.
+		check := func(name string, m *Model) {
 			b := batch(1, 1)
 			const rows = 32
 			z := make([]float32, rows*d)
@@ -137,30 +138,17 @@ func TestActionValue(t *testing.T) {
 			for i := range rows {
 				m.ActionValue(one, z[i*d:(i+1)*d], acts[i*A:(i+1)*A], 1)
 				if !near(float64(q[i]), float64(one[0]), 1e-5) {
-					t.Fatalf("%s: row %d reads %g among %d rows, %g alone", form, i, q[i], rows, one[0])
+					t.Fatalf("%s: row %d reads %g among %d rows, %g alone", name, i, q[i], rows, one[0])
 				}
 			}
 		}
+		for _, form := range []string{QHeadDirect, QHeadAdvantage} {
+			m.cfg.QHead = form
+			check(form, m)
+		}
 		m.cfg.QHead = QHeadDirect
 		own, _ := testModel(t, func(c *Config) { c.ValueTarget, c.QHead, c.QNet = ValueQ, QHeadAdvantage, QNetOwn }, false, 0, rng)
-		b := batch(1, 1)
-		const rows = 12
-		z := make([]float32, rows*d)
-		acts := make([]float32, rows*A)
-		own.Encode(z[:d], b.Obs, 1)
-		for i := range rows {
-			copy(z[i*d:], z[:d])
-			acts[i*A+(i*5)%A] = 1
-		}
-		q := make([]float32, rows)
-		own.ActionValue(q, z, acts, rows)
-		one := make([]float32, 1)
-		for i := range rows {
-			own.ActionValue(one, z[i*d:(i+1)*d], acts[i*A:(i+1)*A], 1)
-			if !near(float64(q[i]), float64(one[0]), 1e-5) {
-				t.Fatalf("own q network: row %d reads %g among %d rows, %g alone", i, q[i], rows, one[0])
-			}
-		}
+		check("own q network", own)
 	})
 
 	t.Run("save and load keep it", func(t *testing.T) {
