@@ -249,14 +249,15 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		// (ValueLatents "real"): from step 1 on the online latents of the
 		// batch's frames with a trunk of their own.
 		vz, vt := zhat, t
-		if j > 0 && c.ValueLatents == ValueLatentsReal {
+		realLatents := j > 0 && c.ValueLatents == ValueLatentsReal
+		if realLatents {
 			vz = b.rows(z, j*B, (j+1)*B)
-			if p.q.w != nil && !p.ownQ() {
-				vt = m.graphTrunk(b, vz, aj)
-			}
 		}
-		if p.ownQ() {
-			vt = m.graphQTrunk(b, vz, aj)
+		if p.q.w != nil && (realLatents || p.ownQ()) {
+			// q's head reads its hidden layers on vz: the trunk's again
+			// on the real latents, or its own network's.
+			inZ, inA, hid := p.qLayers()
+			vt = graphHidden(b, vz, aj, inZ, inA, hid)
 		}
 		if j < m.valueSteps(K) {
 			values = append(values, m.graphValue(b, vz))
@@ -388,16 +389,14 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 // inference path's trunk computes it.
 func (m *Model) graphTrunk(b graphBuilder, z, a *G.Node) *G.Node {
 	p := m.pred
-	t1 := dense(b.pool, []*G.Node{z, p.inZ.w.node, a, p.inA.w.node}, p.inZ.b.node, nil, true)
-	return b.affine(t1, p.hidden, true)
+	return graphHidden(b, z, a, p.inZ, p.inA, p.hidden)
 }
 
-// graphQTrunk is the hidden layers of the action value's own network on
-// (z, a) (QNet "own").
-func (m *Model) graphQTrunk(b graphBuilder, z, a *G.Node) *G.Node {
-	p := m.pred
-	t1 := dense(b.pool, []*G.Node{z, p.qInZ.w.node, a, p.qInA.w.node}, p.qInZ.b.node, nil, true)
-	return b.affine(t1, p.qHidden, true)
+// graphHidden is relu(relu(z·W_z + a·W_a + b₁)·W₂ + b₂), the hidden
+// layers of a network on (z, a), as hiddenInto computes them.
+func graphHidden(b graphBuilder, z, a *G.Node, inZ, inA, hidden linear) *G.Node {
+	t1 := dense(b.pool, []*G.Node{z, inZ.w.node, a, inA.w.node}, inZ.b.node, nil, true)
+	return b.affine(t1, hidden, true)
 }
 
 // graphLogVar is the effective log-variance log(exp(softBound(raw)) +

@@ -65,6 +65,15 @@ type predictor struct {
 // ownQ reports whether the action value has a network of its own.
 func (p predictor) ownQ() bool { return p.qInZ.w != nil }
 
+// qLayers are the hidden layers that the action value's head reads: its
+// own network's, or the trunk's.
+func (p predictor) qLayers() (inZ, inA, hidden linear) {
+	if p.ownQ() {
+		return p.qInZ, p.qInA, p.qHidden
+	}
+	return p.inZ, p.inA, p.hidden
+}
+
 // valueNet is V(z) = relu(relu(z·W₁ + b₁)·W₂ + b₂)·W₃ + b₃.
 type valueNet struct {
 	l1, l2, out linear

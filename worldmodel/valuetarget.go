@@ -309,12 +309,8 @@ func (j *actionValueJob) run(lo, hi int) {
 	m, n := j.m, hi-lo
 	d, A, hidden := m.cfg.LatentDim, m.spec.ActionDim, m.cfg.Hidden
 	t2 := m.buf.t2[lo*hidden : hi*hidden]
-	t1, z, a := m.buf.t1[lo*hidden:hi*hidden], j.z[lo*d:hi*d], j.a[lo*A:hi*A]
-	if p := m.pred; p.ownQ() {
-		hiddenInto(t1, t2, z, a, n, p.qInZ, p.qInA, p.qHidden)
-	} else {
-		m.trunkInto(t1, t2, z, a, n)
-	}
+	inZ, inA, hid := m.pred.qLayers()
+	hiddenInto(m.buf.t1[lo*hidden:hi*hidden], t2, j.z[lo*d:hi*d], j.a[lo*A:hi*A], n, inZ, inA, hid)
 	affine(j.dst[lo:hi], t2, n, m.pred.q)
 	if m.cfg.QHead == QHeadAdvantage {
 		// q = A + V, in the value space in which both heads train.
