@@ -26,6 +26,7 @@ latent, and a planner samples many imagined futures from it to choose actions.`,
 		newCompareCmd(nil),
 		newImagineCmd(nil),
 		newBenchCmd(nil),
+		newConfigCmd(nil),
 	)
 	return root
 }

@@ -62,22 +62,28 @@ again with --resume --run-dir DIR to continue.`,
 		},
 	}
 	f := cmd.Flags()
+	addConfigFlags(f, opts)
+	f.StringVar(&opts.runDir, "run-dir", "", "run directory (default: a new one under runs/)")
+	f.BoolVar(&opts.resume, "resume", false, "continue the run in --run-dir from its latest checkpoint")
+	return cmd
+}
+
+// addConfigFlags adds the flags that resolveTrainConfig reads, which
+// `dream train` and `dream config` share.
+func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.StringVar(&opts.env, "env", "", "environment (see `dream envs`; default gridworld/frozenlake-4x4)")
 	f.StringVar(&opts.mapFile, "map", "", "map file, with --env gridworld")
 	f.StringVar(&opts.obs, "obs", "", "observations: pixels (default) or state")
 	f.StringVar(&opts.dynamics, "dynamics", "", "latent dynamics: gaussian (default), deterministic or mixture")
 	f.IntVar(&opts.steps, "steps", 0, "total environment steps (default: the environment's budget)")
 	f.Uint64Var(&opts.seed, "seed", 0, "seed of every random stream of the run")
-	f.StringVar(&opts.runDir, "run-dir", "", "run directory (default: a new one under runs/)")
 	f.StringVar(&opts.preset, "preset", "default", "preset: default or debug (tiny, seconds)")
 	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON); flags override it")
-	f.BoolVar(&opts.resume, "resume", false, "continue the run in --run-dir from its latest checkpoint")
 	f.StringVar(&opts.planner, "planner", "", "planner: cem (default) or mppi")
 	f.IntVar(&opts.samples, "samples", 0, "futures sampled per candidate (K)")
 	f.IntVar(&opts.horizon, "horizon", 0, "planning horizon (H)")
 	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
 	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default) or mean")
-	return cmd
 }
 
 // resolveTrainConfig builds a run config from the preset, the config file

@@ -1,0 +1,22 @@
+package planner
+
+// KeyDocs returns a one-line description of every key of Config, by its
+// JSON (and YAML) name: what the setting does and the values it allows.
+// `dream config` and the configuration reference print them.
+func KeyDocs() map[string]string {
+	return map[string]string{
+		"method":      "planning algorithm: cem (refit to the elites) or mppi (weight every candidate by exp(score/temperature))",
+		"horizon":     "imagined steps H of a plan; 1 acts on the action value at the observed latent alone; 1 or more",
+		"candidates":  "action sequences N scored per iteration; 1 or more",
+		"samples":     "futures K sampled per candidate; 1 plans on the predicted mean; 1 or more",
+		"iterations":  "refits of the sampling distribution per decision; 1 or more",
+		"elites":      "best candidates CEM refits to; 1 to candidates (0: a tenth of them)",
+		"discount":    "discount γ of a plan's imagined rewards; 0 < γ ≤ 1",
+		"temperature": "MPPI's temperature, in units of score; > 0",
+		"init_std":    "first spread of continuous actions, as a fraction of each dimension's half range; > 0",
+		"min_std":     "smallest spread of continuous actions, as a fraction of the half range; 0 < min_std ≤ init_std",
+		"momentum":    "share m of the previous distribution kept at each refit; 0 ≤ m < 1",
+		"smoothing":   "share ε of the uniform distribution mixed into each discrete action's refitted categorical; 0 < ε < 1",
+		"risk":        "how a candidate's K sampled scores are aggregated: mean, cvar:α (mean of the worst α, 0 < α ≤ 1) or quantile:q (0 ≤ q ≤ 1)",
+	}
+}
