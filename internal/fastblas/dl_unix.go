@@ -34,5 +34,10 @@ func open(name string) (*Library, error) {
 		purego.RegisterFunc(&config, addr)
 		lib.version = strings.TrimSpace(config())
 	}
+	if addr, err := purego.Dlsym(h, "openblas_get_corename"); err == nil {
+		var corename func() string
+		purego.RegisterFunc(&corename, addr)
+		lib.coreType = strings.TrimSpace(corename())
+	}
 	return lib, nil
 }

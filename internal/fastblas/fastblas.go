@@ -11,6 +11,10 @@
 // OPENBLAS_NUM_THREADS says otherwise: the products of a small world
 // model are too small for OpenBLAS's thread pool, whose spinning workers
 // compete with the program's own goroutines on a machine of a few cores.
+// Unless OPENBLAS_CORETYPE is set, it also names the kernels OpenBLAS
+// uses on a CPU with AVX2 (ChooseCoreType), so that OpenBLAS does not
+// fall back to its slowest x86-64 kernels on a CPU it does not know, and
+// records which it runs and why (Library.CoreType).
 //
 // Implementation embeds gonum's pure-Go implementation and replaces its
 // general matrix products Sgemm, Dgemm and matrix–vector products Sgemv,
@@ -45,6 +49,7 @@ func DefaultLibraries() []string {
 type Library struct {
 	path                       string
 	version                    string
+	coreType, coreHow          string // see CoreType
 	sgemm, dgemm, sgemv, dgemv uintptr
 	setThreads                 uintptr // openblas_set_num_threads, 0 when absent
 }
@@ -54,23 +59,48 @@ type Library struct {
 // set, it loads OpenBLAS with that variable set to 1 (and unsets it
 // again): OpenBLAS starts a worker thread per core when it is loaded, and
 // idle workers that spin take a core from the program's goroutines, even
-// after openblas_set_num_threads(1), which it also calls. The error wraps
-// ErrNotFound and says why each candidate failed.
+// after openblas_set_num_threads(1), which it also calls. In the same way
+// it sets OPENBLAS_CORETYPE, while loading, to the core type
+// ChooseCoreType picks for this CPU (an empty value counts as unset and
+// is restored afterwards). The error wraps ErrNotFound and says why each
+// candidate failed.
+//
+// Both variables only matter to the first load of OpenBLAS in the
+// process: a library already loaded, by an earlier Load or linked into
+// the program, keeps its settings (CoreType then says what it runs).
 func Load() (*Library, error) {
-	_, userSet := os.LookupEnv(numThreadsVar)
-	if !userSet {
+	_, threadsSet := os.LookupEnv(numThreadsVar)
+	if !threadsSet {
 		if err := os.Setenv(numThreadsVar, "1"); err == nil {
 			defer os.Unsetenv(numThreadsVar)
+		}
+	}
+	userCore, userCoreSet := os.LookupEnv(coreTypeVar)
+	core, why := ChooseCoreType(HostCPU(), userCore, userCoreSet)
+	if core != "" {
+		if err := os.Setenv(coreTypeVar, core); err == nil {
+			defer restoreEnv(coreTypeVar, userCore, userCoreSet)
 		}
 	}
 	lib, err := LoadFrom(DefaultLibraries()...)
 	if err != nil {
 		return nil, err
 	}
-	if !userSet {
+	lib.coreHow = describeCore(lib.coreType, core, why, userCore, userCoreSet)
+	if !threadsSet {
 		lib.SetThreads(1)
 	}
 	return lib, nil
+}
+
+// restoreEnv sets the environment variable name back to value, or unsets
+// it when it was not set.
+func restoreEnv(name, value string, set bool) {
+	if set {
+		os.Setenv(name, value)
+		return
+	}
+	os.Unsetenv(name)
 }
 
 // numThreadsVar is the environment variable OpenBLAS reads its thread
@@ -80,12 +110,14 @@ const numThreadsVar = "OPENBLAS_NUM_THREADS"
 // LoadFrom opens the first of the named shared libraries (names as
 // dlopen takes them: a file name searched on the library path, or a
 // path) that loads and has the four routines. It changes no thread
-// setting.
+// setting and no core type.
 func LoadFrom(names ...string) (*Library, error) {
 	var why []string
 	for _, name := range names {
 		lib, err := open(name)
 		if err == nil {
+			userCore, userCoreSet := os.LookupEnv(coreTypeVar)
+			lib.coreHow = describeCore(lib.coreType, "", "", userCore, userCoreSet)
 			return lib, nil
 		}
 		why = append(why, fmt.Sprintf("%s: %v", name, err))
@@ -101,6 +133,21 @@ func (l *Library) Name() string {
 	}
 	return l.path
 }
+
+// CoreType returns the core type whose kernels an OpenBLAS library runs,
+// as its openblas_get_corename reports it ("Haswell", "Zen",
+// "SkylakeX", ...), and how it came to be chosen:
+//
+//	chosen by dream (AVX2 and FMA)   Load set OPENBLAS_CORETYPE (ChooseCoreType)
+//	set by OPENBLAS_CORETYPE         the user's setting
+//	detected by OpenBLAS (...)       OpenBLAS's own detection, with the reason
+//	                                 dream left it alone or the setting it did not apply
+//
+// A setting counts only when the library reports the core type it
+// names: a library built for one CPU ignores the variable. Both are
+// empty for a library that does not report its core type (a BLAS other
+// than OpenBLAS).
+func (l *Library) CoreType() (name, how string) { return l.coreType, l.coreHow }
 
 // SetThreads sets the number of threads of an OpenBLAS library (n ≥ 1);
 // other libraries ignore it.

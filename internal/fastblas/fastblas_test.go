@@ -48,11 +48,14 @@ func threads(t *testing.T) int {
 }
 
 // Loading OpenBLAS starts no worker threads, and leaves the environment
-// as it was. It is the first test of the package, so that it sees the
-// library loaded for the first time.
+// as it was. It is the first test of the package that loads the
+// library (coretype_test.go's tests load it only in child processes), so
+// that it sees the library loaded for the first time.
 func TestLoadStartsNoThreads(t *testing.T) {
-	if _, set := os.LookupEnv(numThreadsVar); set {
-		t.Fatalf("%s is set in the test's environment; unset it to run this test", numThreadsVar)
+	for _, name := range []string{numThreadsVar, coreTypeVar} {
+		if _, set := os.LookupEnv(name); set {
+			t.Fatalf("%s is set in the test's environment; unset it to run this test", name)
+		}
 	}
 	// The Go runtime may start a thread of its own while the loader's C
 	// calls block (it hands the processor to another thread); those are
@@ -66,8 +69,41 @@ func TestLoadStartsNoThreads(t *testing.T) {
 	if after, osAfter := foreign(); after > before {
 		t.Errorf("%d threads not started by Go after loading, %d before (%d and %d threads in all)", after, before, osAfter, osBefore)
 	}
-	if v, set := os.LookupEnv(numThreadsVar); set {
-		t.Errorf("%s=%q left in the environment", numThreadsVar, v)
+	for _, name := range []string{numThreadsVar, coreTypeVar} {
+		if v, set := os.LookupEnv(name); set {
+			t.Errorf("%s=%q left in the environment", name, v)
+		}
+	}
+}
+
+// The loaded library reports the core type Load chose for this CPU.
+func TestCoreType(t *testing.T) {
+	if v, set := os.LookupEnv(coreTypeVar); set {
+		t.Skipf("%s=%q is set in the test's environment", coreTypeVar, v)
+	}
+	name, how := mustLoad(t).CoreType()
+	if name == "" {
+		t.Skip("the library does not report its core type (not OpenBLAS)")
+	}
+	t.Logf("core type %s, %s", name, how)
+	want, why := ChooseCoreType(HostCPU(), "", false)
+	switch {
+	case want != "" && (!strings.EqualFold(name, want) || how != "chosen by dream ("+why+")"):
+		t.Errorf("core type %s, %s; want %s, chosen by dream (%s)", name, how, want, why)
+	case want == "" && !strings.HasPrefix(how, "detected by OpenBLAS"):
+		t.Errorf("core type %s, %s; want it detected by OpenBLAS (%s)", name, how, why)
+	}
+}
+
+// An empty OPENBLAS_CORETYPE counts as unset, and Load leaves it empty.
+func TestLoadRestoresEmptyCoreType(t *testing.T) {
+	t.Setenv(coreTypeVar, "")
+	name, how := mustLoad(t).CoreType()
+	if v, set := os.LookupEnv(coreTypeVar); !set || v != "" {
+		t.Errorf("%s=%q (set %v) after Load, want it set and empty", coreTypeVar, v, set)
+	}
+	if want, why := ChooseCoreType(HostCPU(), "", true); want != "" && how != "chosen by dream ("+why+")" {
+		t.Errorf("core type %s, %s; want %s, chosen by dream (%s)", name, how, want, why)
 	}
 }
 
@@ -132,8 +168,12 @@ func operands[T float32 | float64](rng *rand.Rand, c gemmCase) (a []T, lda int, 
 	return randSlice[T](rng, aRows*lda), lda, randSlice[T](rng, bRows*ldb), ldb, randSlice[T](rng, c.m*ldc), ldc
 }
 
-func TestSgemmMatchesGonum(t *testing.T) {
-	impl := mustLoad(t).Implementation()
+func TestSgemmMatchesGonum(t *testing.T) { testSgemm(t, mustLoad(t).Implementation()) }
+
+func TestDgemmMatchesGonum(t *testing.T) { testDgemm(t, mustLoad(t).Implementation()) }
+
+// testSgemm compares impl's Sgemm with gonum's on gemmCases.
+func testSgemm(t *testing.T, impl Implementation) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const tol = 1e-5
 	for _, c := range gemmCases() {
@@ -149,8 +189,8 @@ func TestSgemmMatchesGonum(t *testing.T) {
 	}
 }
 
-func TestDgemmMatchesGonum(t *testing.T) {
-	impl := mustLoad(t).Implementation()
+// testDgemm compares impl's Dgemm with gonum's on gemmCases.
+func testDgemm(t *testing.T, impl Implementation) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const tol = 1e-12
 	for _, c := range gemmCases() {
