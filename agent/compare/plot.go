@@ -9,17 +9,15 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/dreamrl/dream/internal/chart"
 )
 
 // Size of curves.png.
 const (
 	plotWidth  = 7 * vg.Inch
 	plotHeight = 4.5 * vg.Inch
-	// bandAlpha is the opacity of a confidence band.
-	bandAlpha = 0x48
 )
 
 // PlotCurves draws the mean evaluation return of every dynamics against
@@ -41,7 +39,6 @@ func PlotCurves(w io.Writer, s *Summary) error {
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	for i, d := range s.Dynamics {
-		c := color.NRGBAModel.Convert(plotutil.Color(i)).(color.NRGBA)
 		mean := make(plotter.XYs, 0, len(d.Curve))
 		var upper, lower plotter.XYs
 		for _, cp := range d.Curve {
@@ -52,30 +49,13 @@ func PlotCurves(w io.Writer, s *Summary) error {
 				lower = append(lower, plotter.XY{X: x, Y: cp.Return.Lo})
 			}
 		}
-		if len(upper) >= 2 {
-			ring := append(plotter.XYs{}, upper...)
-			for k := len(lower) - 1; k >= 0; k-- {
-				ring = append(ring, lower[k])
-			}
-			band, err := plotter.NewPolygon(ring)
-			if err != nil {
-				return fmt.Errorf("compare: plot %s band: %w", d.Name, err)
-			}
-			band.Color = color.NRGBA{R: c.R, G: c.G, B: c.B, A: bandAlpha}
-			band.LineStyle.Width = 0
-			p.Add(band)
+		if err := chart.AddBand(p, upper, lower, chart.Color(i)); err != nil {
+			return fmt.Errorf("compare: plot %s: %w", d.Name, err)
 		}
-		line, points, err := plotter.NewLinePoints(mean)
+		line, points, err := chart.AddCurve(p, mean, i)
 		if err != nil {
 			return fmt.Errorf("compare: plot %s: %w", d.Name, err)
 		}
-		line.Color = c
-		line.Width = vg.Points(2)
-		line.Dashes = plotutil.Dashes(i)
-		points.Color = c
-		points.Shape = draw.CircleGlyph{}
-		points.Radius = vg.Points(2.5)
-		p.Add(line, points)
 		p.Legend.Add(fmt.Sprintf("%s (%d seeds)", d.Name, len(d.Seeds)), line, points)
 	}
 	if th := float64(s.Threshold); !math.IsNaN(th) && len(s.Dynamics) > 0 && len(s.Dynamics[0].Curve) > 0 {

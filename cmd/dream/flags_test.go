@@ -28,6 +28,7 @@ func TestEveryCommandBadFlags(t *testing.T) {
 	file := filepath.Join(tmp, "file")
 	os.WriteFile(file, nil, 0o644)
 	gif := filepath.Join(tmp, "out.gif")
+	pngOut := filepath.Join(tmp, "out.png")
 	out := filepath.Join(tmp, "out")
 	const envList = "gridworld/frozenlake-4x4, gridworld/frozenlake-8x8"
 	const risks = "mean, cvar:α with 0 < α ≤ 1"
@@ -98,6 +99,16 @@ func TestEveryCommandBadFlags(t *testing.T) {
 		{"bench negative time", []string{"bench", "--time", "-1s"}, "--time -1s", "a positive duration"},
 		{"bench time not a duration", []string{"bench", "--time", "long"}, `--time "long"`, "a duration"},
 		{"bench negative steps", []string{"bench", "--e2e-steps", "-5"}, "--e2e-steps -5", "a positive number"},
+
+		{"plot no run dir", []string{"plot", "--out", pngOut}, "--run-dir", "allowed: the directory of a run"},
+		{"plot missing run dir", []string{"plot", "--run-dir", missing, "--out", pngOut}, "--run-dir", "allowed: the directory of a run"},
+		{"plot run dir is a file", []string{"plot", "--run-dir", file, "--out", pngOut}, "--run-dir", "allowed: the directory of a run"},
+		{"plot run without rows", []string{"plot", "--run-dir", fresh, "--out", pngOut}, "--run-dir " + fresh, "allowed: a run that has trained"},
+		{"plot no out", []string{"plot", "--run-dir", fresh}, "--out", "allowed: a file name ending in .png"},
+		{"plot out not png", []string{"plot", "--run-dir", fresh, "--out", out}, "--out " + out, "allowed: a file name ending in .png"},
+		{"plot out under a file", []string{"plot", "--run-dir", fresh, "--out", filepath.Join(file, "x.png")}, "is not a directory", "allowed: a file in an existing directory"},
+		{"plot narrow", []string{"plot", "--run-dir", fresh, "--out", pngOut, "--width", "10"}, "--width 10", "200 to 8000"},
+		{"plot height not a number", []string{"plot", "--run-dir", fresh, "--out", pngOut, "--height", "tall"}, `--height "tall"`, "an integer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +125,7 @@ func TestEveryCommandBadFlags(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range []string{out, gif, missing} {
+	for _, p := range []string{out, gif, pngOut, missing} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("a refused command created %s", p)
 		}
