@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/dreamrl/dream/envs"
-	"github.com/dreamrl/dream/envs/registry"
 	"github.com/dreamrl/dream/worldmodel"
 	"github.com/dreamrl/dream/worldmodel/loss"
 )
@@ -37,9 +35,9 @@ func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibrati
 	if episodes < 1 {
 		return loss.Calibration{}, fmt.Errorf("%w: held-out calibration episodes %d (allowed: at least 1)", ErrConfig, episodes)
 	}
-	env, err := registry.Make(r.cfg.Env, envs.Options{Obs: envs.ObsMode(r.cfg.Obs), Size: r.cfg.Size, MapFile: r.cfg.Map})
+	env, err := r.makeEnv()
 	if err != nil {
-		return loss.Calibration{}, fmt.Errorf("held-out calibration: env %s: %w", r.cfg.Env, err)
+		return loss.Calibration{}, fmt.Errorf("held-out calibration: %w", err)
 	}
 	space := env.ActionSpace()
 	plan, err := newPlanner(r.cfg, space, r.model)

@@ -226,8 +226,15 @@ func parseCheckpoint(path string, data []byte) (map[string][]byte, error) {
 	return sections, nil
 }
 
-// LoadConfig reads a run directory's resolved config.
-func LoadConfig(dir string) (Config, error) {
+// LoadConfig reads a run directory's resolved config and checks it; its
+// env must be a built-in one unless an option (WithRegistry) names the
+// registry that holds it.
+func LoadConfig(dir string, opts ...Option) (Config, error) {
+	return loadConfig(dir, resolveOptions(opts))
+}
+
+// loadConfig is LoadConfig with the options resolved.
+func loadConfig(dir string, o options) (Config, error) {
 	path := filepath.Join(dir, ConfigFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -244,7 +251,7 @@ func LoadConfig(dir string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateIn(o.reg); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
@@ -272,12 +279,17 @@ func writtenBefore() Config {
 // config. Open writes nothing: the metrics log is trimmed to the
 // checkpoint, and temporary files left by a killed write are removed,
 // when Train starts.
-func Open(dir string) (*Run, error) {
-	cfg, err := LoadConfig(dir)
+//
+// The run's environment comes from the built-in registry unless an option
+// (WithRegistry) names another: a run created with a registry must be
+// opened with one that holds its environment.
+func Open(dir string, opts ...Option) (*Run, error) {
+	o := resolveOptions(opts)
+	cfg, err := loadConfig(dir, o)
 	if err != nil {
 		return nil, err
 	}
-	r, err := build(cfg, dir)
+	r, err := build(cfg, dir, o.reg)
 	if err != nil {
 		return nil, err
 	}

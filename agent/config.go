@@ -311,13 +311,24 @@ func (c Config) WithDefaults() Config {
 
 // Validate checks the config after filling in defaults and returns an
 // error wrapping ErrConfig naming the first bad field and what is allowed.
+// Its env must be a built-in environment (ValidateIn checks it against
+// another registry).
 func (c Config) Validate() error {
+	return c.ValidateIn(registry.Builtin())
+}
+
+// ValidateIn is Validate with the env looked up in reg (nil means the
+// built-ins).
+func (c Config) ValidateIn(reg *registry.Registry) error {
+	if reg == nil {
+		reg = registry.Builtin()
+	}
 	c = c.WithDefaults()
 	bad := func(field string, v any, allowed string) error {
 		return fmt.Errorf("%w: %s %v (allowed: %s)", ErrConfig, field, v, allowed)
 	}
-	if _, err := registry.Lookup(c.Env); err != nil {
-		return fmt.Errorf("%w: env: %v", ErrConfig, err)
+	if _, err := reg.Lookup(c.Env); err != nil {
+		return fmt.Errorf("%w: env: %w", ErrConfig, err)
 	}
 	if c.Env == "gridworld" && c.Map == "" {
 		return fmt.Errorf("%w: env \"gridworld\" needs a map file (map, or --map FILE)", ErrConfig)

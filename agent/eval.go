@@ -1,12 +1,12 @@
 package agent
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 
 	"github.com/dreamrl/dream/envs"
-	"github.com/dreamrl/dream/envs/registry"
 )
 
 // Eval summarises an evaluation: episodes played with the greedy planner
@@ -20,11 +20,72 @@ type Eval struct {
 	Return   float64 `json:"return"`
 	ReturnLo float64 `json:"return_lo"`
 	ReturnHi float64 `json:"return_hi"`
-	// Success is the share of episodes that reached a goal, when HasGoal.
-	Success float64 `json:"success"`
-	HasGoal bool    `json:"has_goal"`
+	// Success is the share of episodes that reached a goal, when HasGoal;
+	// SuccessLo and SuccessHi bound its 95% Wilson score interval
+	// (WilsonInterval), which stays inside [0, 1].
+	Success   float64 `json:"success"`
+	SuccessLo float64 `json:"success_lo"`
+	SuccessHi float64 `json:"success_hi"`
+	HasGoal   bool    `json:"has_goal"`
 	// Length is the mean episode length.
 	Length float64 `json:"length"`
+}
+
+// z95 is the standard normal quantile Φ⁻¹(0.975): a mean ± z95 standard
+// errors is a 95% interval.
+const z95 = 1.96
+
+// WilsonInterval returns the 95% Wilson score interval of a success rate
+// from successes of n trials (Wilson 1927, "Probable inference, the law
+// of succession, and statistical inference", JASA 22(158)):
+//
+//	lo, hi = (p̂ + z²/(2n) ∓ z·√(p̂(1−p̂)/n + z²/(4n²))) / (1 + z²/n)
+//
+// where p̂ = successes/n is the observed rate and z = 1.96 the standard
+// normal quantile of 0.975. Unlike the normal interval p̂ ± z·√(p̂(1−p̂)/n)
+// it stays inside [0, 1] and does not shrink to a point at p̂ = 0 or 1:
+// lo is 0 exactly when successes = 0 and hi is 1 exactly when
+// successes = n. With n = 0 nothing is known and the interval is [0, 1].
+// It panics unless 0 ≤ successes ≤ n.
+func WilsonInterval(successes, n int) (lo, hi float64) {
+	if successes < 0 || successes > n {
+		panic(fmt.Sprintf("agent: WilsonInterval of %d successes in %d trials", successes, n))
+	}
+	if n == 0 {
+		return 0, 1
+	}
+	nf := float64(n)
+	p := float64(successes) / nf
+	z2 := z95 * z95
+	denom := 1 + z2/nf
+	center := (p + z2/(2*nf)) / denom
+	half := z95 * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / denom
+	lo, hi = math.Max(0, center-half), math.Min(1, center+half)
+	if successes == 0 {
+		lo = 0
+	}
+	if successes == n {
+		hi = 1
+	}
+	return lo, hi
+}
+
+// UnmarshalJSON reads an Eval. One written before Eval carried the
+// success interval (a checkpoint of an older version) gets the interval
+// of its success rate over its episodes.
+func (e *Eval) UnmarshalJSON(data []byte) error {
+	type plain Eval // without this method
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	*e = Eval(p)
+	// For n ≥ 1 the upper end is above 0, so [0, 0] means "not written".
+	if e.HasGoal && e.Episodes > 0 && e.SuccessLo == 0 && e.SuccessHi == 0 {
+		wins := int(math.Round(e.Success * float64(e.Episodes)))
+		e.SuccessLo, e.SuccessHi = WilsonInterval(min(max(wins, 0), e.Episodes), e.Episodes)
+	}
+	return nil
 }
 
 // evalSeed is the first episode seed of every evaluation of a run: each
@@ -42,7 +103,7 @@ type EpisodeHook func(episode, t int, env envs.Env)
 // weights where it keeps them (model.average_tau). It does not change the
 // run.
 func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
-	env, err := registry.Make(r.cfg.Env, envs.Options{Obs: envs.ObsMode(r.cfg.Obs), Size: r.cfg.Size, MapFile: r.cfg.Map})
+	env, err := r.makeEnv()
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's environment cannot be made again: %v", err))
 	}
@@ -54,7 +115,8 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 	obs := NewObserver(r.spec)
 	rng := rand.New(rand.NewPCG(firstSeed, streamEval))
 	succ, hasGoal := env.Simulator().(envs.Successor)
-	var sum, sumSq, wins, length float64
+	var sum, sumSq, length float64
+	wins := 0
 	for ep := 0; ep < episodes; ep++ {
 		obs.Reset(env.Reset(firstSeed + uint64(ep)))
 		plan.Reset()
@@ -83,11 +145,12 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 	half := 0.0
 	if episodes > 1 {
 		sd := math.Sqrt(math.Max(0, (sumSq-n*mean*mean)/(n-1)))
-		half = 1.96 * sd / math.Sqrt(n)
+		half = z95 * sd / math.Sqrt(n)
 	}
 	ev := Eval{Episodes: episodes, Return: mean, ReturnLo: mean - half, ReturnHi: mean + half, Length: length / n, HasGoal: hasGoal}
 	if hasGoal {
-		ev.Success = wins / n
+		ev.Success = float64(wins) / n
+		ev.SuccessLo, ev.SuccessHi = WilsonInterval(wins, episodes)
 	}
 	return ev
 }

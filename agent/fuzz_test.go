@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/dreamrl/dream/envs/registry"
 )
 
 // fuzzConfig is a small run whose checkpoints are a few kilobytes, so
@@ -52,7 +54,7 @@ func FuzzReadCheckpoint(f *testing.F) {
 				}
 				continue
 			}
-			r, err := build(cfg, dir)
+			r, err := build(cfg, dir, registry.Builtin())
 			if err != nil {
 				t.Fatal(err)
 			}

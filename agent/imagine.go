@@ -15,7 +15,6 @@ import (
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/gridworld"
 	"github.com/dreamrl/dream/envs/physics"
-	"github.com/dreamrl/dream/envs/registry"
 	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
@@ -125,8 +124,8 @@ type played struct {
 // OpenTrained opens a run directory that holds a checkpoint, for
 // commands that use a trained agent. A path that does not exist or is
 // not a directory is an error wrapping ErrRunDir; a directory without a
-// checkpoint one wrapping ErrNoCheckpoint.
-func OpenTrained(dir string) (*Run, error) {
+// checkpoint one wrapping ErrNoCheckpoint. The options are Open's.
+func OpenTrained(dir string, opts ...Option) (*Run, error) {
 	info, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -143,17 +142,16 @@ func OpenTrained(dir string) (*Run, error) {
 	if len(ckpts) == 0 {
 		return nil, fmt.Errorf("%w in %s: train it first (dream train --run-dir %s)", ErrNoCheckpoint, dir, dir)
 	}
-	return Open(dir)
+	return Open(dir, opts...)
 }
 
 // NewImaginer returns an Imaginer of the run's agent whose first episode
 // is reset with seed. It starts with the run's planner horizon and with as
 // many futures as the planner samples (one for the deterministic model).
 func NewImaginer(r *Run, seed uint64) (*Imaginer, error) {
-	opts := envs.Options{Obs: envs.ObsMode(r.cfg.Obs), Size: r.cfg.Size, MapFile: r.cfg.Map}
-	env, err := registry.Make(r.cfg.Env, opts)
+	env, err := r.makeEnv()
 	if err != nil {
-		return nil, fmt.Errorf("imagine: env %s: %w", r.cfg.Env, err)
+		return nil, fmt.Errorf("imagine: %w", err)
 	}
 	im := &Imaginer{
 		cfg: r.cfg, model: r.model.Averaged(), spec: r.spec, env: env, space: env.ActionSpace(),

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/dreamrl/dream/worldmodel"
 )
@@ -17,9 +16,12 @@ const MetricsFile = "metrics.csv"
 
 // baseColumns are the first columns of metrics.csv; the world model's
 // loss names follow them (averaged over the gradient steps since the
-// previous row).
+// previous row). success_lo and success_hi (the Wilson interval of
+// success, see Eval) came after the others: rows of a log written
+// before them leave them empty.
 var baseColumns = []string{"kind", "env_steps", "grad_steps", "episodes", "wall_s", "steps_per_s",
-	"train_return", "eval_return", "eval_return_lo", "eval_return_hi", "success", "skipped_steps"}
+	"train_return", "eval_return", "eval_return_lo", "eval_return_hi", "success", "success_lo", "success_hi",
+	"skipped_steps"}
 
 // metricsLog appends rows to metrics.csv.
 type metricsLog struct {
@@ -31,7 +33,10 @@ type metricsLog struct {
 
 // openMetrics opens (creating with a header if needed) the metrics log of
 // a run, dropping any row logged after env step keepUpTo (rows a killed
-// run wrote past its last checkpoint). keepUpTo 0 keeps none.
+// run wrote past its last checkpoint). keepUpTo 0 keeps none. A log with
+// other columns (written by an older version) is rewritten with the
+// current header: each kept row moves its values to the columns of the
+// same name and leaves the columns it lacked empty.
 func openMetrics(path string, names []string, keepUpTo int) (*metricsLog, error) {
 	l := &metricsLog{path: path, names: names, sums: make([]float64, len(names))}
 	header := append(append([]string{}, baseColumns...), names...)
@@ -40,14 +45,16 @@ func openMetrics(path string, names []string, keepUpTo int) (*metricsLog, error)
 		// Read row by row: a damaged row (a write cut short by a full
 		// disk or a crash) ends the log there but keeps the rows before.
 		cr := csv.NewReader(f)
-		if rec, err := cr.Read(); err == nil && strings.Join(rec, ",") == strings.Join(header, ",") {
-			for keepUpTo > 0 {
-				rec, err := cr.Read()
-				if err != nil {
-					break
-				}
-				if n, err := strconv.Atoi(rec[1]); err == nil && n <= keepUpTo {
-					kept = append(kept, rec)
+		if old, err := cr.Read(); err == nil {
+			if from, ok := columnMap(old, header); ok {
+				for keepUpTo > 0 {
+					rec, err := cr.Read()
+					if err != nil {
+						break
+					}
+					if n, err := strconv.Atoi(rec[from[1]]); err == nil && n <= keepUpTo {
+						kept = append(kept, remap(rec, from))
+					}
 				}
 			}
 		}
@@ -63,6 +70,37 @@ func openMetrics(path string, names []string, keepUpTo int) (*metricsLog, error)
 		return nil, fmt.Errorf("%w: metrics %s: %v", ErrRunDir, path, err)
 	}
 	return l, nil
+}
+
+// columnMap returns, for each column of header, its index in old (−1 if
+// old lacks it), and false if old is not a metrics log (it has no kind
+// or env_steps column).
+func columnMap(old, header []string) ([]int, bool) {
+	at := make(map[string]int, len(old))
+	for i, name := range old {
+		at[name] = i
+	}
+	from := make([]int, len(header))
+	for i, name := range header {
+		j, ok := at[name]
+		if !ok {
+			j = -1
+		}
+		from[i] = j
+	}
+	return from, from[0] >= 0 && from[1] >= 0
+}
+
+// remap returns rec's values in the columns given by from (see
+// columnMap).
+func remap(rec []string, from []int) []string {
+	out := make([]string, len(from))
+	for i, j := range from {
+		if j >= 0 {
+			out[i] = rec[j]
+		}
+	}
+	return out
 }
 
 // observe adds one gradient step's metrics to the running sums.
@@ -116,12 +154,12 @@ func (r *Run) row(kind string, s Status) []string {
 		train = g(sum / float64(len(r.recentReturn)))
 	}
 	row := []string{kind, strconv.Itoa(s.EnvSteps), strconv.Itoa(s.GradSteps), strconv.Itoa(s.Episodes),
-		g(s.Elapsed.Seconds()), g(s.StepsPerSecond), train, "", "", "", "", strconv.Itoa(r.st.SkippedSteps)}
+		g(s.Elapsed.Seconds()), g(s.StepsPerSecond), train, "", "", "", "", "", "", strconv.Itoa(r.st.SkippedSteps)}
 	if kind == "eval" {
 		ev := r.st.LastEval
 		row[7], row[8], row[9] = g(ev.Return), g(ev.ReturnLo), g(ev.ReturnHi)
 		if ev.HasGoal {
-			row[10] = g(ev.Success)
+			row[10], row[11], row[12] = g(ev.Success), g(ev.SuccessLo), g(ev.SuccessHi)
 		}
 	}
 	return row

@@ -64,6 +64,7 @@ type counters struct {
 type Run struct {
 	cfg  Config
 	dir  string
+	reg  *registry.Registry // makes the run's environments
 	env  envs.Env
 	sim  envs.Simulator
 	spec worldmodel.Spec
@@ -115,10 +116,12 @@ type Run struct {
 const ConfigFile = "config.json"
 
 // New creates a fresh run in dir, which must not exist or be empty. It
-// writes the resolved config there.
-func New(cfg Config, dir string) (*Run, error) {
+// writes the resolved config there. Its environment comes from the
+// built-in registry unless an option (WithRegistry) names another.
+func New(cfg Config, dir string, opts ...Option) (*Run, error) {
+	o := resolveOptions(opts)
 	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateIn(o.reg); err != nil {
 		return nil, err
 	}
 	if entries, err := os.ReadDir(dir); err == nil {
@@ -137,7 +140,7 @@ func New(cfg Config, dir string) (*Run, error) {
 	}
 	// Make everything before writing anything, so that a config that
 	// cannot run (a bad map, a model it cannot build) leaves no directory.
-	r, err := build(cfg, dir)
+	r, err := build(cfg, dir, o.reg)
 	if err != nil {
 		return nil, err
 	}
@@ -167,14 +170,14 @@ const (
 	streamNovelty   = 0x6e6f76     // "nov"
 )
 
-// build makes everything of a run but the model and the log.
-func build(cfg Config, dir string) (*Run, error) {
-	r := &Run{cfg: cfg, dir: dir}
+// build makes everything of a run but the model and the log; the run's
+// environments come from reg.
+func build(cfg Config, dir string, reg *registry.Registry) (*Run, error) {
+	r := &Run{cfg: cfg, dir: dir, reg: reg}
 	var err error
-	opts := envs.Options{Obs: envs.ObsMode(cfg.Obs), Size: cfg.Size, MapFile: cfg.Map}
-	r.env, err = registry.Make(cfg.Env, opts)
+	r.env, err = r.makeEnv()
 	if err != nil {
-		return nil, fmt.Errorf("%w: env %s: %v", ErrConfig, cfg.Env, err)
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	r.sim = r.env.Simulator()
 	r.spec = ModelSpec(r.env, cfg.Model.FrameStack)

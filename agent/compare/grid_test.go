@@ -85,38 +85,83 @@ func TestShardSelectPartitions(t *testing.T) {
 }
 
 func TestReadCurve(t *testing.T) {
-	dir := t.TempDir()
-	metrics := strings.Join([]string{
+	nan := math.NaN()
+	// The header of an older version, without success_lo and success_hi.
+	oldLog := strings.Join([]string{
 		"kind,env_steps,grad_steps,episodes,wall_s,steps_per_s,train_return,eval_return,eval_return_lo,eval_return_hi,success,skipped_steps,total",
 		"log,50,0,2,1,50,,,,,,0,",
 		"eval,100,10,4,2,50,0.5,0.25,0,0.5,0.5,0,1.5",
 		"log,150,20,6,3,50,0.5,,,,,0,1.2",
 		"eval,200,30,8,4,50,0.5,1,1,1,1,0,1.1",
 	}, "\n") + "\n"
-	if err := os.WriteFile(filepath.Join(dir, agent.MetricsFile), []byte(metrics), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	curve, hasGoal, err := ReadCurve(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Point{{100, 0.25, 0.5}, {200, 1, 1}}
-	if !slices.Equal(curve, want) || !hasGoal {
-		t.Errorf("curve %v (goal %v), want %v (goal true)", curve, hasGoal, want)
-	}
-
-	noGoal := strings.ReplaceAll(metrics, ",0.5,0,1.5", ",,0,1.5")
+	newLog := strings.Join([]string{
+		"kind,env_steps,grad_steps,episodes,wall_s,steps_per_s,train_return,eval_return,eval_return_lo,eval_return_hi,success,success_lo,success_hi,skipped_steps,total",
+		"eval,200,30,8,4,50,0.5,1,1,1,1,0.8,1,0,1.1",
+		"log,150,20,6,3,50,0.5,,,,,,,0,1.2",
+		"eval,100,10,4,2,50,0.5,0.25,0,0.5,0.5,0.2,0.8,0,1.5",
+	}, "\n") + "\n"
+	noGoal := strings.ReplaceAll(oldLog, ",0.5,0,1.5", ",,0,1.5")
 	noGoal = strings.ReplaceAll(noGoal, "1,1,1,1,0,1.1", "1,1,1,,0,1.1")
-	os.WriteFile(filepath.Join(dir, agent.MetricsFile), []byte(noGoal), 0o644)
-	curve, hasGoal, err = ReadCurve(dir)
-	if err != nil || hasGoal || len(curve) != 2 || !math.IsNaN(curve[1].Success) {
-		t.Errorf("without success: %v, %v, %v", curve, hasGoal, err)
+	cases := []struct {
+		name    string
+		log     string
+		want    []Point
+		hasGoal bool
+		err     string // part of the error; empty for none
+	}{
+		{"current header", newLog, []Point{{100, 0.25, 0, 0.5, 0.5, 0.2, 0.8}, {200, 1, 1, 1, 1, 0.8, 1}}, true, ""},
+		{"older header", oldLog, []Point{{100, 0.25, 0, 0.5, 0.5, nan, nan}, {200, 1, 1, 1, 1, nan, nan}}, true, ""},
+		{"no goal", noGoal, []Point{{100, 0.25, 0, 0.5, nan, nan, nan}, {200, 1, 1, 1, nan, nan, nan}}, false, ""},
+		{"bad steps", strings.Replace(oldLog, "eval,200", "eval,2x0", 1), nil, false, "line 5"},
+		{"bad success_lo", strings.Replace(newLog, "0.2,0.8", "0.2x,0.8", 1), nil, false, "success_lo"},
 	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, agent.MetricsFile), []byte(c.log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			curve, hasGoal, err := ReadCurve(dir)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Errorf("error %v, want one naming %s", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			same := func(a, b Point) bool {
+				eq := func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
+				return a.Steps == b.Steps && eq(a.Return, b.Return) && eq(a.ReturnLo, b.ReturnLo) && eq(a.ReturnHi, b.ReturnHi) &&
+					eq(a.Success, b.Success) && eq(a.SuccessLo, b.SuccessLo) && eq(a.SuccessHi, b.SuccessHi)
+			}
+			if !slices.EqualFunc(curve, c.want, same) || hasGoal != c.hasGoal {
+				t.Errorf("curve %v (goal %v), want %v (goal %v)", curve, hasGoal, c.want, c.hasGoal)
+			}
+		})
+	}
+}
 
-	bad := strings.Replace(metrics, "eval,200", "eval,2x0", 1)
-	os.WriteFile(filepath.Join(dir, agent.MetricsFile), []byte(bad), 0o644)
-	if _, _, err := ReadCurve(dir); err == nil || !strings.Contains(err.Error(), "line 5") {
-		t.Errorf("bad steps: error %v, want one naming line 5", err)
+// TestFillSuccessIntervals checks that the evaluations of a log without
+// success_lo and success_hi get the Wilson interval of their rate.
+func TestFillSuccessIntervals(t *testing.T) {
+	nan := math.NaN()
+	curve := []Point{
+		{Steps: 100, Success: 0.45, SuccessLo: nan, SuccessHi: nan},
+		{Steps: 200, Success: nan, SuccessLo: nan, SuccessHi: nan},
+		{Steps: 300, Success: 1, SuccessLo: 0.5, SuccessHi: 1},
+	}
+	fillSuccessIntervals(curve, 20)
+	lo, hi := agent.WilsonInterval(9, 20)
+	if curve[0].SuccessLo != lo || curve[0].SuccessHi != hi {
+		t.Errorf("9 of 20: [%g, %g], want [%g, %g]", curve[0].SuccessLo, curve[0].SuccessHi, lo, hi)
+	}
+	if !math.IsNaN(curve[1].SuccessLo) || !math.IsNaN(curve[1].SuccessHi) {
+		t.Errorf("no goal: [%g, %g], want NaN", curve[1].SuccessLo, curve[1].SuccessHi)
+	}
+	if curve[2].SuccessLo != 0.5 || curve[2].SuccessHi != 1 {
+		t.Errorf("a logged interval changed to [%g, %g]", curve[2].SuccessLo, curve[2].SuccessHi)
 	}
 }
 

@@ -85,14 +85,17 @@ type RunResult struct {
 // Final is the run's last evaluation (zero Point for an empty curve).
 func (r RunResult) Final() Point {
 	if len(r.Curve) == 0 {
-		return Point{Return: math.NaN(), Success: math.NaN()}
+		nan := math.NaN()
+		return Point{Return: nan, ReturnLo: nan, ReturnHi: nan, Success: nan, SuccessLo: nan, SuccessHi: nan}
 	}
 	return r.Curve[len(r.Curve)-1]
 }
 
 // ReadCurve reads the evaluation rows of a run directory's metrics.csv
-// (kind "eval"): steps, mean return and success rate (NaN where the
-// column is empty). It also reports whether any row had a success rate.
+// (kind "eval"): steps, mean return and success rate with their
+// intervals (NaN where a column is empty or, in a log written by an
+// older version, missing). It also reports whether any row had a success
+// rate.
 func ReadCurve(dir string) (curve []Point, hasGoal bool, err error) {
 	path := filepath.Join(dir, agent.MetricsFile)
 	f, err := os.Open(path)
@@ -125,23 +128,48 @@ func ReadCurve(dir string) (curve []Point, hasGoal bool, err error) {
 		if rec[col["kind"]] != "eval" {
 			continue
 		}
-		p := Point{Success: math.NaN()}
+		p := Point{}
 		if p.Steps, err = strconv.Atoi(rec[col["env_steps"]]); err != nil {
 			return nil, false, fmt.Errorf("compare: curve %s line %d: env_steps: %w", path, i+2, err)
 		}
 		if p.Return, err = strconv.ParseFloat(rec[col["eval_return"]], 64); err != nil {
 			return nil, false, fmt.Errorf("compare: curve %s line %d: eval_return: %w", path, i+2, err)
 		}
-		if s := rec[col["success"]]; s != "" {
-			if p.Success, err = strconv.ParseFloat(s, 64); err != nil {
-				return nil, false, fmt.Errorf("compare: curve %s line %d: success: %w", path, i+2, err)
+		for _, f := range []struct {
+			name string
+			v    *float64
+		}{{"eval_return_lo", &p.ReturnLo}, {"eval_return_hi", &p.ReturnHi},
+			{"success", &p.Success}, {"success_lo", &p.SuccessLo}, {"success_hi", &p.SuccessHi}} {
+			*f.v = math.NaN()
+			k, ok := col[f.name]
+			if !ok || rec[k] == "" {
+				continue
 			}
+			if *f.v, err = strconv.ParseFloat(rec[k], 64); err != nil {
+				return nil, false, fmt.Errorf("compare: curve %s line %d: %s: %w", path, i+2, f.name, err)
+			}
+		}
+		if !math.IsNaN(p.Success) {
 			hasGoal = true
 		}
 		curve = append(curve, p)
 	}
 	slices.SortStableFunc(curve, func(a, b Point) int { return a.Steps - b.Steps })
 	return curve, hasGoal, nil
+}
+
+// fillSuccessIntervals gives the points of a log written before
+// metrics.csv had success_lo and success_hi the Wilson interval of their
+// success rate: every evaluation of a run plays episodes episodes, so the
+// rate is a count of wins over them.
+func fillSuccessIntervals(curve []Point, episodes int) {
+	for i, p := range curve {
+		if math.IsNaN(p.Success) || !math.IsNaN(p.SuccessLo) || episodes < 1 {
+			continue
+		}
+		wins := min(max(int(math.Round(p.Success*float64(episodes))), 0), episodes)
+		curve[i].SuccessLo, curve[i].SuccessHi = agent.WilsonInterval(wins, episodes)
+	}
 }
 
 // checkpointSteps is the env step of a run directory's newest checkpoint
@@ -223,6 +251,7 @@ func LoadRun(dir string, calibrationEpisodes int) (RunResult, error) {
 	if len(res.Curve) == 0 {
 		return res, fmt.Errorf("compare: run %s: no evaluation in %s", dir, agent.MetricsFile)
 	}
+	fillSuccessIntervals(res.Curve, cfg.EvalEpisodes)
 	if c, ok := readCalibration(dir, steps, calibrationEpisodes, HeldOutSeed); ok {
 		res.Calibration = c
 		return res, nil

@@ -154,11 +154,13 @@ func WelchTest(x, y []float64) Welch {
 type Point struct {
 	// Steps is the number of environment steps trained.
 	Steps int
-	// Return is the mean evaluation return.
-	Return float64
+	// Return is the mean evaluation return; ReturnLo and ReturnHi bound
+	// its 95% interval (see agent.Eval), NaN where the log lacks them.
+	Return, ReturnLo, ReturnHi float64
 	// Success is the evaluation's success rate, NaN where the environment
-	// has no goal.
-	Success float64
+	// has no goal; SuccessLo and SuccessHi bound its 95% Wilson interval
+	// (agent.WilsonInterval), NaN where unknown.
+	Success, SuccessLo, SuccessHi float64
 }
 
 // AUC returns the area under a learning curve normalised by its step

@@ -212,8 +212,8 @@ func TestAUC(t *testing.T) {
 		{"constant", line(7, 0, 1000, 2000, 3000), 7, 1e-12},
 		// Steps 0, 100, 300 with returns 0, 1, 1: area 50 + 200 = 250
 		// over a range of 300.
-		{"step", []Point{{0, 0, 0}, {100, 1, 0}, {300, 1, 0}}, 250.0 / 300, 1e-12},
-		{"one point", []Point{{500, 0.3, 0}}, 0.3, 0},
+		{"step", []Point{{Steps: 0, Return: 0}, {Steps: 100, Return: 1}, {Steps: 300, Return: 1}}, 250.0 / 300, 1e-12},
+		{"one point", []Point{{Steps: 500, Return: 0.3}}, 0.3, 0},
 		{"empty", nil, math.NaN(), 0},
 	}
 	for _, c := range cases {
@@ -226,7 +226,7 @@ func TestAUC(t *testing.T) {
 }
 
 func TestStepsToThreshold(t *testing.T) {
-	curve := []Point{{100, -300, 0}, {200, -250, 0}, {300, -180, 0}, {400, -150, 0}}
+	curve := []Point{{Steps: 100, Return: -300}, {Steps: 200, Return: -250}, {Steps: 300, Return: -180}, {Steps: 400, Return: -150}}
 	cases := []struct {
 		name      string
 		threshold float64

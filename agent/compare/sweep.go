@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,11 +41,17 @@ type Sweep struct {
 	Shard Shard
 	// Analysis configures the summary.
 	Analysis Analysis
-	// Log receives one line per run started or finished and a status
-	// line every StatusEvery; nil discards them.
+	// Log receives one line per run started or finished and, unless
+	// Status is set, a status line (Progress.StatusLine) every
+	// StatusEvery; nil discards them.
 	Log io.Writer
 	// StatusEvery is the period of the status line. Default 30 s.
 	StatusEvery time.Duration
+	// Status, when set, receives the sweep's progress every StatusEvery
+	// and whenever a run starts or ends, in place of the status line on
+	// Log (a terminal redraws it). It is called from a goroutine of its
+	// own, never twice at once.
+	Status func(Progress)
 
 	// onProgress, when set, also receives every run's progress (tests
 	// interrupt a sweep through it).
@@ -135,8 +140,16 @@ func (s Sweep) Run(ctx context.Context) (*Summary, error) {
 	if err := os.MkdirAll(s.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("compare: output %s: %w", s.Out, err)
 	}
-	t := newTracker(s.Log, len(jobs))
-	stop := t.statusLoop(s.StatusEvery)
+	t := s.newTracker(jobs, time.Now())
+	report := s.Status
+	if report == nil {
+		report = func(p Progress) { t.printf("%s\n", p.StatusLine()) }
+	} else {
+		// A redrawn line follows every run that starts or ends; a log
+		// gets its lines only every StatusEvery.
+		t.changed = make(chan struct{}, 1)
+	}
+	stop := t.statusLoop(s.StatusEvery, report)
 	results := make([]RunResult, len(jobs))
 	errs := make([]error, len(jobs))
 	next := make(chan int)
@@ -193,6 +206,19 @@ feed:
 		return nil, err
 	}
 	return sum, nil
+}
+
+// newTracker tracks the progress of jobs, each counted from its newest
+// checkpoint (where it resumes).
+func (s Sweep) newTracker(jobs []Job, now time.Time) *tracker {
+	at, total := make([]int, len(jobs)), make([]int, len(jobs))
+	for k, j := range jobs {
+		total[k] = s.JobConfig(j).Steps
+		if steps, ok, err := checkpointSteps(filepath.Join(s.Out, j.Name())); err == nil && ok {
+			at[k] = steps
+		}
+	}
+	return newTracker(s.Log, jobs, at, total, now)
 }
 
 // checkExisting fails if the job's run directory exists with another
@@ -271,112 +297,6 @@ func (s Sweep) runJob(ctx context.Context, j Job, t *tracker) (RunResult, error)
 	}
 	t.finished(j, res, how)
 	return res, nil
-}
-
-// tracker keeps the progress of the runs of a sweep and writes the log.
-type tracker struct {
-	mu      sync.Mutex
-	out     io.Writer
-	total   int
-	done    int
-	start   time.Time
-	running map[Job][2]int // env steps, total steps
-}
-
-func newTracker(out io.Writer, total int) *tracker {
-	return &tracker{out: out, total: total, start: time.Now(), running: map[Job][2]int{}}
-}
-
-func (t *tracker) printf(format string, args ...any) {
-	if t.out == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fmt.Fprintf(t.out, format, args...)
-}
-
-func (t *tracker) started(j Job, steps, total int) {
-	t.mu.Lock()
-	t.running[j] = [2]int{steps, total}
-	t.mu.Unlock()
-	verb := "training"
-	if steps > 0 {
-		verb = "resuming"
-	}
-	t.printf("%s %s at step %d of %d\n", verb, j.Name(), steps, total)
-}
-
-func (t *tracker) progress(j Job, st agent.Status) {
-	t.mu.Lock()
-	t.running[j] = [2]int{st.EnvSteps, st.TotalSteps}
-	t.mu.Unlock()
-}
-
-func (t *tracker) stopped(j Job, steps, total int, err error) {
-	t.mu.Lock()
-	delete(t.running, j)
-	t.mu.Unlock()
-	if errors.Is(err, agent.ErrInterrupted) {
-		t.printf("interrupted %s at step %d of %d (checkpoint written)\n", j.Name(), steps, total)
-		return
-	}
-	t.printf("failed %s at step %d of %d: %v\n", j.Name(), steps, total, err)
-}
-
-func (t *tracker) finished(j Job, r RunResult, how string) {
-	t.mu.Lock()
-	delete(t.running, j)
-	t.done++
-	done := t.done
-	t.mu.Unlock()
-	f := r.Final()
-	line := fmt.Sprintf("[%d/%d] %s %s: %d steps, final return %.4g, AUC %.4g", done, t.total, j.Name(), how, f.Steps, f.Return, AUC(r.Curve))
-	if r.HasGoal {
-		line += fmt.Sprintf(", success %.2f", f.Success)
-	}
-	t.printf("%s\n", line)
-}
-
-// status formats the periodic status line.
-func (t *tracker) status() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var parts []string
-	for j, st := range t.running {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", j.Name(), st[0], st[1]))
-	}
-	slices.Sort(parts)
-	line := fmt.Sprintf("status after %s: %d of %d runs finished", time.Since(t.start).Round(time.Second), t.done, t.total)
-	if len(parts) > 0 {
-		line += "; training " + strings.Join(parts, ", ")
-	}
-	return line
-}
-
-// statusLoop prints the status line every period until the returned
-// function is called.
-func (t *tracker) statusLoop(period time.Duration) (stop func()) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-				t.printf("%s\n", t.status())
-			}
-		}
-	}()
-	return func() {
-		close(quit)
-		wg.Wait()
-	}
 }
 
 // Merge collects the finished runs in dirs (run directories, or

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,6 +240,13 @@ func TestSweepResumes(t *testing.T) {
 		t.Errorf("an interrupted sweep wrote a summary")
 	}
 
+	// The rerun counts the resumed run from its checkpoint: 120 of its
+	// steps and all 240 of the run not started are left.
+	now := time.Now()
+	if p := s.newTracker(s.Jobs(), now).snapshot(now); p.Steps != 2*testSteps || p.Left != 2*testSteps-stopAt || p.Done != 0 {
+		t.Errorf("progress before the rerun %+v, want %d steps left of %d", p, 2*testSteps-stopAt, 2*testSteps)
+	}
+
 	s.onProgress = nil
 	log = syncBuffer{}
 	s.Log = &log
@@ -271,6 +279,53 @@ func TestSweepResumes(t *testing.T) {
 	}
 	if len(sum.Dynamics) != 1 || len(sum.Dynamics[0].Seeds) != 2 || len(sum.Comparisons) != 0 {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+// TestSweepReportsProgress runs two runs at a time and checks that the
+// log has one line per finished run and that the progress given to
+// Status only moves forward.
+func TestSweepReportsProgress(t *testing.T) {
+	s := testSweep(t, t.TempDir())
+	s.Dynamics = []string{"deterministic"}
+	s.StatusEvery = 20 * time.Millisecond
+	var mu sync.Mutex
+	var seen []Progress
+	s.Status = func(p Progress) {
+		mu.Lock()
+		seen = append(seen, p)
+		mu.Unlock()
+	}
+	var log syncBuffer
+	s.Log = &log
+	if _, err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	finished := regexp.MustCompile(`(?m)^\[[12]/2\] deterministic seed ([01]) finished in [0-9.]+m?s: 240 steps, final return \S+ \[\S+, \S+\], AUC \S+$`)
+	lines := finished.FindAllStringSubmatch(log.String(), -1)
+	if len(lines) != 2 || lines[0][1] == lines[1][1] {
+		t.Errorf("want one finished line per seed:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "status after") {
+		t.Errorf("the status line went to the log as well as to Status:\n%s", log.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) == 0 {
+		t.Fatal("Status was never called")
+	}
+	rated := false
+	for i, p := range seen {
+		if p.Total != 2 || p.Steps != 2*testSteps || p.Done+p.Running > 2 || p.Left < 0 || p.Left > p.Steps {
+			t.Errorf("progress %d: %+v", i, p)
+		}
+		if i > 0 && (p.Left > seen[i-1].Left || p.Done < seen[i-1].Done) {
+			t.Errorf("progress went back: %+v after %+v", p, seen[i-1])
+		}
+		rated = rated || p.Rate > 0
+	}
+	if !rated {
+		t.Errorf("no progress had a rate: %+v", seen)
 	}
 }
 

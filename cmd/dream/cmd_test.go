@@ -7,6 +7,8 @@ import (
 	"image/gif"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,6 +100,9 @@ func TestTrainEvalDebug(t *testing.T) {
 	if !strings.Contains(out, "done: 300 steps") {
 		t.Errorf("train output:\n%s", out)
 	}
+	if n := checkSuccessIntervals(t, out); n == 0 {
+		t.Errorf("train output shows no success interval:\n%s", out)
+	}
 	if _, err := run(t, "train", "--preset", "debug", "--steps", "300", "--run-dir", dir); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("a fresh train into a used run dir: %v", err)
 	}
@@ -112,11 +117,42 @@ func TestTrainEvalDebug(t *testing.T) {
 	if err != nil {
 		t.Fatalf("eval: %v", err)
 	}
-	for _, want := range []string{`"episodes": 3`, `"steps": 400`, `"success"`} {
+	for _, want := range []string{`"episodes": 3`, `"steps": 400`, `"success"`, `"success_lo"`, `"success_hi"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("eval output lacks %s:\n%s", want, out)
 		}
 	}
+	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3")
+	if err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	if n := checkSuccessIntervals(t, out); n != 1 {
+		t.Errorf("eval output has %d success intervals, want 1:\n%s", n, out)
+	}
+}
+
+// successInterval matches a success rate followed by its interval, as
+// "success 0.90 [0.70, 0.97]" or "success 0.900  95% CI [0.699, 0.972]".
+var successInterval = regexp.MustCompile(`success (\S+) (?: 95% CI )?\[(\S+), (\S+)\]`)
+
+// checkSuccessIntervals checks that every success interval in out holds
+// its rate and lies in [0, 1], and returns how many there are.
+func checkSuccessIntervals(t *testing.T, out string) int {
+	t.Helper()
+	ms := successInterval.FindAllStringSubmatch(out, -1)
+	for _, m := range ms {
+		var v [3]float64
+		for i := range v {
+			var err error
+			if v[i], err = strconv.ParseFloat(m[i+1], 64); err != nil {
+				t.Fatalf("%q: %v", m[0], err)
+			}
+		}
+		if rate, lo, hi := v[0], v[1], v[2]; !(0 <= lo && lo <= rate && rate <= hi && hi <= 1) {
+			t.Errorf("%q: want 0 ≤ lo ≤ rate ≤ hi ≤ 1", m[0])
+		}
+	}
+	return len(ms)
 }
 
 func TestBadFlags(t *testing.T) {

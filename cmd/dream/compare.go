@@ -61,6 +61,12 @@ the same --out skips finished runs and resumes interrupted ones (Ctrl-C
 writes a checkpoint in every run in progress); a run directory whose config
 differs from the requested one is an error, never overwritten.
 
+While it trains it prints a line per run started and finished (its final
+evaluation return and success rate with 95% intervals, and its wall time),
+and a status line: the runs done and running, the environment steps per
+second of all runs together and the ETA of the sweep. A terminal redraws
+the status line every 2s; other output gets it every --status-every.
+
 The threshold defaults to best − 0.1·|best| of the final mean returns: 90% of
 the best for positive returns, 10% of |best| below it for negative ones.
 
@@ -101,7 +107,7 @@ and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDE
 	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default) or mean")
 	f.BoolVar(&opts.merge, "merge", false, "build the report from the finished runs in the directories given as arguments")
 	f.IntVar(&opts.calEpisodes, "calibration-episodes", 10, "held-out episodes per run for the world model's calibration")
-	f.DurationVar(&opts.statusEvery, "status-every", 30*time.Second, "period of the status line")
+	f.DurationVar(&opts.statusEvery, "status-every", 30*time.Second, "period of the status line when the output is not a terminal (a terminal redraws it every 2s)")
 	return cmd
 }
 
@@ -243,7 +249,17 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	}
 	fmt.Fprintf(opts.out, "comparing %s on %s: %s, %d steps per run, %s in %s, %d at a time\n",
 		strings.Join(dynamics, ", "), cfg.Env, seeds, cfg.Steps, what, out, opts.parallel)
+	var live *liveLine
+	if isTerminal(opts.out) {
+		live = &liveLine{out: opts.out}
+		sweep.Log = live
+		sweep.StatusEvery = min(sweep.StatusEvery, redrawEvery)
+		sweep.Status = func(p compare.Progress) { live.set(sweepLine(p)) }
+	}
 	sum, err := sweep.Run(ctx)
+	if live != nil {
+		live.finish()
+	}
 	if err != nil {
 		return err
 	}
@@ -251,6 +267,16 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 		printVerdicts(opts.out, sum, out)
 	}
 	return nil
+}
+
+// redrawEvery is the period of the sweep line on a terminal.
+const redrawEvery = 2 * time.Second
+
+// sweepLine is the line a terminal redraws during a sweep: a bar of the
+// steps trained and the counts, rate and ETA, such as
+// "[#########...............] 1/4 runs done, 2 running, 1530 steps/s, ETA 1m5s".
+func sweepLine(p compare.Progress) string {
+	return progressBar(p.Fraction()) + " " + p.Line()
 }
 
 func runCompareMerge(opts *compareOptions, analysis compare.Analysis) error {

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -45,6 +46,19 @@ func TestCompareDebug(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, name, "config.json")); err != nil {
 			t.Errorf("run %s: %v", name, err)
 		}
+	}
+	// One line per finished run, with its final return and success rate
+	// and their intervals.
+	finished := regexp.MustCompile(`(?m)^\[[1-4]/4\] (gaussian|deterministic) seed ([01]) finished in [0-9.]+m?s: 160 steps, final return \S+ \[\S+, \S+\], success \S+ \[\S+, \S+\], AUC \S+$`)
+	runs := map[string]int{}
+	for _, m := range finished.FindAllStringSubmatch(stdout, -1) {
+		runs[m[1]+"-s"+m[2]]++
+	}
+	if len(runs) != 4 || runs["gaussian-s0"] != 1 || runs["gaussian-s1"] != 1 || runs["deterministic-s0"] != 1 || runs["deterministic-s1"] != 1 {
+		t.Errorf("finished lines per run %v, want one for each of 4:\n%s", runs, stdout)
+	}
+	if n := checkSuccessIntervals(t, stdout); n != 4 {
+		t.Errorf("%d success intervals, want 4:\n%s", n, stdout)
 	}
 	f, err := os.Open(filepath.Join(out, compare.CurvesPNG))
 	if err != nil {

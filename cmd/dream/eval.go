@@ -73,7 +73,7 @@ func runEval(_ context.Context, opts *evalOptions) error {
 	fmt.Fprintf(opts.out, "%s (%s dynamics) after %d steps, %d episodes:\n", run.Config().Env, run.Config().Model.Dynamics, ev.Steps, ev.Episodes)
 	fmt.Fprintf(opts.out, "  return  %.3f  95%% CI [%.3f, %.3f]\n", ev.Return, ev.ReturnLo, ev.ReturnHi)
 	if ev.HasGoal {
-		fmt.Fprintf(opts.out, "  success %.3f\n", ev.Success)
+		fmt.Fprintf(opts.out, "  success %.3f  95%% CI [%.3f, %.3f]\n", ev.Success, ev.SuccessLo, ev.SuccessHi)
 	}
 	fmt.Fprintf(opts.out, "  length  %.1f\n", ev.Length)
 	return nil

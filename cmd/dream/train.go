@@ -242,10 +242,16 @@ func runTrain(ctx context.Context, opts *trainOptions) error {
 	ev := run.LastEval()
 	fmt.Fprintf(opts.out, "done: %d steps; last evaluation: return %.3f [%.3f, %.3f]", run.EnvSteps(), ev.Return, ev.ReturnLo, ev.ReturnHi)
 	if ev.HasGoal {
-		fmt.Fprintf(opts.out, ", success %.2f", ev.Success)
+		fmt.Fprintf(opts.out, ", success %s", successText(ev))
 	}
 	fmt.Fprintf(opts.out, "\nrun directory: %s\n", opts.runDir)
 	return nil
+}
+
+// successText formats an evaluation's success rate with its 95% Wilson
+// interval, such as "0.90 [0.70, 0.97]".
+func successText(ev agent.Eval) string {
+	return fmt.Sprintf("%.2f [%.2f, %.2f]", ev.Success, ev.SuccessLo, ev.SuccessHi)
 }
 
 // progress draws a progress bar on a terminal and plain lines otherwise.
@@ -256,13 +262,18 @@ type progress struct {
 }
 
 func newProgress(out io.Writer) *progress {
-	p := &progress{out: out}
-	if f, ok := out.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
+	return &progress{out: out, tty: isTerminal(out)}
+}
+
+// isTerminal tells whether out is a terminal, where a progress line can
+// be redrawn in place.
+func isTerminal(out io.Writer) bool {
+	f, ok := out.(*os.File)
+	if !ok {
+		return false
 	}
-	return p
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) update(s agent.Status) {
@@ -277,14 +288,12 @@ func (p *progress) update(s agent.Status) {
 	if s.LastEval.Episodes > 0 {
 		ev = fmt.Sprintf("eval@%d return %.3f", s.LastEval.Steps, s.LastEval.Return)
 		if s.LastEval.HasGoal {
-			ev += fmt.Sprintf(" success %.2f", s.LastEval.Success)
+			ev += " success " + successText(s.LastEval)
 		}
 	}
 	line := fmt.Sprintf("%d/%d steps  %.0f steps/s  ETA %s  %s", s.EnvSteps, s.TotalSteps, s.StepsPerSecond, eta, ev)
 	if p.tty {
-		const width = 24
-		done := width * s.EnvSteps / max(s.TotalSteps, 1)
-		fmt.Fprintf(p.out, "\r[%s%s] %s\x1b[K", strings.Repeat("#", done), strings.Repeat(".", width-done), line)
+		fmt.Fprintf(p.out, "\r%s %s\x1b[K", progressBar(float64(s.EnvSteps)/float64(max(s.TotalSteps, 1))), line)
 		p.last = len(line)
 		return
 	}

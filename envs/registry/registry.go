@@ -1,8 +1,17 @@
-// Package registry makes dream's built-in environments from their names.
+// Package registry makes environments from their names.
+//
+// A Registry maps names to environments. Builtin returns one that holds
+// dream's built-in environments; a program adds its own with Register and
+// hands the registry to the agent (agent.WithRegistry), so that a run of
+// its environment trains, evaluates and resumes like a built-in one:
+//
+//	reg := registry.Builtin()
+//	err := reg.Register(registry.Entry{Name: "custom/corridor", Description: "…", New: newCorridor})
 //
 // Names are "family/name": gridworld/frozenlake-4x4, physics/cartpole, and
 // so on; the name "gridworld" alone takes a map file (Options.MapFile) in
-// the format documented in package gridworld.
+// the format documented in package gridworld. The package-level Lookup,
+// Make, Names and Entries read the built-ins.
 package registry
 
 import (
@@ -16,8 +25,13 @@ import (
 	"github.com/dreamrl/dream/envs/physics"
 )
 
-// ErrUnknown reports an environment name that is not registered.
-var ErrUnknown = errors.New("unknown environment")
+// Errors a caller branches on.
+var (
+	// ErrUnknown reports an environment name that is not registered.
+	ErrUnknown = errors.New("unknown environment")
+	// ErrEntry reports an entry that Register cannot add.
+	ErrEntry = errors.New("bad environment entry")
+)
 
 // Entry describes one registered environment.
 type Entry struct {
@@ -30,12 +44,147 @@ type Entry struct {
 	// Success tells whether an episode can be counted as a success
 	// (reaching a goal), so that a success rate is reported.
 	Success bool
-	// New makes the simulator.
+	// New makes the simulator. Make wraps it with envs.New, which applies
+	// the observation mode and size, so New reads only what the
+	// simulator itself needs (the gridworld's MapFile).
 	New func(opts envs.Options) (envs.Simulator, error)
 }
 
+// Registry maps environment names to entries. The zero value is not
+// usable; make one with New or Builtin. A Registry is not safe for
+// concurrent Register calls; once filled it may be read concurrently.
+type Registry struct {
+	entries map[string]Entry
+}
+
+// New returns an empty registry.
+func New() *Registry {
+	return &Registry{entries: map[string]Entry{}}
+}
+
+// Builtin returns a new registry that holds dream's built-in environments.
+// Each call returns a registry of its own, so entries a program registers
+// reach only the registry it registered them in.
+func Builtin() *Registry {
+	r := New()
+	for _, e := range builtins() {
+		if err := r.Register(e); err != nil {
+			panic(err) // a built-in entry is malformed: a programmer error
+		}
+	}
+	return r
+}
+
+// Register adds an entry. Its name is one or more parts separated by '/',
+// each of letters, digits, '-', '_' and '.' and starting with a letter or
+// a digit ("custom/corridor"); it must not be registered already, and New
+// must not be nil. The errors wrap ErrEntry and name the entry.
+func (r *Registry) Register(e Entry) error {
+	if e.Name == "" {
+		return fmt.Errorf("%w: empty name (allowed: %s)", ErrEntry, allowedNames)
+	}
+	if !validName(e.Name) {
+		return fmt.Errorf("%w: name %q is malformed (allowed: %s)", ErrEntry, e.Name, allowedNames)
+	}
+	if _, ok := r.entries[e.Name]; ok {
+		return fmt.Errorf("%w: name %q is already registered (allowed: a name not yet registered)", ErrEntry, e.Name)
+	}
+	if e.New == nil {
+		return fmt.Errorf("%w %q: no New function (allowed: a function that makes the simulator)", ErrEntry, e.Name)
+	}
+	r.entries[e.Name] = e
+	return nil
+}
+
+// allowedNames describes the names Register accepts.
+const allowedNames = `parts separated by '/', each of letters, digits, '-', '_' and '.' starting with a letter or digit, e.g. "custom/corridor"`
+
+// validName reports whether name is parts separated by '/', each a letter
+// or digit followed by letters, digits, '-', '_' and '.'. Names appear in
+// flags, metrics and run-directory names, so they hold no spaces, no
+// empty parts and no "..".
+func validName(name string) bool {
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || !alnum(rune(part[0])) {
+			return false
+		}
+		for _, c := range part {
+			if !alnum(c) && c != '-' && c != '_' && c != '.' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func alnum(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
 // Entries returns every registered environment, sorted by name.
-func Entries() []Entry {
+func (r *Registry) Entries() []Entry {
+	es := make([]Entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		es = append(es, e)
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
+	return es
+}
+
+// Names lists the registered names, sorted.
+func (r *Registry) Names() []string {
+	ns := make([]string, 0, len(r.entries))
+	for n := range r.entries {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// Lookup returns the entry of the given name; an unknown name is an error
+// wrapping ErrUnknown that lists the known ones.
+func (r *Registry) Lookup(name string) (Entry, error) {
+	if e, ok := r.entries[name]; ok {
+		return e, nil
+	}
+	return Entry{}, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(r.Names(), ", "))
+}
+
+// Make builds the named environment with the given options.
+func (r *Registry) Make(name string, opts envs.Options) (envs.Env, error) {
+	e, err := r.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	sim, err := e.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if sim == nil {
+		return nil, fmt.Errorf("registry: environment %q: New returned no simulator and no error", name)
+	}
+	return envs.New(sim, opts)
+}
+
+// Entries returns every built-in environment, sorted by name.
+func Entries() []Entry { return Builtin().Entries() }
+
+// Lookup returns the built-in entry of the given name.
+func Lookup(name string) (Entry, error) { return Builtin().Lookup(name) }
+
+// Names lists the built-in names, sorted.
+func Names() []string { return Builtin().Names() }
+
+// Make builds the named built-in environment with the given options.
+func Make(name string, opts envs.Options) (envs.Env, error) {
+	return Builtin().Make(name, opts)
+}
+
+// builtins lists dream's built-in environments.
+func builtins() []Entry {
 	fixed := func(f func() envs.Simulator) func(envs.Options) (envs.Simulator, error) {
 		return func(opts envs.Options) (envs.Simulator, error) {
 			if opts.MapFile != "" {
@@ -44,7 +193,7 @@ func Entries() []Entry {
 			return f(), nil
 		}
 	}
-	es := []Entry{
+	return []Entry{
 		{Name: "gridworld", Description: "a gridworld read from a map file (--map FILE; format in README)", Stochastic: true, Success: true,
 			New: func(opts envs.Options) (envs.Simulator, error) {
 				if opts.MapFile == "" {
@@ -75,41 +224,4 @@ func Entries() []Entry {
 		{Name: "physics/pendulum-gusty", Description: "Pendulum-v1 with random torque gusts (stochastic dynamics)", Stochastic: true,
 			New: fixed(func() envs.Simulator { return physics.NewPendulumGusty() })},
 	}
-	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
-	return es
-}
-
-// Lookup returns the entry of the given name.
-func Lookup(name string) (Entry, error) {
-	for _, e := range Entries() {
-		if e.Name == name {
-			return e, nil
-		}
-	}
-	return Entry{}, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names(), ", "))
-}
-
-// Names lists the registered names, sorted.
-func Names() []string {
-	var ns []string
-	for _, e := range Entries() {
-		ns = append(ns, e.Name)
-	}
-	return ns
-}
-
-// Make builds the named environment with the given options.
-func Make(name string, opts envs.Options) (envs.Env, error) {
-	e, err := Lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	sim, err := e.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	return envs.New(sim, opts)
 }
