@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // ErrAnalysis reports analysis options that cannot be used.
@@ -76,10 +77,11 @@ func (a Analysis) rng(name string) *rand.Rand {
 	return rand.New(rand.NewPCG(a.Seed, h.Sum64()))
 }
 
-// Summary is the outcome of a comparison: per dynamics, its learning
-// curve, final return, area under the curve, steps to a threshold and
-// held-out calibration; per pair of dynamics, a test of the difference of
-// their areas under the curve.
+// Summary is the outcome of a comparison: per arm (a dynamics, or a
+// config variant with a dynamics), its learning curve, final return,
+// area under the curve, steps to a threshold and held-out calibration;
+// per pair of arms, a test of the difference of their areas under the
+// curve.
 type Summary struct {
 	Env          string `json:"env"`
 	Map          string `json:"map,omitempty"`
@@ -100,18 +102,28 @@ type Summary struct {
 	ThresholdRule string `json:"threshold_rule"`
 	// CalibrationEpisodes is the number of held-out episodes per run.
 	CalibrationEpisodes int `json:"calibration_episodes"`
-	// Dynamics is sorted by name.
-	Dynamics []DynamicsSummary `json:"dynamics"`
-	// Comparisons holds one entry per pair of dynamics, in the order of
-	// Dynamics.
+	// Varied lists the config keys the variants differ in, sorted; empty
+	// in a comparison of dynamics alone.
+	Varied []string `json:"varied,omitempty"`
+	// Arms is sorted by variant (VariantOrder), then dynamics. Its JSON
+	// name, "dynamics", is older than variants; programs read it.
+	Arms []ArmSummary `json:"dynamics"`
+	// Comparisons holds one entry per pair of arms, in the order of Arms.
 	Comparisons []Comparison `json:"comparisons"`
 }
 
-// DynamicsSummary is what the runs of one dynamics achieved. Intervals
-// are percentile bootstrap intervals over seeds.
-type DynamicsSummary struct {
-	Name  string   `json:"name"`
-	Seeds []uint64 `json:"seeds"`
+// ArmSummary is what the runs of one arm of a comparison, a dynamics
+// with a config variant, achieved. Intervals are percentile bootstrap
+// intervals over seeds.
+type ArmSummary struct {
+	// Name is Job.Arm: the dynamics, such as "gaussian", or the variant
+	// and the dynamics, such as "planner.horizon=3 gaussian".
+	Name string `json:"name"`
+	// Variant is the label of the config variant ("" for none; see
+	// Variant) and Dynamics the latent dynamics.
+	Variant  string   `json:"variant,omitempty"`
+	Dynamics string   `json:"dynamics"`
+	Seeds    []uint64 `json:"seeds"`
 	// FinalReturn is the mean over seeds of the last evaluation's return.
 	FinalReturn        Interval `json:"final_return"`
 	FinalReturnPerSeed []Float  `json:"final_return_per_seed"`
@@ -143,7 +155,7 @@ type ThresholdSteps struct {
 	NotReached int `json:"not_reached"`
 	// Steps is the mean over the seeds that reached it, with its
 	// bootstrap interval (NaN if none did). It leaves out the seeds that
-	// did not reach it, so it flatters a dynamics with NotReached > 0.
+	// did not reach it, so it flatters an arm with NotReached > 0.
 	Steps Interval `json:"steps"`
 }
 
@@ -154,7 +166,7 @@ type CurvePoint struct {
 	Return Interval `json:"return"`
 }
 
-// Comparison tests the difference of two dynamics' areas under the curve.
+// Comparison tests the difference of two arms' areas under the curve.
 type Comparison struct {
 	A    string `json:"a"`
 	B    string `json:"b"`
@@ -166,16 +178,17 @@ type Comparison struct {
 	BootstrapP Float    `json:"bootstrap_p"`
 	// Welch is Welch's t-test of the per-seed AUCs.
 	Welch Welch `json:"welch"`
-	// Higher names the dynamics with the higher mean AUC ("" if equal).
+	// Higher names the arm with the higher mean AUC ("" if equal).
 	Higher string `json:"higher"`
-	// Significant is Welch's p < Alpha; Testable is false when a
-	// dynamics has fewer than two seeds.
+	// Significant is Welch's p < Alpha; Testable is false when an arm
+	// has fewer than two seeds.
 	Significant bool `json:"significant"`
 	Testable    bool `json:"testable"`
 }
 
 // Analyze computes the summary of a comparison from finished runs that
-// differ only in dynamics and seed (CollectRuns checks that). The result
+// differ only in variant, dynamics and seed (CollectRuns checks that),
+// grouped into arms by their Job's variant and dynamics. The result
 // depends only on the runs and the options, not on their order.
 func Analyze(runs []RunResult, a Analysis) (*Summary, error) {
 	if err := a.Validate(); err != nil {
@@ -196,15 +209,20 @@ func Analyze(runs []RunResult, a Analysis) (*Summary, error) {
 		if len(r.Curve) == 0 {
 			return nil, fmt.Errorf("compare: analyze: run %s has no evaluation", r.Job.Name())
 		}
-		if i == 0 || r.Job.Dynamics != runs[i-1].Job.Dynamics {
+		if i == 0 || r.Job.Variant != runs[i-1].Job.Variant || r.Job.Dynamics != runs[i-1].Job.Dynamics {
 			groups = append(groups, nil)
+		}
+		for _, p := range parseLabel(r.Job.Variant) {
+			if !slices.Contains(s.Varied, p.key) {
+				s.Varied = append(s.Varied, p.key)
+			}
 		}
 		groups[len(groups)-1] = append(groups[len(groups)-1], r)
 		s.HasGoal = s.HasGoal || r.HasGoal
 	}
 	finals := make([]float64, len(groups))
 	for g, rs := range groups {
-		d := DynamicsSummary{Name: rs[0].Job.Dynamics}
+		d := ArmSummary{Name: rs[0].Job.Arm(), Variant: rs[0].Job.Variant, Dynamics: rs[0].Job.Dynamics}
 		var fin, succ, aucs []float64
 		var cal Calibration
 		for _, r := range rs {
@@ -236,8 +254,9 @@ func Analyze(runs []RunResult, a Analysis) (*Summary, error) {
 		d.AUC = BootstrapMean(aucs, a.Level, a.Resamples, a.rng("auc/"+d.Name))
 		d.Curve = meanCurve(rs, a, "curve/"+d.Name)
 		finals[g] = d.FinalReturn.Mean
-		s.Dynamics = append(s.Dynamics, d)
+		s.Arms = append(s.Arms, d)
 	}
+	slices.Sort(s.Varied)
 	threshold := DefaultThreshold(finals)
 	s.ThresholdRule = "best − 0.1·|best| of the final mean returns"
 	if a.Threshold != nil {
@@ -246,7 +265,7 @@ func Analyze(runs []RunResult, a Analysis) (*Summary, error) {
 	}
 	s.Threshold = Float(threshold)
 	for g, rs := range groups {
-		d := &s.Dynamics[g]
+		d := &s.Arms[g]
 		var reached []float64
 		for _, r := range rs {
 			if n, ok := StepsToThreshold(r.Curve, threshold); ok {
@@ -260,9 +279,9 @@ func Analyze(runs []RunResult, a Analysis) (*Summary, error) {
 		d.StepsToThreshold.NotReached = len(rs) - len(reached)
 		d.StepsToThreshold.Steps = BootstrapMean(reached, a.Level, a.Resamples, a.rng("steps_to_threshold/"+d.Name))
 	}
-	for i := range s.Dynamics {
-		for j := i + 1; j < len(s.Dynamics); j++ {
-			s.Comparisons = append(s.Comparisons, compareAUC(s.Dynamics[i], s.Dynamics[j], a))
+	for i := range s.Arms {
+		for j := i + 1; j < len(s.Arms); j++ {
+			s.Comparisons = append(s.Comparisons, compareAUC(s.Arms[i], s.Arms[j], a))
 		}
 	}
 	return s, nil
@@ -277,7 +296,7 @@ func floats(v []Float) []float64 {
 }
 
 // compareAUC tests the difference of the per-seed AUCs of x and y.
-func compareAUC(x, y DynamicsSummary, a Analysis) Comparison {
+func compareAUC(x, y ArmSummary, a Analysis) Comparison {
 	ax, ay := floats(x.AUCPerSeed), floats(y.AUCPerSeed)
 	c := Comparison{A: x.Name, B: y.Name, AUCA: Float(x.AUC.Mean), AUCB: Float(y.AUC.Mean)}
 	diff, p := BootstrapDiff(ax, ay, a.Level, a.Resamples, a.rng("auc_difference/"+x.Name+"/"+y.Name))
@@ -316,7 +335,7 @@ func meanCurve(runs []RunResult, a Analysis, name string) []CurvePoint {
 	return out
 }
 
-// Verdict states in one sentence which dynamics had the higher AUC and
+// Verdict states in one sentence which arm had the higher AUC and
 // whether the difference is significant at alpha.
 func (c Comparison) Verdict(alpha float64) string {
 	var who string
@@ -329,7 +348,11 @@ func (c Comparison) Verdict(alpha float64) string {
 		who = fmt.Sprintf("%s had the higher AUC than %s (%.4g vs %.4g)", c.B, c.A, float64(c.AUCB), float64(c.AUCA))
 	}
 	if !c.Testable {
-		return who + "; the difference cannot be tested with fewer than 2 seeds per dynamics."
+		per := "dynamics"
+		if strings.Contains(c.A+c.B, " ") { // a variant's arm (Job.Arm)
+			per = "arm"
+		}
+		return who + "; the difference cannot be tested with fewer than 2 seeds per " + per + "."
 	}
 	sig := "is not significant"
 	if c.Significant {

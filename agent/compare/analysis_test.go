@@ -31,7 +31,7 @@ func syntheticRuns(t testing.TB, dynamics string, level float64, offsets []float
 		c := cfg
 		c.Model.Dynamics = dynamics
 		c.Seed = uint64(seed)
-		r := RunResult{Job: Job{dynamics, uint64(seed)}, Config: c.WithDefaults(), Calibration: cal}
+		r := RunResult{Job: Job{Dynamics: dynamics, Seed: uint64(seed)}, Config: c.WithDefaults(), Calibration: cal}
 		for s := 100; s <= 1000; s += 100 {
 			r.Curve = append(r.Curve, Point{Steps: s, Return: level*float64(s)/1000 + off, Success: math.NaN()})
 		}
@@ -53,10 +53,10 @@ func TestAnalyzeKnownCurves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Dynamics) != 2 || s.Dynamics[0].Name != "deterministic" || s.Dynamics[1].Name != "gaussian" {
-		t.Fatalf("dynamics %+v", s.Dynamics)
+	if len(s.Arms) != 2 || s.Arms[0].Name != "deterministic" || s.Arms[1].Name != "gaussian" {
+		t.Fatalf("arms %+v", s.Arms)
 	}
-	det, gau := s.Dynamics[0], s.Dynamics[1]
+	det, gau := s.Arms[0], s.Arms[1]
 	cases := []struct {
 		name      string
 		got, want float64
@@ -125,8 +125,8 @@ func TestAnalyzeKnownCurves(t *testing.T) {
 	// A threshold set by the user, and a negative-return default.
 	th := 40.0
 	s3, _ := Analyze(runs, Analysis{Resamples: 100, Threshold: &th})
-	if s3.Dynamics[0].StepsToThreshold.Reached != 3 || s3.ThresholdRule != "set by the user" {
-		t.Errorf("user threshold: %+v, rule %q", s3.Dynamics[0].StepsToThreshold, s3.ThresholdRule)
+	if s3.Arms[0].StepsToThreshold.Reached != 3 || s3.ThresholdRule != "set by the user" {
+		t.Errorf("user threshold: %+v, rule %q", s3.Arms[0].StepsToThreshold, s3.ThresholdRule)
 	}
 	neg := syntheticRuns(t, "gaussian", -200, []float64{0}, calA)
 	s4, _ := Analyze(neg, Analysis{Resamples: 100})

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,28 +12,69 @@ import (
 // ErrShard reports a shard specification that cannot be used.
 var ErrShard = errors.New("bad shard")
 
-// Job is one run of a comparison: a latent dynamics and a seed.
+// Job is one run of a comparison: a config variant, a latent dynamics
+// and a seed.
 type Job struct {
+	// Variant is the label of the job's config variant (see Variant),
+	// such as "planner.horizon=3"; "" in a comparison of dynamics alone.
+	Variant  string
 	Dynamics string
 	Seed     uint64
 }
 
 // Name is the job's run directory name under the comparison's output
-// directory, such as "gaussian-s0".
-func (j Job) Name() string { return fmt.Sprintf("%s-s%d", j.Dynamics, j.Seed) }
+// directory: such as "gaussian-s0", or with a variant
+// "planner.horizon=3_gaussian-s0".
+func (j Job) Name() string {
+	name := fmt.Sprintf("%s-s%d", j.Dynamics, j.Seed)
+	if j.Variant != "" {
+		name = j.Variant + "_" + name
+	}
+	return name
+}
 
-// Grid returns the sorted grid of jobs: every dynamics (sorted by name,
-// duplicates dropped) with every seed 0 … seeds−1, ordered by dynamics,
-// then seed. The order does not depend on the order dynamics are listed
-// in, so every shard of a sweep agrees on it.
-func Grid(dynamics []string, seeds int) []Job {
+// Arm names the group of runs the job is a seed of: its dynamics, such
+// as "gaussian", or with a variant "planner.horizon=3 gaussian".
+func (j Job) Arm() string {
+	if j.Variant == "" {
+		return j.Dynamics
+	}
+	return j.Variant + " " + j.Dynamics
+}
+
+// compareJobs orders jobs by variant (VariantOrder), dynamics and seed.
+func compareJobs(a, b Job) int {
+	if c := VariantOrder(a.Variant, b.Variant); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Dynamics, b.Dynamics); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Seed, b.Seed)
+}
+
+// Grid returns the sorted grid of jobs: every variant (by VariantOrder)
+// with every dynamics (by name) and every seed 0 … seeds−1, ordered by
+// variant, then dynamics, then seed, with duplicates dropped; no
+// variants means the one variant "". The order does not depend on the
+// order variants and dynamics are listed in, so every shard of a sweep
+// agrees on it.
+func Grid(variants, dynamics []string, seeds int) []Job {
+	vs := slices.Clone(variants)
+	if len(vs) == 0 {
+		vs = []string{""}
+	}
+	slices.SortFunc(vs, VariantOrder)
+	vs = slices.Compact(vs)
 	ds := slices.Clone(dynamics)
 	slices.Sort(ds)
 	ds = slices.Compact(ds)
-	jobs := make([]Job, 0, len(ds)*max(seeds, 0))
-	for _, d := range ds {
-		for s := 0; s < seeds; s++ {
-			jobs = append(jobs, Job{Dynamics: d, Seed: uint64(s)})
+	jobs := make([]Job, 0, len(vs)*len(ds)*max(seeds, 0))
+	for _, v := range vs {
+		for _, d := range ds {
+			for s := 0; s < seeds; s++ {
+				jobs = append(jobs, Job{Variant: v, Dynamics: d, Seed: uint64(s)})
+			}
 		}
 	}
 	return jobs
@@ -42,7 +84,7 @@ func Grid(dynamics []string, seeds int) []Job {
 // grid.
 //
 // Job k of the sorted grid (from 0) belongs to shard k mod Count, so
-// every shard holds every dynamics in turn and shards are within one job
+// the shards interleave the variants and dynamics and are within one job
 // of each other in size. Batch schedulers number their tasks the same
 // way: a Slurm job array submitted with --array=0-(n−1) runs shard
 // $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT, and a Kubernetes Indexed

@@ -44,43 +44,102 @@ func TestParseShard(t *testing.T) {
 }
 
 func TestGrid(t *testing.T) {
-	a := Grid([]string{"gaussian", "deterministic", "gaussian"}, 2)
-	b := Grid([]string{"deterministic", "gaussian"}, 2)
-	want := []Job{{"deterministic", 0}, {"deterministic", 1}, {"gaussian", 0}, {"gaussian", 1}}
-	if !slices.Equal(a, want) || !slices.Equal(b, want) {
-		t.Errorf("Grid = %v and %v, want %v", a, b, want)
+	job := func(v, d string, seed uint64) Job { return Job{Variant: v, Dynamics: d, Seed: seed} }
+	cases := []struct {
+		name     string
+		variants []string
+		dynamics []string
+		seeds    int
+		want     []Job
+	}{
+		{"dynamics sorted, duplicates dropped", nil, []string{"gaussian", "deterministic", "gaussian"}, 2,
+			[]Job{job("", "deterministic", 0), job("", "deterministic", 1), job("", "gaussian", 0), job("", "gaussian", 1)}},
+		{"no variant is one variant", []string{""}, []string{"deterministic", "gaussian"}, 1,
+			[]Job{job("", "deterministic", 0), job("", "gaussian", 0)}},
+		// Numbers by value: 10 after 2.
+		{"variants first, by value", []string{"planner.horizon=10", "planner.horizon=2", "planner.horizon=10"}, []string{"gaussian", "deterministic"}, 1,
+			[]Job{job("planner.horizon=2", "deterministic", 0), job("planner.horizon=2", "gaussian", 0),
+				job("planner.horizon=10", "deterministic", 0), job("planner.horizon=10", "gaussian", 0)}},
 	}
-	if n := want[2].Name(); n != "gaussian-s0" {
-		t.Errorf("name %q", n)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Grid(c.variants, c.dynamics, c.seeds); !slices.Equal(got, c.want) {
+				t.Errorf("Grid = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestJobNames(t *testing.T) {
+	cases := []struct {
+		job       Job
+		name, arm string
+	}{
+		{Job{Dynamics: "gaussian"}, "gaussian-s0", "gaussian"},
+		{Job{Variant: "planner.horizon=3", Dynamics: "gaussian", Seed: 2}, "planner.horizon=3_gaussian-s2", "planner.horizon=3 gaussian"},
+		{Job{Variant: "model.frame_stack=1,planner.horizon=3", Dynamics: "deterministic", Seed: 10},
+			"model.frame_stack=1,planner.horizon=3_deterministic-s10", "model.frame_stack=1,planner.horizon=3 deterministic"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.job.Name(); got != c.name {
+				t.Errorf("Name() = %q, want %q", got, c.name)
+			}
+			if got := c.job.Arm(); got != c.arm {
+				t.Errorf("Arm() = %q, want %q", got, c.arm)
+			}
+		})
+	}
+}
+
+func TestVariantOrder(t *testing.T) {
+	// Sorted as VariantOrder should sort them.
+	want := []string{"", "planner.horizon=2", "planner.horizon=10", "planner.horizon=abc",
+		"planner.risk=cvar:0.1", "planner.risk=mean"}
+	got := slices.Clone(want)
+	slices.Reverse(got)
+	slices.SortFunc(got, VariantOrder)
+	if !slices.Equal(got, want) {
+		t.Errorf("sorted %q, want %q", got, want)
+	}
+	multi := []string{"model.frame_stack=3,planner.horizon=1", "model.frame_stack=1,planner.horizon=5", "model.frame_stack=1,planner.horizon=3"}
+	slices.SortFunc(multi, VariantOrder)
+	if want := []string{"model.frame_stack=1,planner.horizon=3", "model.frame_stack=1,planner.horizon=5", "model.frame_stack=3,planner.horizon=1"}; !slices.Equal(multi, want) {
+		t.Errorf("sorted %q, want %q", multi, want)
 	}
 }
 
 // The shards of a grid partition it and differ in size by at most one.
 func TestShardSelectPartitions(t *testing.T) {
-	grid := Grid([]string{"gaussian", "deterministic", "mixture"}, 5)
-	for _, n := range []int{1, 2, 4, 7, 15, 20} {
-		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
-			seen := map[Job]int{}
-			lo, hi := len(grid), 0
-			for i := 0; i < n; i++ {
-				part := Shard{Index: i, Count: n}.Select(grid)
-				lo, hi = min(lo, len(part)), max(hi, len(part))
-				for _, j := range part {
-					seen[j]++
+	grids := map[string][]Job{
+		"dynamics": Grid(nil, []string{"gaussian", "deterministic", "mixture"}, 5),
+		"variants": Grid([]string{"planner.horizon=1", "planner.horizon=3", "planner.horizon=5"}, []string{"gaussian", "deterministic"}, 3),
+	}
+	for gname, grid := range grids {
+		for _, n := range []int{1, 2, 4, 7, 15, 20} {
+			t.Run(fmt.Sprintf("%s/n=%d", gname, n), func(t *testing.T) {
+				seen := map[Job]int{}
+				lo, hi := len(grid), 0
+				for i := 0; i < n; i++ {
+					part := Shard{Index: i, Count: n}.Select(grid)
+					lo, hi = min(lo, len(part)), max(hi, len(part))
+					for _, j := range part {
+						seen[j]++
+					}
 				}
-			}
-			if len(seen) != len(grid) {
-				t.Errorf("%d distinct jobs, want %d", len(seen), len(grid))
-			}
-			for j, k := range seen {
-				if k != 1 {
-					t.Errorf("job %v in %d shards", j, k)
+				if len(seen) != len(grid) {
+					t.Errorf("%d distinct jobs, want %d", len(seen), len(grid))
 				}
-			}
-			if hi-lo > 1 {
-				t.Errorf("shard sizes from %d to %d", lo, hi)
-			}
-		})
+				for j, k := range seen {
+					if k != 1 {
+						t.Errorf("job %v in %d shards", j, k)
+					}
+				}
+				if hi-lo > 1 {
+					t.Errorf("shard sizes from %d to %d", lo, hi)
+				}
+			})
+		}
 	}
 }
 

@@ -20,14 +20,14 @@ const (
 	plotHeight = 4.5 * vg.Inch
 )
 
-// PlotCurves draws the mean evaluation return of every dynamics against
+// PlotCurves draws the mean evaluation return of every arm against
 // environment steps, each with its bootstrap confidence band as a
 // translucent polygon, and writes the picture to w as a PNG (pure Go,
 // headless).
 func PlotCurves(w io.Writer, s *Summary) error {
 	p := plot.New()
 	seeds := 0
-	for _, d := range s.Dynamics {
+	for _, d := range s.Arms {
 		seeds = max(seeds, len(d.Seeds))
 	}
 	p.Title.Text = fmt.Sprintf("%s: mean evaluation return, %s%% bootstrap band over %d seeds",
@@ -38,7 +38,7 @@ func PlotCurves(w io.Writer, s *Summary) error {
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
-	for i, d := range s.Dynamics {
+	for i, d := range s.Arms {
 		mean := make(plotter.XYs, 0, len(d.Curve))
 		var upper, lower plotter.XYs
 		for _, cp := range d.Curve {
@@ -58,9 +58,9 @@ func PlotCurves(w io.Writer, s *Summary) error {
 		}
 		p.Legend.Add(fmt.Sprintf("%s (%d seeds)", d.Name, len(d.Seeds)), line, points)
 	}
-	if th := float64(s.Threshold); !math.IsNaN(th) && len(s.Dynamics) > 0 && len(s.Dynamics[0].Curve) > 0 {
+	if th := float64(s.Threshold); !math.IsNaN(th) && len(s.Arms) > 0 && len(s.Arms[0].Curve) > 0 {
 		lo, hi := math.Inf(1), math.Inf(-1)
-		for _, d := range s.Dynamics {
+		for _, d := range s.Arms {
 			for _, cp := range d.Curve {
 				lo, hi = math.Min(lo, float64(cp.Steps)), math.Max(hi, float64(cp.Steps))
 			}

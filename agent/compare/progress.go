@@ -198,9 +198,9 @@ func (t *tracker) stopped(j Job, steps, total int, err error) {
 	t.notify()
 }
 
-// finished records a finished run and logs its line: dynamics, seed, how
-// it finished (with its wall time), the final evaluation's return and
-// success rate with their 95% intervals, and the AUC.
+// finished records a finished run and logs its line: its run directory's
+// name, how it finished (with its wall time), the final evaluation's
+// return and success rate with their 95% intervals, and the AUC.
 func (t *tracker) finished(j Job, res RunResult, how string) {
 	t.mu.Lock()
 	r := t.runs[j]
@@ -217,12 +217,12 @@ func (t *tracker) finished(j Job, res RunResult, how string) {
 	t.notify()
 }
 
-// finishedLine formats what a finished run reached, such as "gaussian
-// seed 0 finished in 12.3s: 240 steps, final return 0.25 [0, 0.5],
-// success 0.25 [0.05, 0.7], AUC 0.1".
+// finishedLine formats what a finished run reached, named by its run
+// directory, such as "gaussian-s0 finished in 12.3s: 240 steps, final
+// return 0.25 [0, 0.5], success 0.25 [0.05, 0.7], AUC 0.1".
 func finishedLine(j Job, res RunResult, how string) string {
 	f := res.Final()
-	line := fmt.Sprintf("%s seed %d %s: %d steps, final return %s", j.Dynamics, j.Seed, how, f.Steps, withInterval("%.4g", f.Return, f.ReturnLo, f.ReturnHi))
+	line := fmt.Sprintf("%s %s: %d steps, final return %s", j.Name(), how, f.Steps, withInterval("%.4g", f.Return, f.ReturnLo, f.ReturnHi))
 	if res.HasGoal {
 		line += ", success " + withInterval("%.2f", f.Success, f.SuccessLo, f.SuccessHi)
 	}

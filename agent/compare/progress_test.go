@@ -9,7 +9,7 @@ import (
 )
 
 func TestProgressFormat(t *testing.T) {
-	g0, d1 := Job{"gaussian", 0}, Job{"deterministic", 1}
+	g0, d1 := Job{Dynamics: "gaussian", Seed: 0}, Job{Dynamics: "deterministic", Seed: 1}
 	cases := []struct {
 		name   string
 		p      Progress
@@ -59,7 +59,7 @@ func TestProgressFormat(t *testing.T) {
 // found finished, one resumed at step 400 of 1000, one new) at given
 // times and checks the counts, the steps left and the rate.
 func TestTrackerProgress(t *testing.T) {
-	a, b, c := Job{"deterministic", 0}, Job{"gaussian", 0}, Job{"gaussian", 1}
+	a, b, c := Job{Dynamics: "deterministic", Seed: 0}, Job{Dynamics: "gaussian", Seed: 0}, Job{Dynamics: "gaussian", Seed: 1}
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	tr := newTracker(nil, []Job{a, b, c}, []int{1000, 400, 0}, []int{1000, 1000, 1000}, t0)
@@ -107,17 +107,22 @@ func TestFinishedLine(t *testing.T) {
 		want string
 	}{
 		{"goal", RunResult{Curve: curve, HasGoal: true}, "finished in 12.3s",
-			"gaussian seed 3 finished in 12.3s: 200 steps, final return 0.45 [0.2142, 0.6858], success 0.45 [0.26, 0.66], AUC 0.225"},
+			"gaussian-s3 finished in 12.3s: 200 steps, final return 0.45 [0.2142, 0.6858], success 0.45 [0.26, 0.66], AUC 0.225"},
 		{"no goal", RunResult{Curve: []Point{{Steps: 240, Return: 21.5, ReturnLo: 18, ReturnHi: 25, Success: nan, SuccessLo: nan, SuccessHi: nan}}}, "already finished",
-			"gaussian seed 3 already finished: 240 steps, final return 21.5 [18, 25], AUC 21.5"},
+			"gaussian-s3 already finished: 240 steps, final return 21.5 [18, 25], AUC 21.5"},
 		{"no intervals logged", RunResult{Curve: []Point{{Steps: 240, Return: 1, ReturnLo: nan, ReturnHi: nan, Success: 1, SuccessLo: nan, SuccessHi: nan}}, HasGoal: true}, "finished in 1s",
-			"gaussian seed 3 finished in 1s: 240 steps, final return 1, success 1.00, AUC 1"},
+			"gaussian-s3 finished in 1s: 240 steps, final return 1, success 1.00, AUC 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := finishedLine(Job{"gaussian", 3}, c.res, c.how); got != c.want {
+			if got := finishedLine(Job{Dynamics: "gaussian", Seed: 3}, c.res, c.how); got != c.want {
 				t.Errorf("got  %q\nwant %q", got, c.want)
 			}
 		})
+	}
+	// A run of a variant is named by its directory too.
+	j := Job{Variant: "planner.horizon=3", Dynamics: "gaussian", Seed: 3}
+	if got, want := finishedLine(j, cases[1].res, cases[1].how), "planner.horizon=3_"+cases[1].want; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,10 +54,17 @@ func WriteReport(dir string, runs []RunResult, s *Summary) error {
 
 // WriteCurves writes every evaluation of every run as CSV with the header
 // env_steps,dynamics,seed,eval_return,success (success empty where the
-// environment has no goal), sorted by dynamics, seed and steps.
+// environment has no goal), and a last column, variant, holding the
+// run's variant label where any run has one; sorted by variant,
+// dynamics, seed and steps.
 func WriteCurves(w io.Writer, runs []RunResult) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"env_steps", "dynamics", "seed", "eval_return", "success"})
+	header := []string{"env_steps", "dynamics", "seed", "eval_return", "success"}
+	variants := slices.ContainsFunc(runs, func(r RunResult) bool { return r.Job.Variant != "" })
+	if variants {
+		header = append(header, "variant")
+	}
+	cw.Write(header)
 	sorted := append([]RunResult(nil), runs...)
 	sortRuns(sorted)
 	for _, r := range sorted {
@@ -65,8 +73,12 @@ func WriteCurves(w io.Writer, runs []RunResult) error {
 			if !math.IsNaN(p.Success) {
 				succ = strconv.FormatFloat(p.Success, 'g', -1, 64)
 			}
-			cw.Write([]string{strconv.Itoa(p.Steps), r.Job.Dynamics, strconv.FormatUint(r.Job.Seed, 10),
-				strconv.FormatFloat(p.Return, 'g', -1, 64), succ})
+			rec := []string{strconv.Itoa(p.Steps), r.Job.Dynamics, strconv.FormatUint(r.Job.Seed, 10),
+				strconv.FormatFloat(p.Return, 'g', -1, 64), succ}
+			if variants {
+				rec = append(rec, r.Job.Variant)
+			}
+			cw.Write(rec)
 		}
 	}
 	cw.Flush()
@@ -96,13 +108,45 @@ func seedList(seeds []uint64) string {
 	return strings.Join(parts, ", ")
 }
 
-// WriteMarkdown writes the summary as a Markdown report.
+// armColumns names the arms in the report's tables: a column per varied
+// key, then the dynamics.
+type armColumns []string
+
+// header is the tables' first columns, such as "| planner.horizon |
+// dynamics |", and rule their separator.
+func (c armColumns) header() (header, rule string) {
+	for _, k := range c {
+		header += "| " + k + " "
+		rule += "|---"
+	}
+	return header + "| dynamics |", rule + "|---|"
+}
+
+// cells is the arm's first cells in the tables.
+func (c armColumns) cells(d ArmSummary) string {
+	values := map[string]string{}
+	for _, p := range parseLabel(d.Variant) {
+		values[p.key] = p.value
+	}
+	var b strings.Builder
+	for _, k := range c {
+		fmt.Fprintf(&b, "| %s ", values[k])
+	}
+	fmt.Fprintf(&b, "| %s |", d.Dynamics)
+	return b.String()
+}
+
+// WriteMarkdown writes the summary as a Markdown report. Each arm is
+// named by its dynamics and, where the comparison varies config keys,
+// by its values of them.
 func WriteMarkdown(w io.Writer, s *Summary) error {
 	var b strings.Builder
-	names := make([]string, len(s.Dynamics))
-	for i, d := range s.Dynamics {
+	names := make([]string, len(s.Arms))
+	for i, d := range s.Arms {
 		names[i] = d.Name
 	}
+	cols := armColumns(s.Varied)
+	head, rule := cols.header()
 	pct := strconv.FormatFloat(100*s.Level, 'g', -1, 64) + "%"
 	fmt.Fprintf(&b, "# %s: %s\n\n", s.Env, strings.Join(names, " vs "))
 	env := s.Env
@@ -111,24 +155,27 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 	}
 	fmt.Fprintf(&b, "Environment %s observing %s, %d environment steps per run, evaluated every %d steps on %d episodes; planning on %s.\n",
 		env, s.Obs, s.Steps, s.EvalEvery, s.EvalEpisodes, s.PlanWith)
-	for _, d := range s.Dynamics {
+	if len(s.Varied) > 0 {
+		fmt.Fprintf(&b, "Varied: %s; every other setting is shared.\n", strings.Join(s.Varied, ", "))
+	}
+	for _, d := range s.Arms {
 		fmt.Fprintf(&b, "%s: seeds %s.\n", d.Name, seedList(d.Seeds))
 	}
 	fmt.Fprintf(&b, "\nIntervals are %s percentile bootstrap intervals over seeds (%d resamples). "+
 		"AUC is the area under the evaluation-return curve divided by its step range: the mean return over training.\n\n", pct, s.Resamples)
 
-	b.WriteString("| dynamics | final return | AUC |")
+	b.WriteString(head + " final return | AUC |")
 	if s.HasGoal {
 		b.WriteString(" final success |")
 	}
 	fmt.Fprintf(&b, " steps to %s | not reached |\n", num(float64(s.Threshold)))
-	b.WriteString("|---|---|---|")
+	b.WriteString(rule + "---|---|")
 	if s.HasGoal {
 		b.WriteString("---|")
 	}
 	b.WriteString("---|---|\n")
-	for _, d := range s.Dynamics {
-		fmt.Fprintf(&b, "| %s | %s | %s |", d.Name, interval(d.FinalReturn), interval(d.AUC))
+	for _, d := range s.Arms {
+		fmt.Fprintf(&b, "%s %s | %s |", cols.cells(d), interval(d.FinalReturn), interval(d.AUC))
 		if s.HasGoal {
 			fs := "–"
 			if d.FinalSuccess != nil {
@@ -141,8 +188,8 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 	fmt.Fprintf(&b, "\nThreshold %s (%s). Steps to threshold are the first evaluation at or above it; the mean and interval cover the seeds that reached it.\n\n",
 		num(float64(s.Threshold)), s.ThresholdRule)
 
-	b.WriteString("## Steps to threshold per seed\n\n| dynamics | seed: steps |\n|---|---|\n")
-	for _, d := range s.Dynamics {
+	b.WriteString("## Steps to threshold per seed\n\n" + head + " seed: steps |\n" + rule + "---|\n")
+	for _, d := range s.Arms {
 		parts := make([]string, len(d.Seeds))
 		for i, seed := range d.Seeds {
 			v := "not reached"
@@ -151,7 +198,7 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 			}
 			parts[i] = fmt.Sprintf("%d: %s", seed, v)
 		}
-		fmt.Fprintf(&b, "| %s | %s |\n", d.Name, strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "%s %s |\n", cols.cells(d), strings.Join(parts, ", "))
 	}
 
 	b.WriteString("\n## Held-out calibration of the world model\n\n")
@@ -160,10 +207,10 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 		"a calibrated model puts 0.683 of the targets within its central 68.3%% interval (\"1σ\") and 0.954 within the 95.4%% one (\"2σ\"), which for a Gaussian are the ±1σ and ±2σ intervals; "+
 		"ECE is the mean gap between nominal and observed coverage of central intervals. The deterministic model is scored as a Gaussian with unit variance, the mixture by its mixture density.\n\n",
 		s.CalibrationEpisodes)
-	b.WriteString("| dynamics | transitions | NLL per dim | within 1σ | within 2σ | ECE |\n|---|---|---|---|---|---|\n")
-	for _, d := range s.Dynamics {
+	b.WriteString(head + " transitions | NLL per dim | within 1σ | within 2σ | ECE |\n" + rule + "---|---|---|---|---|\n")
+	for _, d := range s.Arms {
 		c := d.Calibration
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", d.Name, c.N, num(float64(c.NLLPerDim)),
+		fmt.Fprintf(&b, "%s %d | %s | %s | %s | %s |\n", cols.cells(d), c.N, num(float64(c.NLLPerDim)),
 			num(float64(c.Within1)), num(float64(c.Within2)), num(float64(c.ECE)))
 	}
 

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -302,38 +301,12 @@ func shared(c agent.Config) agent.Config {
 // ConfigDiff lists the fields (JSON names, dotted) in which two configs
 // differ, as "field: a vs b", sorted; nil if they are equal.
 func ConfigDiff(a, b agent.Config) []string {
-	var ma, mb map[string]any
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	if json.Unmarshal(ja, &ma) != nil || json.Unmarshal(jb, &mb) != nil {
-		panic("compare: a config does not round-trip through JSON")
-	}
+	fa, fb := flatten(a), flatten(b)
 	var out []string
-	diffMaps("", ma, mb, &out)
-	slices.Sort(out)
+	for _, k := range diffKeys(fa, fb) {
+		out = append(out, fmt.Sprintf("%s: %s vs %s", k, jsonText(fa[k]), jsonText(fb[k])))
+	}
 	return out
-}
-
-func diffMaps(prefix string, a, b map[string]any, out *[]string) {
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	for k := range keys {
-		va, vb := a[k], b[k]
-		if sa, ok := va.(map[string]any); ok {
-			if sb, ok := vb.(map[string]any); ok {
-				diffMaps(prefix+k+".", sa, sb, out)
-				continue
-			}
-		}
-		if !reflect.DeepEqual(va, vb) {
-			*out = append(*out, fmt.Sprintf("%s%s: %s vs %s", prefix, k, jsonText(va), jsonText(vb)))
-		}
-	}
 }
 
 func jsonText(v any) string {
@@ -354,16 +327,18 @@ func describeDiff(diff []string) string {
 
 // CollectRuns loads the finished runs among the run directories in dirs
 // (see FindRuns and LoadRun) for a comparison. Unfinished runs are
-// skipped and listed in skipped. The runs must differ only in their
-// dynamics and seed, and no (dynamics, seed) may appear twice; otherwise
-// the error wraps ErrMismatch. The result is sorted by dynamics, then
-// seed.
+// skipped and listed in skipped. Besides their dynamics and seed, the
+// runs may differ in any keys but env and map (one environment per
+// comparison): the keys in which they differ (VariedKeys) are the ones
+// the comparison varies, and each run's Job.Variant labels its values
+// there (VariantLabel). Runs in other environments, or two runs of one
+// (variant, dynamics, seed), are an error wrapping ErrMismatch. The
+// result is sorted by variant (VariantOrder), dynamics, then seed.
 func CollectRuns(dirs []string, calibrationEpisodes int) (runs []RunResult, skipped []string, err error) {
 	found, err := FindRuns(dirs)
 	if err != nil {
 		return nil, nil, err
 	}
-	seen := map[Job]string{}
 	for _, dir := range found {
 		r, err := LoadRun(dir, calibrationEpisodes)
 		if errors.Is(err, ErrUnfinished) {
@@ -373,34 +348,40 @@ func CollectRuns(dirs []string, calibrationEpisodes int) (runs []RunResult, skip
 		if err != nil {
 			return nil, nil, err
 		}
-		if prev, ok := seen[r.Job]; ok {
-			return nil, nil, fmt.Errorf("compare: %w: run %s is in both %s and %s", ErrMismatch, r.Job.Name(), prev, dir)
-		}
-		seen[r.Job] = dir
-		if len(runs) > 0 {
-			if d := ConfigDiff(shared(runs[0].Config), shared(r.Config)); d != nil {
-				return nil, nil, fmt.Errorf("compare: %w: %s and %s differ in more than dynamics and seed (%s)", ErrMismatch, runs[0].Dir, dir, describeDiff(d))
+		runs = append(runs, r)
+	}
+	configs := make([]agent.Config, len(runs))
+	for i, r := range runs {
+		configs[i] = r.Config
+	}
+	keys := VariedKeys(configs)
+	for _, k := range keys {
+		if why, fixed := fixedKey(k); fixed {
+			for _, r := range runs[1:] {
+				for _, d := range ConfigDiff(shared(runs[0].Config), shared(r.Config)) {
+					if strings.HasPrefix(d, k+": ") {
+						return nil, nil, fmt.Errorf("compare: %w: %s and %s differ in %s, and %s", ErrMismatch, runs[0].Dir, r.Dir, d, why)
+					}
+				}
 			}
 		}
-		runs = append(runs, r)
+	}
+	seen := map[Job]string{}
+	for i := range runs {
+		if runs[i].Job.Variant, err = VariantLabel(runs[i].Config, keys); err != nil {
+			return nil, nil, fmt.Errorf("compare: %w: run %s: %w", ErrMismatch, runs[i].Dir, err)
+		}
+		if prev, ok := seen[runs[i].Job]; ok {
+			return nil, nil, fmt.Errorf("compare: %w: run %s is in both %s and %s", ErrMismatch, runs[i].Job.Name(), prev, runs[i].Dir)
+		}
+		seen[runs[i].Job] = runs[i].Dir
 	}
 	sortRuns(runs)
 	return runs, skipped, nil
 }
 
 func sortRuns(runs []RunResult) {
-	slices.SortFunc(runs, func(a, b RunResult) int {
-		if c := strings.Compare(a.Job.Dynamics, b.Job.Dynamics); c != 0 {
-			return c
-		}
-		switch {
-		case a.Job.Seed < b.Job.Seed:
-			return -1
-		case a.Job.Seed > b.Job.Seed:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(runs, func(a, b RunResult) int { return compareJobs(a.Job, b.Job) })
 }
 
 // Float is a float64 that JSON encodes NaN and ±Inf as null (and decodes

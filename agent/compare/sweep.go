@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,14 +18,18 @@ import (
 // ErrSweep reports sweep settings that cannot be used.
 var ErrSweep = errors.New("bad sweep")
 
-// Sweep trains every dynamics on the same seeds with everything else
-// identical, each (dynamics, seed) in its own run directory under Out,
-// and summarises the comparison. The zero value of each field means the
-// default written next to it.
+// Sweep trains every dynamics, with every config variant, on the same
+// seeds with everything else identical, each (variant, dynamics, seed)
+// in its own run directory under Out, and summarises the comparison.
+// The zero value of each field means the default written next to it.
 type Sweep struct {
 	// Config is the run config every run shares; each run sets its
 	// Model.Dynamics and Seed.
 	Config agent.Config
+	// Variants, when not empty, are the configs compared, each in place
+	// of Config (build them with Variants); the grid then runs every
+	// dynamics and seed with each. Default: Config alone, unlabelled.
+	Variants []Variant
 	// Dynamics lists the latent dynamics to compare (any number; the
 	// grid is sorted by name). Default: gaussian, deterministic.
 	Dynamics []string
@@ -76,15 +81,37 @@ func (s Sweep) WithDefaults() Sweep {
 	return s
 }
 
-// Jobs returns the jobs of the sweep's shard, in grid order.
-func (s Sweep) Jobs() []Job {
-	s = s.WithDefaults()
-	return s.Shard.Select(Grid(s.Dynamics, s.Seeds))
+// labels lists the labels of the sweep's variants (nil without any).
+func (s Sweep) labels() []string {
+	var out []string
+	for _, v := range s.Variants {
+		out = append(out, v.Label)
+	}
+	return out
 }
 
-// JobConfig is the resolved config of one run of the sweep.
+// Grid returns the jobs of the whole grid, in order (see Grid).
+func (s Sweep) Grid() []Job {
+	s = s.WithDefaults()
+	return Grid(s.labels(), s.Dynamics, s.Seeds)
+}
+
+// Jobs returns the jobs of the sweep's shard, in grid order.
+func (s Sweep) Jobs() []Job {
+	return s.Shard.Select(s.Grid())
+}
+
+// JobConfig is the resolved config of one run of the sweep. It panics if
+// the job's variant is not one of the sweep's.
 func (s Sweep) JobConfig(j Job) agent.Config {
 	c := s.Config
+	if len(s.Variants) > 0 || j.Variant != "" {
+		k := slices.IndexFunc(s.Variants, func(v Variant) bool { return v.Label == j.Variant })
+		if k < 0 {
+			panic(fmt.Sprintf("compare: job %s has a variant the sweep does not have", j.Name()))
+		}
+		c = s.Variants[k].Config
+	}
 	c.Model.Dynamics = j.Dynamics
 	c.Seed = j.Seed
 	return c.WithDefaults()
@@ -105,15 +132,54 @@ func (s Sweep) Validate() error {
 	case s.StatusEvery < 0:
 		return fmt.Errorf("%w: status period %v (allowed: positive)", ErrSweep, s.StatusEvery)
 	}
+	if err := s.checkVariants(); err != nil {
+		return err
+	}
 	for _, d := range s.Dynamics {
 		if d == "" || strings.ContainsAny(d, `/\`) {
 			return fmt.Errorf("%w: dynamics %q (allowed: a dynamics name)", ErrSweep, d)
 		}
-		if err := s.JobConfig(Job{Dynamics: d}).Validate(); err != nil {
-			return fmt.Errorf("%w: dynamics %s: %w", ErrSweep, d, err)
+	}
+	for _, j := range Grid(s.labels(), s.Dynamics, 1) {
+		if err := s.JobConfig(j).Validate(); err != nil {
+			if j.Variant == "" {
+				return fmt.Errorf("%w: dynamics %s: %w", ErrSweep, j.Dynamics, err)
+			}
+			return fmt.Errorf("%w: variant %s with dynamics %s: %w", ErrSweep, j.Variant, j.Dynamics, err)
 		}
 	}
 	return s.Analysis.Validate()
+}
+
+// checkVariants checks that the variants share their environment, that
+// every variant's label is the one a merge derives from the variants'
+// configs (VariedKeys, VariantLabel) and that no two variants share one.
+func (s Sweep) checkVariants() error {
+	configs := make([]agent.Config, len(s.Variants))
+	for i, v := range s.Variants {
+		configs[i] = v.Config.WithDefaults()
+	}
+	keys := VariedKeys(configs)
+	for _, k := range keys {
+		if why, fixed := fixedKey(k); fixed {
+			return fmt.Errorf("%w: the variants differ in %s, and %s", ErrSweep, k, why)
+		}
+	}
+	seen := map[string]bool{}
+	for i, v := range s.Variants {
+		want, err := VariantLabel(configs[i], keys)
+		if err != nil {
+			return fmt.Errorf("%w: variant %q: %w", ErrSweep, v.Label, err)
+		}
+		if v.Label != want {
+			return fmt.Errorf("%w: variant %q is labelled otherwise than its config, %q (allowed: variants built by Variants)", ErrSweep, v.Label, want)
+		}
+		if seen[v.Label] {
+			return fmt.Errorf("%w: variant %q is given twice (allowed: variants whose configs differ)", ErrSweep, v.Label)
+		}
+		seen[v.Label] = true
+	}
+	return nil
 }
 
 // Run trains the runs of the sweep's shard, up to Parallel at a time, and
@@ -254,6 +320,7 @@ func (s Sweep) runJob(ctx context.Context, j Job, t *tracker) (RunResult, error)
 		if _, ok := readCalibration(dir, steps, eps, HeldOutSeed); ok {
 			res, err := LoadRun(dir, eps)
 			if err == nil {
+				res.Job = j
 				t.finished(j, res, "already finished")
 			}
 			return res, err
@@ -295,6 +362,7 @@ func (s Sweep) runJob(ctx context.Context, j Job, t *tracker) (RunResult, error)
 	if err != nil {
 		return RunResult{}, err
 	}
+	res.Job = j
 	t.finished(j, res, how)
 	return res, nil
 }
@@ -302,9 +370,11 @@ func (s Sweep) runJob(ctx context.Context, j Job, t *tracker) (RunResult, error)
 // Merge collects the finished runs in dirs (run directories, or
 // directories holding them, such as the outputs of the shards of a
 // sweep; see CollectRuns), writes their report into out and returns the
-// summary. Unfinished runs are skipped and listed on log. A merge of the
-// shards of a sweep equals the unsharded sweep: both analyse the same
-// runs, and every run depends only on its config and seed.
+// summary. Unfinished runs are skipped and listed on log, and the
+// variants are derived from the run configs. A merge of the shards of a
+// sweep equals the unsharded sweep: both analyse the same runs, label
+// their variants by the same rule, and every run depends only on its
+// config and seed.
 func Merge(dirs []string, out string, a Analysis, log io.Writer) (*Summary, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
@@ -330,7 +400,11 @@ func Merge(dirs []string, out string, a Analysis, log io.Writer) (*Summary, erro
 		return nil, err
 	}
 	if log != nil {
-		fmt.Fprintf(log, "merged %d runs into %s\n", len(runs), out)
+		varied := ""
+		if len(sum.Varied) > 0 {
+			varied = ", varying " + strings.Join(sum.Varied, ", ")
+		}
+		fmt.Fprintf(log, "merged %d runs into %s%s\n", len(runs), out, varied)
 	}
 	return sum, nil
 }

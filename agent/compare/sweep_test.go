@@ -93,8 +93,8 @@ func TestSweepShardsMergeEqualUnsharded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum.Dynamics) != 2 || sum.Dynamics[0].Name != "deterministic" || sum.Dynamics[1].Name != "gaussian" {
-		t.Fatalf("summary dynamics %+v", sum.Dynamics)
+	if len(sum.Arms) != 2 || sum.Arms[0].Name != "deterministic" || sum.Arms[1].Name != "gaussian" {
+		t.Fatalf("summary dynamics %+v", sum.Arms)
 	}
 	for _, j := range full.Jobs() {
 		dir := filepath.Join(full.Out, j.Name())
@@ -139,10 +139,10 @@ func TestSweepShardsMergeEqualUnsharded(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, filepath.Join(full.Out, SummaryJSON)), &fromJSON); err != nil {
 		t.Fatal(err)
 	}
-	if len(fromJSON.Dynamics) != 2 || len(fromJSON.Comparisons) != 1 || fromJSON.Env != "physics/cartpole" {
+	if len(fromJSON.Arms) != 2 || len(fromJSON.Comparisons) != 1 || fromJSON.Env != "physics/cartpole" {
 		t.Errorf("summary.json %+v", fromJSON)
 	}
-	for _, d := range sum.Dynamics {
+	for _, d := range sum.Arms {
 		if d.Calibration.N == 0 || len(d.Curve) != 3 || d.Curve[2].Steps != testSteps {
 			t.Errorf("%s: calibration %+v, curve %+v", d.Name, d.Calibration, d.Curve)
 		}
@@ -231,7 +231,7 @@ func TestSweepResumes(t *testing.T) {
 	if !errors.Is(err, agent.ErrInterrupted) {
 		t.Fatalf("interrupted sweep: error %v, want ErrInterrupted", err)
 	}
-	first := filepath.Join(s.Out, Job{"deterministic", 0}.Name())
+	first := filepath.Join(s.Out, Job{Dynamics: "deterministic", Seed: 0}.Name())
 	steps, ok, err := checkpointSteps(first)
 	if err != nil || !ok || steps != stopAt {
 		t.Fatalf("interrupted run's checkpoint at %d (%v, %v), want %d", steps, ok, err, stopAt)
@@ -277,7 +277,7 @@ func TestSweepResumes(t *testing.T) {
 			t.Errorf("%s: metrics rows %v, want %v", j.Name(), got, want)
 		}
 	}
-	if len(sum.Dynamics) != 1 || len(sum.Dynamics[0].Seeds) != 2 || len(sum.Comparisons) != 0 {
+	if len(sum.Arms) != 1 || len(sum.Arms[0].Seeds) != 2 || len(sum.Comparisons) != 0 {
 		t.Errorf("summary %+v", sum)
 	}
 }
@@ -301,7 +301,7 @@ func TestSweepReportsProgress(t *testing.T) {
 	if _, err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	finished := regexp.MustCompile(`(?m)^\[[12]/2\] deterministic seed ([01]) finished in [0-9.]+m?s: 240 steps, final return \S+ \[\S+, \S+\], AUC \S+$`)
+	finished := regexp.MustCompile(`(?m)^\[[12]/2\] deterministic-s([01]) finished in [0-9.]+m?s: 240 steps, final return \S+ \[\S+, \S+\], AUC \S+$`)
 	lines := finished.FindAllStringSubmatch(log.String(), -1)
 	if len(lines) != 2 || lines[0][1] == lines[1][1] {
 		t.Errorf("want one finished line per seed:\n%s", log.String())
@@ -333,9 +333,9 @@ func TestSweepReportsProgress(t *testing.T) {
 // is left as it was.
 func TestSweepRefusesOtherConfig(t *testing.T) {
 	s := testSweep(t, t.TempDir())
-	other := s.JobConfig(Job{"gaussian", 1})
+	other := s.JobConfig(Job{Dynamics: "gaussian", Seed: 1})
 	other.Steps = 2 * testSteps
-	dir := filepath.Join(s.Out, Job{"gaussian", 1}.Name())
+	dir := filepath.Join(s.Out, Job{Dynamics: "gaussian", Seed: 1}.Name())
 	if _, err := agent.New(other, dir); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type compareOptions struct {
 	mapFile     string
 	obs         string
 	dynamics    string
+	vary        []string
 	seeds       int
 	steps       int
 	outDir      string
@@ -46,7 +48,7 @@ func newCompareCmd(runF func(context.Context, *compareOptions) error) *cobra.Com
 	opts := &compareOptions{}
 	cmd := &cobra.Command{
 		Use:   "compare --env NAME [flags] | compare --merge DIR... --out DIR",
-		Short: "Compare latent dynamics (default: gaussian against deterministic) on sample efficiency",
+		Short: "Compare latent dynamics (default: gaussian against deterministic), or any config values, on sample efficiency",
 		Long: `Train each latent dynamics on the same seeds 0…N−1 with everything else
 identical, and compare their learning curves. Under --out it writes one run
 directory per (dynamics, seed), such as gaussian-s0, and then curves.csv,
@@ -55,11 +57,22 @@ area under the curve (the mean return over training), the steps to reach a
 threshold, and the world model's held-out calibration; per pair of dynamics
 Welch's t-test and a bootstrap interval of the difference in AUC.
 
+--vary KEY=V1,V2,… (repeatable) compares config values as well, such as
+--vary planner.horizon=1,3,5 or --vary model.frame_stack=1,3 (any key of a
+config file but seed, model.dynamics, env and map; dream config lists them).
+Every combination of the values is a variant, and every variant runs every
+dynamics on every seed: each (variant, dynamics) is an arm of the
+comparison, with run directories such as planner.horizon=3_gaussian-s0. A
+variant is labelled by the keys in which the variants' resolved configs
+differ, defaults that follow a varied key included (--vary steps=… also
+varies explore_steps), each with its value as the config holds it.
+
 Settings come from the preset, then the config file (--config), then the
-flags; every run shares them except its dynamics and seed. Rerunning with
-the same --out skips finished runs and resumes interrupted ones (Ctrl-C
-writes a checkpoint in every run in progress); a run directory whose config
-differs from the requested one is an error, never overwritten.
+flags, then --vary; every run shares them except its variant, dynamics and
+seed. Rerunning with the same --out skips finished runs and resumes
+interrupted ones (Ctrl-C writes a checkpoint in every run in progress); a
+run directory whose config differs from the requested one is an error,
+never overwritten.
 
 While it trains it prints a line per run started and finished (its final
 evaluation return and success rate with 95% intervals, and its wall time),
@@ -70,15 +83,17 @@ the status line every 2s; other output gets it every --status-every.
 The threshold defaults to best − 0.1·|best| of the final mean returns: 90% of
 the best for positive returns, 10% of |best| below it for negative ones.
 
-Sharding: --shard i/n runs job k of the sorted grid (dynamics by name, then
-seed) when k mod n = i and writes only its run directories. Merge the shards
-with dream compare --merge DIR... --out DIR, which builds the report from the
-finished runs it finds (the same report as an unsharded run). With Slurm:
+Sharding: --shard i/n runs job k of the sorted grid (variant, then dynamics
+by name, then seed) when k mod n = i and writes only its run directories.
+Merge the shards with dream compare --merge DIR... --out DIR, which builds
+the report from the finished runs it finds (the same report as an unsharded
+run; the variants are the keys in which their configs differ). With Slurm:
   #SBATCH --array=0-3
   dream compare ... --out cmp-$SLURM_ARRAY_TASK_ID --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
 and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDEX/4.`,
 		Example: `  dream compare --env physics/cartpole --seeds 5 --parallel 2
   dream compare --env gridworld/frozenlake-4x4 --preset debug --seeds 2 --out runs/cmp-debug
+  dream compare --env physics/cartpole --dynamics gaussian --vary planner.horizon=1,3,5 --out runs/cmp-horizon
   dream compare --merge runs/cmp-0 runs/cmp-1 --out runs/cmp`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.out = cmd.OutOrStdout()
@@ -95,6 +110,7 @@ and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDE
 	f.StringVar(&opts.mapFile, "map", "", "map file, with --env gridworld")
 	f.StringVar(&opts.obs, "obs", "", "observations: pixels (default) or state")
 	f.StringVar(&opts.dynamics, "dynamics", "gaussian,deterministic", "comma-separated latent dynamics to compare")
+	f.StringArrayVar(&opts.vary, "vary", nil, "config values to compare too, as KEY=V1,V2,… such as planner.horizon=1,3,5 (repeatable: every combination is a variant)")
 	f.IntVar(&opts.seeds, "seeds", 5, "number of seeds: each dynamics runs seeds 0…N−1")
 	f.IntVar(&opts.steps, "steps", 0, "environment steps per run (default: the environment's budget)")
 	f.StringVar(&opts.outDir, "out", "", "output directory (default runs/compare-ENV)")
@@ -127,9 +143,10 @@ func compareAnalysis(opts *compareOptions) (compare.Analysis, error) {
 	return a, nil
 }
 
-// resolveCompareConfig builds the config every run shares from the
-// preset, the config file and the flags.
-func resolveCompareConfig(opts *compareOptions) (agent.Config, error) {
+// compareBaseConfig builds the config every run shares from the preset,
+// the config file and the flags, before defaults are filled in (so that
+// a default that derives from a varied key follows it).
+func compareBaseConfig(opts *compareOptions) (agent.Config, error) {
 	cfg, err := agent.Preset(opts.preset)
 	if err != nil {
 		return cfg, fmt.Errorf("--preset %q is not valid (allowed: default, debug)", opts.preset)
@@ -177,7 +194,31 @@ func resolveCompareConfig(opts *compareOptions) (agent.Config, error) {
 		}
 		cfg.PlanWith = opts.planWith
 	}
-	return cfg.WithDefaults(), nil
+	return cfg, nil
+}
+
+// parseVary parses the --vary flags and resolves their variants of base.
+func parseVary(args []string, base agent.Config) ([]compare.Variant, error) {
+	var vary []compare.Vary
+	for _, arg := range args {
+		v, err := compare.ParseVary(arg)
+		if err != nil {
+			return nil, fmt.Errorf("--vary %q is not valid: %s", arg, varyMessage(err))
+		}
+		vary = append(vary, v)
+	}
+	variants, err := compare.Variants(base, vary)
+	if err != nil {
+		return nil, fmt.Errorf("--vary: %s", varyMessage(err))
+	}
+	return variants, nil
+}
+
+// varyMessage is an error of package compare's --vary checks without its
+// sentinels' prefixes.
+func varyMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), compare.ErrVary.Error()+": ")
+	return strings.TrimPrefix(msg, agent.ErrConfig.Error()+": ")
 }
 
 // parseDynamics splits the --dynamics list and checks every name.
@@ -225,7 +266,12 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	if opts.statusEvery <= 0 {
 		return fmt.Errorf("--status-every %v is not valid (allowed: a positive duration such as 30s)", opts.statusEvery)
 	}
-	cfg, err := resolveCompareConfig(opts)
+	base, err := compareBaseConfig(opts)
+	if err != nil {
+		return err
+	}
+	cfg := base.WithDefaults()
+	variants, err := parseVary(opts.vary, base)
 	if err != nil {
 		return err
 	}
@@ -233,7 +279,7 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	if out == "" {
 		out = filepath.Join("runs", "compare-"+strings.ReplaceAll(cfg.Env, "/", "-"))
 	}
-	sweep := compare.Sweep{Config: cfg, Dynamics: dynamics, Seeds: opts.seeds, Out: out, Parallel: opts.parallel,
+	sweep := compare.Sweep{Config: cfg, Variants: variants, Dynamics: dynamics, Seeds: opts.seeds, Out: out, Parallel: opts.parallel,
 		Shard: shard, Analysis: analysis, Log: opts.out, StatusEvery: opts.statusEvery}
 	if err := sweep.Validate(); err != nil {
 		return err
@@ -241,14 +287,15 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	jobs := sweep.Jobs()
 	what := fmt.Sprintf("%d runs", len(jobs))
 	if !shard.Whole() {
-		what = fmt.Sprintf("shard %s: %d of %d runs", shard, len(jobs), len(compare.Grid(dynamics, opts.seeds)))
+		what = fmt.Sprintf("shard %s: %d of %d runs", shard, len(jobs), len(sweep.Grid()))
 	}
 	seeds := "seed 0"
 	if opts.seeds > 1 {
 		seeds = fmt.Sprintf("seeds 0–%d", opts.seeds-1)
 	}
-	fmt.Fprintf(opts.out, "comparing %s on %s: %s, %d steps per run, %s in %s, %d at a time\n",
-		strings.Join(dynamics, ", "), cfg.Env, seeds, cfg.Steps, what, out, opts.parallel)
+	arms, steps := describeArms(cfg, variants, dynamics)
+	fmt.Fprintf(opts.out, "comparing %s on %s: %s, %s steps per run, %s in %s, %d at a time\n",
+		arms, cfg.Env, seeds, steps, what, out, opts.parallel)
 	var live *liveLine
 	if isTerminal(opts.out) {
 		live = &liveLine{out: opts.out}
@@ -269,6 +316,32 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	return nil
 }
 
+// describeArms names the arms of a sweep, such as "gaussian,
+// deterministic" or "planner.horizon=1, planner.horizon=3 × gaussian",
+// and its steps per run, such as "2000" or "1000–2000".
+func describeArms(cfg agent.Config, variants []compare.Variant, dynamics []string) (arms, steps string) {
+	arms = strings.Join(dynamics, ", ")
+	lo, hi := cfg.Steps, cfg.Steps
+	var labels []string
+	for i, v := range variants {
+		if i == 0 {
+			lo, hi = v.Config.Steps, v.Config.Steps
+		}
+		lo, hi = min(lo, v.Config.Steps), max(hi, v.Config.Steps)
+		if v.Label != "" {
+			labels = append(labels, v.Label)
+		}
+	}
+	if len(labels) > 0 {
+		arms = strings.Join(labels, ", ") + " × " + arms
+	}
+	steps = strconv.Itoa(lo)
+	if hi > lo {
+		steps += "–" + strconv.Itoa(hi)
+	}
+	return arms, steps
+}
+
 // redrawEvery is the period of the sweep line on a terminal.
 const redrawEvery = 2 * time.Second
 
@@ -280,7 +353,7 @@ func sweepLine(p compare.Progress) string {
 }
 
 func runCompareMerge(opts *compareOptions, analysis compare.Analysis) error {
-	for _, name := range []string{"env", "map", "obs", "dynamics", "seeds", "steps", "parallel", "preset", "config", "shard", "risk", "plan-with", "status-every"} {
+	for _, name := range []string{"env", "map", "obs", "dynamics", "vary", "seeds", "steps", "parallel", "preset", "config", "shard", "risk", "plan-with", "status-every"} {
 		if opts.flags != nil && opts.flags.Changed(name) {
 			return fmt.Errorf("--%s cannot be used with --merge (allowed with --merge: --out, --threshold, --calibration-episodes)", name)
 		}
@@ -305,7 +378,7 @@ func runCompareMerge(opts *compareOptions, analysis compare.Analysis) error {
 // printVerdicts prints the comparison's conclusions and where the report
 // is.
 func printVerdicts(w io.Writer, s *compare.Summary, dir string) {
-	for _, d := range s.Dynamics {
+	for _, d := range s.Arms {
 		fmt.Fprintf(w, "%s: final return %.4g [%.4g, %.4g], AUC %.4g [%.4g, %.4g]\n", d.Name,
 			d.FinalReturn.Mean, d.FinalReturn.Lo, d.FinalReturn.Hi, d.AUC.Mean, d.AUC.Lo, d.AUC.Hi)
 	}

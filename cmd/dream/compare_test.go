@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/agent/compare"
 )
 
@@ -49,7 +52,7 @@ func TestCompareDebug(t *testing.T) {
 	}
 	// One line per finished run, with its final return and success rate
 	// and their intervals.
-	finished := regexp.MustCompile(`(?m)^\[[1-4]/4\] (gaussian|deterministic) seed ([01]) finished in [0-9.]+m?s: 160 steps, final return \S+ \[\S+, \S+\], success \S+ \[\S+, \S+\], AUC \S+$`)
+	finished := regexp.MustCompile(`(?m)^\[[1-4]/4\] (gaussian|deterministic)-s([01]) finished in [0-9.]+m?s: 160 steps, final return \S+ \[\S+, \S+\], success \S+ \[\S+, \S+\], AUC \S+$`)
 	runs := map[string]int{}
 	for _, m := range finished.FindAllStringSubmatch(stdout, -1) {
 		runs[m[1]+"-s"+m[2]]++
@@ -107,7 +110,7 @@ func TestCompareDebug(t *testing.T) {
 		t.Errorf("merged summary.json differs:\n%s\n%s", a, b)
 	}
 	var s compare.Summary
-	if err := json.Unmarshal(b, &s); err != nil || len(s.Dynamics) != 2 || !s.HasGoal {
+	if err := json.Unmarshal(b, &s); err != nil || len(s.Arms) != 2 || !s.HasGoal {
 		t.Errorf("summary.json: %v, %+v", err, s)
 	}
 
@@ -117,6 +120,102 @@ func TestCompareDebug(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "steps: 160 vs 200") {
 		t.Errorf("rerun with other steps: %v", err)
 	}
+}
+
+// TestCompareVary runs a sweep of two variants of the planner's horizon,
+// checks that both are in its report, reruns it (nothing is trained
+// again) and merges its run directories into the same summary.
+func TestCompareVary(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "small.yaml")
+	if err := os.WriteFile(cfg, []byte(compareTestConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "cmp")
+	args := []string{"compare", "--preset", "debug", "--config", cfg, "--env", "gridworld/frozenlake-4x4", "--dynamics", "deterministic",
+		"--vary", "planner.horizon=2,1", "--seeds", "1", "--parallel", "2", "--out", out, "--calibration-episodes", "1"}
+	stdout, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("compare: %v\n%s", err, stdout)
+	}
+	for _, want := range []string{"comparing planner.horizon=1, planner.horizon=2 × deterministic on gridworld/frozenlake-4x4: seed 0, 160 steps per run, 2 runs",
+		"planner.horizon=1 deterministic: final return", "planner.horizon=2 deterministic: final return"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	finished := regexp.MustCompile(`(?m)^\[[12]/2\] (planner\.horizon=[12]_deterministic-s0) finished in [0-9.]+m?s: 160 steps, final return `)
+	if m := finished.FindAllStringSubmatch(stdout, -1); len(m) != 2 || m[0][1] == m[1][1] {
+		t.Errorf("want a finished line per variant:\n%s", stdout)
+	}
+	for _, h := range []string{"1", "2"} {
+		c, err := agent.LoadConfig(filepath.Join(out, "planner.horizon="+h+"_deterministic-s0"))
+		if err != nil || strconv.Itoa(c.Planner.Horizon) != h {
+			t.Errorf("run of horizon %s: horizon %d, %v", h, c.Planner.Horizon, err)
+		}
+	}
+	recs, err := csv.NewReader(bytes.NewReader(readBytes(t, filepath.Join(out, compare.CurvesCSV)))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(recs[0], ","); got != "env_steps,dynamics,seed,eval_return,success,variant" {
+		t.Errorf("curves.csv header %s", got)
+	}
+	rows := map[string]int{}
+	for _, rec := range recs[1:] {
+		rows[rec[5]]++
+	}
+	if len(recs) != 1+2*2 || rows["planner.horizon=1"] != 2 || rows["planner.horizon=2"] != 2 {
+		t.Errorf("curves.csv evaluations per variant %v, want 2 each", rows)
+	}
+	summary := readBytes(t, filepath.Join(out, compare.SummaryJSON))
+	var s compare.Summary
+	if err := json.Unmarshal(summary, &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Arms) != 2 || s.Arms[0].Variant != "planner.horizon=1" || s.Arms[1].Variant != "planner.horizon=2" ||
+		s.Arms[1].Dynamics != "deterministic" || len(s.Comparisons) != 1 || !slices.Equal(s.Varied, []string{"planner.horizon"}) {
+		t.Errorf("summary.json: %+v", s)
+	}
+	if md := string(readBytes(t, filepath.Join(out, compare.SummaryMD))); !strings.Contains(md, "| planner.horizon | dynamics | final return |") ||
+		!strings.Contains(md, "| 1 | deterministic | ") || !strings.Contains(md, "| 2 | deterministic | ") {
+		t.Errorf("summary.md does not name the arms by key and value:\n%s", md)
+	}
+
+	// A rerun resumes: nothing is trained again, and the summary is the same.
+	stdout, err = run(t, args...)
+	if err != nil {
+		t.Fatalf("rerun: %v\n%s", err, stdout)
+	}
+	if strings.Count(stdout, "already finished") != 2 || strings.Contains(stdout, "training ") {
+		t.Errorf("the rerun trained:\n%s", stdout)
+	}
+	if again := readBytes(t, filepath.Join(out, compare.SummaryJSON)); !bytes.Equal(again, summary) {
+		t.Errorf("the rerun's summary.json differs")
+	}
+
+	// A merge of the run directories derives the same variants.
+	merged := filepath.Join(dir, "merged")
+	stdout, err = run(t, "compare", "--merge", filepath.Join(out, "planner.horizon=1_deterministic-s0"),
+		filepath.Join(out, "planner.horizon=2_deterministic-s0"), "--out", merged, "--calibration-episodes", "1")
+	if err != nil {
+		t.Fatalf("merge: %v\n%s", err, stdout)
+	}
+	if !strings.Contains(stdout, "merged 2 runs into "+merged+", varying planner.horizon") {
+		t.Errorf("merge output:\n%s", stdout)
+	}
+	if b := readBytes(t, filepath.Join(merged, compare.SummaryJSON)); !bytes.Equal(b, summary) {
+		t.Errorf("merged summary.json differs:\n%s\n%s", summary, b)
+	}
+}
+
+func readBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestCompareBadFlags(t *testing.T) {
@@ -145,6 +244,21 @@ func TestCompareBadFlags(t *testing.T) {
 		{"merge without dirs", []string{"--merge", "--out", dir}, "at least one directory"},
 		{"merge without out", []string{"--merge", dir}, "--merge needs --out"},
 		{"merge of nothing", []string{"--merge", dir, "--out", dir}, "no finished run"},
+		{"merge with vary", []string{"--merge", dir, "--out", dir, "--vary", "planner.horizon=1,2"}, "--vary cannot be used with --merge"},
+		{"vary without =", []string{"--vary", "planner.horizon"}, `--vary "planner.horizon" is not valid: no "=" (allowed: KEY=V1,V2,… such as planner.horizon=1,3,5)`},
+		{"vary without values", []string{"--vary", "planner.horizon="}, `--vary "planner.horizon=" is not valid: planner.horizon has no values`},
+		{"vary empty value", []string{"--vary", "planner.horizon=1,,3"}, "planner.horizon has an empty value"},
+		{"vary value with a slash", []string{"--vary", "obs=pixels/state"}, `value "pixels/state" holds a path separator`},
+		{"vary seed", []string{"--vary", "seed=1,2"}, "seed cannot be varied: every arm runs the seeds 0…N−1 (use --seeds)"},
+		{"vary dynamics", []string{"--vary", "model.dynamics=gaussian,mixture"}, "model.dynamics cannot be varied here (use --dynamics"},
+		{"vary env", []string{"--vary", "env=physics/cartpole"}, "env cannot be varied: a comparison runs on one environment"},
+		{"vary map", []string{"--vary", "map=a.map,b.map"}, "map cannot be varied"},
+		{"vary key twice", []string{"--vary", "planner.horizon=1", "--vary", "planner.horizon=2"}, "--vary: planner.horizon is given twice"},
+		{"vary unknown key", []string{"--vary", "planner.horizn=1,2"}, `--vary: unknown key "planner.horizn" (allowed: a dotted key of a config file, such as planner.horizon`},
+		{"vary section", []string{"--vary", "planner=1,2"}, `--vary: unknown key "planner" (allowed: a dotted key of a config file, such as planner.`},
+		{"vary wrong type", []string{"--vary", "planner.horizon=1,two"}, `--vary: planner.horizon "two" is not valid: cannot unmarshal string`},
+		{"vary same config", []string{"--vary", "explore=0.10,0.1"}, "--vary: explore=0.10 and explore=0.1 resolve to the same config"},
+		{"vary invalid config", []string{"--vary", "planner.horizon=1,-1"}, "--vary: planner.horizon=-1: bad config: planner"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,6 +90,9 @@ func TestEveryCommandBadFlags(t *testing.T) {
 		{"compare bad threshold", []string{"compare", "--threshold", "lots", "--out", out}, `--threshold "lots"`, "a number"},
 		{"compare bad status period", []string{"compare", "--status-every", "soon", "--out", out}, `--status-every "soon"`, "a duration"},
 		{"compare merge missing dir", []string{"compare", "--merge", missing, "--out", out}, "--merge " + missing, "allowed: directories"},
+		{"compare vary without values", []string{"compare", "--vary", "planner.horizon", "--out", out}, `--vary "planner.horizon"`, "allowed: KEY=V1,V2,…"},
+		{"compare vary seed", []string{"compare", "--vary", "seed=0,1", "--out", out}, `--vary "seed=0,1"`, "use --seeds"},
+		{"compare vary unknown key", []string{"compare", "--vary", "horizon=1,2", "--out", out}, `unknown key "horizon"`, "allowed: a dotted key of a config file, such as model.horizon, planner.horizon"},
 
 		{"imagine missing run dir", []string{"imagine", "--run-dir", missing, "--gif", gif}, "--run-dir", "allowed: the directory of a run"},
 		{"imagine negative steps", []string{"imagine", "--run-dir", fresh, "--gif", gif, "--steps", "-1"}, "--steps -1", "1 to 10000"},
