@@ -349,6 +349,29 @@ func (m *Model) meanHead(dst, t, z []float32, rows int) {
 // step: one start latent, a few first actions), the trunk and the heads
 // run once per distinct row; the samples are drawn per row as always.
 func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
+	m.step(next, reward, cont, z, a, rows, sample, sample, rng)
+}
+
+// StepComponents is Step with sample true, less the noise within a
+// component: the mixture draws a component c by its weights π and
+// follows its mean,
+//
+//	c = min{k : Σ_{m≤k} π_m > u},   z' = μ_c,   u ~ U[0, 1),
+//
+// one u per row from rng. Where each component sits on one real outcome
+// of a move, every imagined latent is then one of those outcomes' latents
+// rather than a point near it, and the heads read latents like those they
+// were trained on. A model of one component (Gaussian or deterministic)
+// has nothing to draw: next is its mean, as Step with sample false.
+func (m *Model) StepComponents(next, reward, cont, z, a []float32, rows int, rng *rand.Rand) {
+	m.step(next, reward, cont, z, a, rows, m.cfg.Dynamics == DynamicsMixture, false, rng)
+}
+
+// step is Step with the two kinds of randomness apart: pick draws the
+// mixture's component (else the most likely one), noisy draws the noise
+// of a Gaussian or of the picked component (else its mean).
+func (m *Model) step(next, reward, cont, z, a []float32, rows int, pick, noisy bool, rng *rand.Rand) {
+	sample := pick && noisy
 	d, A := m.cfg.LatentDim, m.spec.ActionDim
 	checkLen("Step", "z", z, rows*d)
 	checkLen("Step", "a", a, rows*A)
@@ -389,6 +412,13 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 				noise[i] = float32(rng.NormFloat64())
 			}
 		}
+	case mix && pick && !noisy:
+		noise = grow(&m.buf.noise, rows)
+		draw = func() {
+			for i := range noise {
+				noise[i] = float32(rng.Float64())
+			}
+		}
 	case mix && sample:
 		noise = grow(&m.buf.noise, rows*(d+1))
 		draw = func() {
@@ -404,7 +434,7 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 	m.workers().splitWhile(n, 16, work, &m.buf.stepJob, draw)
 	m.buf.stepJob = stepJob{}
 	if mix {
-		m.mixtureRows(next, reward, cont, z, h, noise, src, rows, w, sample)
+		m.mixtureRows(next, reward, cont, z, h, noise, src, rows, w, pick, noisy)
 		return
 	}
 	for i := 0; i < rows; i++ {

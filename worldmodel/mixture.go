@@ -349,16 +349,18 @@ func (op pickOp) String() string {
 }
 
 // mixtureRows finishes Step for the mixture: for each row it picks the
-// component (the most likely, or drawn by noise's u when sampling), writes
-// μ_c (+ σ_c⊙ε) into next and the reward and continuation heads. h holds
+// component (the most likely, or drawn by noise's u with pick), writes
+// μ_c (+ σ_c⊙ε with noisy) into next and the reward and continuation heads. h holds
 // the packed heads of the computed rows (see packHeads), src the computed
 // row of each row (nil: row i is row i).
-func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int32, rows, w int, sample bool) {
+func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int32, rows, w int, pick, noisy bool) {
 	d, M := m.cfg.LatentDim, m.cfg.Components
 	floor, _ := m.cfg.mixtureOptions()
+	sample := pick && noisy
 	lo := M * d // first logit column
+	stride := 1 // noise per row: u, then ε when sampling
 	if sample {
-		lo = 2 * M * d
+		lo, stride = 2*M*d, d+1
 	}
 	// σ = √variance(raw) in float32 with exp32, as sigmas computes it.
 	base := float32(m.expLo + m.cfg.VarFloor)
@@ -370,8 +372,8 @@ func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int
 		}
 		hk := h[k*w : (k+1)*w]
 		u := -1.0
-		if sample {
-			u = float64(noise[i*(d+1)])
+		if pick {
+			u = float64(noise[i*stride])
 		}
 		c := pickComponent(hk[lo:lo+M], floor, u)
 		row, zi := next[i*d:(i+1)*d], z[i*d:(i+1)*d]

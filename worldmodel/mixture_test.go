@@ -281,3 +281,70 @@ func TestMixtureStep(t *testing.T) {
 		t.Errorf("most likely component %d, want 3", c)
 	}
 }
+
+// TestStepComponents checks that the mixture's StepComponents puts every
+// row on one component's mean, each component as often as its weight (5
+// binomial standard errors over N rows), with the reward and continuation
+// of Step; and that a Gaussian model steps to its mean.
+func TestStepComponents(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	m, _ := testModel(t, func(c *Config) { c.Dynamics = DynamicsMixture }, false, 20, rng)
+	d, M := m.cfg.LatentDim, m.cfg.Components
+	z := make([]float32, d)
+	for i := range z {
+		z[i] = float32(rng.NormFloat64())
+	}
+	a := []float32{1, 0}
+	pi, mus, lvs := make([]float32, M), make([]float32, M*d), make([]float32, M*d)
+	m.predictMixture(pi, mus, lvs, z, a, 1)
+	const n = 20000
+	zs, as := make([]float32, n*d), make([]float32, n*2)
+	for i := 0; i < n; i++ {
+		copy(zs[i*d:], z)
+		copy(as[i*2:], a)
+	}
+	next, reward, cont := make([]float32, n*d), make([]float32, n), make([]float32, n)
+	m.StepComponents(next, reward, cont, zs, as, n, rng)
+	wantR, wantC := make([]float32, 1), make([]float32, 1)
+	m.Step(make([]float32, d), wantR, wantC, z, a, 1, false, nil)
+	counts := make([]int, M)
+	for i := 0; i < n; i++ {
+		row := next[i*d : (i+1)*d]
+		found := -1
+		for k := 0; k < M && found < 0; k++ {
+			same := true
+			for j := range row {
+				if !near(float64(row[j]), float64(mus[k*d+j]), 1e-5) {
+					same = false
+					break
+				}
+			}
+			if same {
+				found = k
+			}
+		}
+		if found < 0 {
+			t.Fatalf("row %d %v is no component's mean", i, row)
+		}
+		counts[found]++
+		if reward[i] != wantR[0] || cont[i] != wantC[0] {
+			t.Fatalf("row %d: reward %g, cont %g; Step gives %g, %g", i, reward[i], cont[i], wantR[0], wantC[0])
+		}
+	}
+	for k, c := range counts {
+		p := float64(pi[k])
+		if tol := 5 * math.Sqrt(p*(1-p)/n); math.Abs(float64(c)/n-p) > tol {
+			t.Errorf("component %d drawn %.4f of the time, weight %.4f (tolerance %.4f)", k, float64(c)/n, p, tol)
+		}
+	}
+
+	g, _ := testModel(t, nil, false, 20, rng)
+	mean, got := make([]float32, d), make([]float32, d)
+	g.Step(mean, nil, nil, z, a, 1, false, nil)
+	g.StepComponents(got, nil, nil, z, a, 1, rng)
+	for j := range got {
+		if got[j] != mean[j] {
+			t.Fatalf("Gaussian StepComponents %v, its mean %v", got, mean)
+		}
+	}
+}
