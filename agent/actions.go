@@ -73,3 +73,38 @@ func (s *scaledModel) HasActionValue() bool             { return s.q != nil }
 func (s *scaledModel) ActionValue(dst, z, a []float32, rows int) {
 	s.q.ActionValue(dst, z, s.scale(a, rows), rows)
 }
+
+// componentStepper is a model that can imagine a step by drawing a
+// mixture component and following its mean (worldmodel.Model.StepComponents).
+type componentStepper interface {
+	StepComponents(next, reward, cont, z, a []float32, rows int, rng *rand.Rand)
+}
+
+// componentModel is a planner model whose sampled steps follow a drawn
+// component's mean (plan_with "components"); its steps without sampling,
+// values and action values are the model's own.
+type componentModel struct {
+	planner.Model
+	c componentStepper
+	q planner.ActionValuer // nil unless the model has an action value
+}
+
+func newComponentModel(m planner.Model, c componentStepper) *componentModel {
+	cm := &componentModel{Model: m, c: c}
+	if q, ok := m.(planner.ActionValuer); ok && q.HasActionValue() {
+		cm.q = q
+	}
+	return cm
+}
+
+func (c *componentModel) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
+	if !sample {
+		c.Model.Step(next, reward, cont, z, a, rows, false, rng)
+		return
+	}
+	c.c.StepComponents(next, reward, cont, z, a, rows, rng)
+}
+func (c *componentModel) HasActionValue() bool { return c.q != nil }
+func (c *componentModel) ActionValue(dst, z, a []float32, rows int) {
+	c.q.ActionValue(dst, z, a, rows)
+}

@@ -33,6 +33,13 @@ const (
 	// predicted means (for a Gaussian its mean), so that the effect of
 	// sampling can be told from that of the learned representation.
 	PlanMean = "mean"
+	// PlanComponents scores each candidate on K futures whose every step
+	// draws a component of the predicted mixture by its weight and follows
+	// its mean, without the noise within the component, so that imagined
+	// latents stay on the outcomes the components sit on
+	// (worldmodel.Model.StepComponents). A Gaussian or deterministic model
+	// has one component: its futures follow the mean.
+	PlanComponents = "components"
 )
 
 // Config holds every setting of a run. The zero value of each field means
@@ -124,7 +131,8 @@ type Config struct {
 	// by less than their regression noise. Default 0.1 on gridworlds, 1
 	// (constant) elsewhere.
 	LRFinal float64 `json:"lr_final"`
-	// PlanWith is "samples" (default) or "mean" (see PlanSamples, PlanMean).
+	// PlanWith is "samples" (default), "mean" or "components" (see
+	// PlanSamples, PlanMean, PlanComponents).
 	PlanWith string `json:"plan_with"`
 	// MaxBadSteps is the number of gradient steps in a row with a NaN or
 	// Inf loss or gradient after which the run stops with an error (each
@@ -388,8 +396,8 @@ func (c Config) ValidateIn(reg *registry.Registry) error {
 	if g := c.ExploreDiscount; math.IsNaN(g) || g <= 0 || g >= 1 {
 		return bad("explore_discount", g, "0 < γ < 1")
 	}
-	if c.PlanWith != PlanSamples && c.PlanWith != PlanMean {
-		return bad("plan_with", fmt.Sprintf("%q", c.PlanWith), `"samples", "mean"`)
+	if c.PlanWith != PlanSamples && c.PlanWith != PlanMean && c.PlanWith != PlanComponents {
+		return bad("plan_with", fmt.Sprintf("%q", c.PlanWith), `"samples", "mean", "components"`)
 	}
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("%w: model: %v", ErrConfig, err)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/planner"
 )
 
 // Eval summarises an evaluation: episodes played with the greedy planner
@@ -108,7 +109,11 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 		panic(fmt.Sprintf("agent: the run's environment cannot be made again: %v", err))
 	}
 	model := r.model.Averaged()
-	plan, err := newPlanner(r.cfg, env.ActionSpace(), model)
+	cfg := r.cfg
+	if r.evalPlan != nil {
+		cfg.Planner, cfg.PlanWith = r.evalPlan.Planner, r.evalPlan.PlanWith
+	}
+	plan, err := newPlanner(cfg, env.ActionSpace(), model)
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's planner cannot be made again: %v", err))
 	}
@@ -153,4 +158,33 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 		ev.SuccessLo, ev.SuccessHi = WilsonInterval(wins, episodes)
 	}
 	return ev
+}
+
+// SetEvalPlanner makes Evaluate plan with p and planWith (zero values:
+// the run's own) instead of the run's planner, in this process only:
+// config.json and training keep the planner the run was configured with.
+// It answers what a trained model does under another horizon, number of
+// samples, risk measure or way of imagining, without training again. The
+// error wraps ErrConfig and names the setting that cannot be used.
+func (r *Run) SetEvalPlanner(p planner.Config, planWith string) error {
+	c := r.cfg
+	c.Planner, c.PlanWith = p, planWith
+	c = c.WithDefaults()
+	if err := c.Planner.Validate(); err != nil {
+		return fmt.Errorf("%w: planner: %v", ErrConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if _, err := newPlanner(c, r.env.ActionSpace(), r.model); err != nil {
+		return err
+	}
+	r.evalPlan = &evalPlan{Planner: c.Planner, PlanWith: c.PlanWith}
+	return nil
+}
+
+// evalPlan is the planner Evaluate acts with when SetEvalPlanner set one.
+type evalPlan struct {
+	Planner  planner.Config
+	PlanWith string
 }

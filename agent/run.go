@@ -100,6 +100,9 @@ type Run struct {
 	recentReturn []float64
 
 	log *metricsLog
+	// evalPlan, when set (SetEvalPlanner), is the planner Evaluate acts
+	// with instead of the run's.
+	evalPlan *evalPlan
 	// Progress, when set, is called after every log interval and evaluation
 	// and about once a second otherwise.
 	Progress func(Status)
@@ -257,6 +260,13 @@ func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.MPC, er
 	pc := cfg.Planner
 	if cfg.PlanWith == PlanMean || cfg.Model.Dynamics == worldmodel.DynamicsDeterministic {
 		pc.Samples = 1
+	}
+	if cfg.PlanWith == PlanComponents {
+		c, ok := m.(componentStepper)
+		if !ok {
+			return nil, fmt.Errorf("%w: plan_with %q needs a world model that draws components", ErrConfig, PlanComponents)
+		}
+		m = newComponentModel(m, c)
 	}
 	spec := planner.ActionSpec{}
 	if space.Kind == envs.KindDiscrete {

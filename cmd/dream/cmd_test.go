@@ -129,6 +129,26 @@ func TestTrainEvalDebug(t *testing.T) {
 	if n := checkSuccessIntervals(t, out); n != 1 {
 		t.Errorf("eval output has %d success intervals, want 1:\n%s", n, out)
 	}
+	// Another planner for the evaluation only: the output says so, and
+	// config.json keeps the run's own.
+	before, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3", "--horizon", "2", "--samples", "3", "--plan-with", "components", "--risk", "cvar:0.5")
+	if err != nil {
+		t.Fatalf("eval with another planner: %v", err)
+	}
+	if !strings.Contains(out, "planned with cem, horizon 2, 3 samples, risk cvar:0.5, on components") {
+		t.Errorf("eval with another planner does not say so:\n%s", out)
+	}
+	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3", "--horizon", "2", "--json")
+	if err != nil || !strings.Contains(out, `"horizon": 2`) {
+		t.Errorf("eval --json with another horizon: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "config.json")); string(after) != string(before) {
+		t.Errorf("eval with another planner changed config.json")
+	}
 }
 
 // successInterval matches a success rate followed by its interval, as

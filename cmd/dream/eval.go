@@ -7,16 +7,25 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/planner"
 )
 
 type evalOptions struct {
 	out      io.Writer
+	flags    *pflag.FlagSet
 	runDir   string
 	episodes int
 	seed     uint64
 	json     bool
+	// The planner to act with, where set, instead of the run's.
+	planner  string
+	samples  int
+	horizon  int
+	risk     string
+	planWith string
 }
 
 func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
@@ -24,9 +33,18 @@ func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval --run-dir DIR",
 		Short: "Evaluate a trained agent from its latest checkpoint",
-		Args:  cobra.NoArgs,
+		Long: `Evaluate a trained agent from its latest checkpoint: episodes with the greedy
+planner, the mean return with its 95% interval and, where the environment has
+a goal, the success rate with its 95% Wilson interval.
+
+--planner, --horizon, --samples, --risk and --plan-with make the evaluation
+plan otherwise than the run was trained to (config.json is not changed): what
+the same trained model does with longer plans, more sampled futures or a risk
+measure.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.out = cmd.OutOrStdout()
+			opts.flags = cmd.Flags()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -38,7 +56,54 @@ func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
 	f.IntVar(&opts.episodes, "episodes", 100, "number of episodes")
 	f.Uint64Var(&opts.seed, "seed", 1_000_000, "seed of the first episode (episode i uses seed+i)")
 	f.BoolVar(&opts.json, "json", false, "print JSON")
+	f.StringVar(&opts.planner, "planner", "", "plan with: cem or mppi (default: the run's)")
+	f.IntVar(&opts.samples, "samples", 0, "futures sampled per candidate (default: the run's)")
+	f.IntVar(&opts.horizon, "horizon", 0, "planning horizon (default: the run's)")
+	f.StringVar(&opts.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")
+	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples, mean or components (default: the run's)")
 	return cmd
+}
+
+// evalPlanner returns the planner settings the flags set over the run's,
+// and whether any was set.
+func evalPlanner(opts *evalOptions, cfg agent.Config) (planner.Config, string, bool, error) {
+	pc, with := cfg.Planner, cfg.PlanWith
+	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
+	changed := false
+	if set("planner") {
+		if opts.planner != "cem" && opts.planner != "mppi" {
+			return pc, with, false, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", opts.planner)
+		}
+		pc.Method, changed = planner.Method(opts.planner), true
+	}
+	if set("samples") {
+		if opts.samples < 1 || opts.samples > 1024 {
+			return pc, with, false, fmt.Errorf("--samples %d is not valid (allowed: 1 to 1024)", opts.samples)
+		}
+		pc.Samples, changed = opts.samples, true
+	}
+	if set("horizon") {
+		if opts.horizon < 1 || opts.horizon > 256 {
+			return pc, with, false, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", opts.horizon)
+		}
+		pc.Horizon, changed = opts.horizon, true
+	}
+	if set("risk") {
+		r, err := planner.ParseRisk(opts.risk)
+		if err != nil {
+			return pc, with, false, fmt.Errorf("--risk: %v", err)
+		}
+		pc.Risk, changed = r, true
+	}
+	if set("plan-with") {
+		switch opts.planWith {
+		case agent.PlanSamples, agent.PlanMean, agent.PlanComponents:
+		default:
+			return pc, with, false, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean, components)", opts.planWith)
+		}
+		with, changed = opts.planWith, true
+	}
+	return pc, with, changed, nil
 }
 
 func runEval(_ context.Context, opts *evalOptions) error {
@@ -47,6 +112,10 @@ func runEval(_ context.Context, opts *evalOptions) error {
 	}
 	if opts.episodes < 1 || opts.episodes > 100000 {
 		return fmt.Errorf("--episodes %d is not valid (allowed: 1 to 100000)", opts.episodes)
+	}
+	// The planner flags are checked before anything is read.
+	if _, _, _, err := evalPlanner(opts, agent.Config{}); err != nil {
+		return err
 	}
 	ckpts, err := agent.Checkpoints(opts.runDir)
 	if err != nil {
@@ -59,18 +128,34 @@ func runEval(_ context.Context, opts *evalOptions) error {
 	if err != nil {
 		return err
 	}
+	pc, with, changed, err := evalPlanner(opts, run.Config())
+	if err != nil {
+		return err
+	}
+	if changed {
+		if err := run.SetEvalPlanner(pc, with); err != nil {
+			return err
+		}
+	}
 	ev := run.Evaluate(opts.episodes, opts.seed, nil)
 	ev.Steps = run.EnvSteps()
 	if opts.json {
 		enc := json.NewEncoder(opts.out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Env      string `json:"env"`
-			Dynamics string `json:"dynamics"`
+			Env      string         `json:"env"`
+			Dynamics string         `json:"dynamics"`
+			Planner  planner.Config `json:"planner"`
+			PlanWith string         `json:"plan_with"`
 			agent.Eval
-		}{run.Config().Env, run.Config().Model.Dynamics, ev})
+		}{run.Config().Env, run.Config().Model.Dynamics, pc.WithDefaults(), with, ev})
 	}
 	fmt.Fprintf(opts.out, "%s (%s dynamics) after %d steps, %d episodes:\n", run.Config().Env, run.Config().Model.Dynamics, ev.Steps, ev.Episodes)
+	if changed {
+		p := pc.WithDefaults()
+		fmt.Fprintf(opts.out, "  planned with %s, horizon %d, %d samples, risk %s, on %s (the run's own: horizon %d, %d samples, risk %s, on %s)\n",
+			p.Method, p.Horizon, p.Samples, p.Risk, with, run.Config().Planner.Horizon, run.Config().Planner.Samples, run.Config().Planner.Risk, run.Config().PlanWith)
+	}
 	fmt.Fprintf(opts.out, "  return  %.3f  95%% CI [%.3f, %.3f]\n", ev.Return, ev.ReturnLo, ev.ReturnHi)
 	if ev.HasGoal {
 		fmt.Fprintf(opts.out, "  success %.3f  95%% CI [%.3f, %.3f]\n", ev.Success, ev.SuccessLo, ev.SuccessHi)

@@ -79,6 +79,10 @@ func TestEveryCommandBadFlags(t *testing.T) {
 		{"eval no run dir", []string{"eval"}, "--run-dir", "allowed: the directory of a run"},
 		{"eval negative episodes", []string{"eval", "--run-dir", fresh, "--episodes", "-1"}, "--episodes -1", "1 to 100000"},
 		{"eval negative seed", []string{"eval", "--run-dir", fresh, "--seed", "-4"}, `--seed "-4"`, "an integer from 0"},
+		{"eval zero horizon", []string{"eval", "--run-dir", fresh, "--horizon", "0"}, "--horizon 0", "1 to 256"},
+		{"eval bad plan-with", []string{"eval", "--run-dir", fresh, "--plan-with", "dreams"}, `--plan-with "dreams"`, "samples, mean, components"},
+		{"eval bad risk", []string{"eval", "--run-dir", fresh, "--risk", "worst"}, "--risk", risks},
+		{"eval bad planner", []string{"eval", "--run-dir", fresh, "--planner", "ilqr"}, `--planner "ilqr"`, "cem, mppi"},
 
 		{"compare negative steps", []string{"compare", "--steps", "-5", "--out", out}, "--steps -5", "a positive number"},
 		{"compare unknown env", []string{"compare", "--env", "nope", "--out", out}, `--env "nope"`, envList},

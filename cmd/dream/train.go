@@ -83,7 +83,7 @@ func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.IntVar(&opts.samples, "samples", 0, "futures sampled per candidate (K)")
 	f.IntVar(&opts.horizon, "horizon", 0, "planning horizon (H)")
 	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
-	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default) or mean")
+	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 }
 
 // resolveTrainConfig builds a run config from the preset, the config file
@@ -163,8 +163,8 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		cfg.Planner.Risk = risk
 	}
 	if set("plan-with") {
-		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean {
-			return cfg, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean)", opts.planWith)
+		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean && opts.planWith != agent.PlanComponents {
+			return cfg, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean, components)", opts.planWith)
 		}
 		cfg.PlanWith = opts.planWith
 	}
