@@ -57,7 +57,8 @@ func parseTermination(s string) (Termination, error) {
 // Grid holds what the gridworld score compares a model against: the
 // cells an episode can reach from the start tile, their true transitions,
 // their optimal values and the latents f_θ(o_c) of their observations.
-// Cells are numbered by their position in Cells (row-major order).
+// A cell is named by its position: its index among the reachable cells
+// in row-major order.
 type Grid struct {
 	rows, cols int
 	cells      []int // row-major index of each reachable cell, ascending
@@ -67,6 +68,7 @@ type Grid struct {
 	table      [][][]transition // [position][action] → the step's outcomes
 	latents    []float32        // len(cells)×d, the latent z_c of cell c at row c
 	optimal    []float64        // V*(c), 0 on terminal cells
+	spacing    float64          // mean over cells of the distance to the nearest other cell's latent
 	d, actions int
 }
 
@@ -130,6 +132,17 @@ func NewGrid(env *gridworld.Env, d int, encode func(z []float32, row, col int), 
 			}
 		}
 	}
+	for i := range g.cells {
+		nearest := math.Inf(1)
+		for j := range g.cells {
+			if j != i {
+				nearest = min(nearest, g.dist2(g.Latent(i), j))
+			}
+		}
+		if !math.IsInf(nearest, 1) {
+			g.spacing += math.Sqrt(nearest) / float64(len(g.cells))
+		}
+	}
 	return g
 }
 
@@ -153,26 +166,41 @@ func (g *Grid) Latent(c int) []float32 { return g.latents[c*g.d : (c+1)*g.d] }
 // Nearest returns the position of the cell whose latent lies nearest z in
 // Euclidean distance, terminal cells included:
 //
-//	ĉ(z) = argmin_c ‖z − z_c‖²
+//	κ(z) = argmin_c ‖z − z_c‖²
 //
 // where c ranges over the reachable cells and z_c is the latent of c's
 // observation; ties go to the lower position.
 func (g *Grid) Nearest(z []float32) int {
-	d := g.d
+	c, _ := g.nearest(z)
+	return c
+}
+
+// nearest returns Nearest(z) and the squared distance to its latent.
+func (g *Grid) nearest(z []float32) (int, float64) {
 	best, bd := 0, math.Inf(1)
 	for c := range g.cells {
-		zc := g.latents[c*d : (c+1)*d : (c+1)*d]
-		s := 0.0
-		for j, v := range z[:d] {
-			e := float64(v - zc[j])
-			s += e * e
-		}
-		if s < bd {
+		if s := g.dist2(z, c); s < bd {
 			best, bd = c, s
 		}
 	}
-	return best
+	return best, bd
 }
+
+// dist2 is ‖z − z_c‖².
+func (g *Grid) dist2(z []float32, c int) float64 {
+	d := g.d
+	zc := g.latents[c*d : (c+1)*d : (c+1)*d]
+	s := 0.0
+	for j, v := range z[:d] {
+		e := float64(v - zc[j])
+		s += e * e
+	}
+	return s
+}
+
+// Spacing is the mean distance from a cell's latent to the nearest other
+// cell's latent, the scale of Imagined.Gap.
+func (g *Grid) Spacing() float64 { return g.spacing }
 
 // TrueDistribution writes into dst (one entry per cell) the distribution
 // of the cell after the actions from the cell at position start, by the
@@ -265,6 +293,7 @@ type Imaginer struct {
 
 	z, next, act, cont, v []float32
 	cell, live            []int
+	gap                   []float64
 }
 
 // NewImaginer returns an Imaginer of k rollouts per start, ending them as
@@ -279,7 +308,7 @@ func NewImaginer(g *Grid, m Model, k int, term Termination) *Imaginer {
 	d, A := g.d, m.ActionDim()
 	return &Imaginer{g: g, m: m, k: k, term: term,
 		z: make([]float32, k*d), next: make([]float32, k*d), act: make([]float32, k*A),
-		cont: make([]float32, k), v: make([]float32, k), cell: make([]int, k), live: make([]int, 0, k)}
+		cont: make([]float32, k), v: make([]float32, k), cell: make([]int, k), live: make([]int, 0, k), gap: make([]float64, k)}
 }
 
 // Imagine rolls k futures of the actions from the real latent of the cell
@@ -287,25 +316,20 @@ func NewImaginer(g *Grid, m Model, k int, term Termination) *Imaginer {
 // ẑ_0 = z_start, and writes into dst the imagined distribution of the
 // cell after the last action,
 //
-//	q(c) = (1/k) Σ_k 1[c_h^k = c],   c_t^k = ĉ(ẑ_t^k) while rollout k lives
+//	q(c) = (1/k) Σ_k 1[c_h^k = c],   c_t^k = κ(ẑ_t^k) while rollout k lives
 //
-// (ĉ is Nearest); a rollout that ends at step t (see Termination) keeps
-// c_t^k. It returns dst (nil means allocate) and the mean imagined value
-//
-//	V̄ = (1/k) Σ_k 1[rollout k lives after step h] · V(ẑ_h^k)
-//
-// which counts an ended rollout as 0, as the planner does and as the
-// optimal value counts a terminal cell.
-func (im *Imaginer) Imagine(dst []float64, start int, actions []int, rng *rand.Rand) ([]float64, float64) {
+// (κ is Nearest); a rollout that ends at step t (see Termination) keeps
+// c_t^k. It returns dst (nil means allocate) and what else it saw.
+func (im *Imaginer) Imagine(dst []float64, start int, actions []int, rng *rand.Rand) ([]float64, Imagined) {
 	g, m, K, d, A := im.g, im.m, im.k, im.g.d, im.m.ActionDim()
 	if dst == nil {
 		dst = make([]float64, len(g.cells))
 	}
-	cell, live := im.cell[:K], im.live[:0]
+	cell, live, gap := im.cell[:K], im.live[:0], im.gap[:K]
 	z := im.z[:K*d]
 	zs := g.Latent(start)
 	for k := range K {
-		cell[k] = start
+		cell[k], gap[k] = start, 0
 		live = append(live, k)
 		copy(z[k*d:], zs)
 	}
@@ -324,8 +348,8 @@ func (im *Imaginer) Imagine(dst []float64, start int, actions []int, rng *rand.R
 		w := 0
 		for i, k := range live {
 			zi := next[i*d : (i+1)*d]
-			c := g.Nearest(zi)
-			cell[k] = c
+			c, d2 := g.nearest(zi)
+			cell[k], gap[k] = c, math.Sqrt(d2)
 			if im.ended(c, cont[i], rng) {
 				continue
 			}
@@ -336,18 +360,38 @@ func (im *Imaginer) Imagine(dst []float64, start int, actions []int, rng *rand.R
 		live = live[:w]
 	}
 	clear(dst)
-	for _, c := range cell {
+	var out Imagined
+	for k, c := range cell {
 		dst[c] += 1 / float64(K)
+		out.Gap += gap[k] / float64(K)
 	}
-	vbar := 0.0
 	if n := len(live); n > 0 {
 		v := im.v[:n]
 		m.Value(v, z[:n*d], n)
 		for _, x := range v {
-			vbar += float64(x)
+			out.Value += float64(x) / float64(K)
 		}
 	}
-	return dst, vbar / float64(K)
+	if g.spacing > 0 {
+		out.Gap /= g.spacing
+	}
+	return dst, out
+}
+
+// Imagined is what Imagine saw besides the distribution q.
+type Imagined struct {
+	// Value is the mean imagined value
+	//
+	//	V̄ = (1/k) Σ_k 1[rollout k lives after step h] · V(ẑ_h^k)
+	//
+	// which counts an ended rollout as 0, as the planner does and as the
+	// optimal value counts a terminal cell.
+	Value float64
+	// Gap is the mean distance from each rollout's last latent (at step h,
+	// or where it ended) to its nearest real latent, over the grid's
+	// Spacing: 0 when the imagined latents sit on real ones, about ½
+	// halfway between two cells.
+	Gap float64
 }
 
 // ended reports whether a rollout that stepped onto cell c with
@@ -437,6 +481,9 @@ type GridScore struct {
 	// |E_true[V*(c_h)] − E_true[V(z_{c_h})]| (terminal cells counting 0):
 	// the error of the learned value alone, had the dynamics been exact.
 	ValueErrorReal float64 `json:"value_error_real"`
+	// Gap is the mean over pairs of Imagined.Gap: how far off the real
+	// latents the imagined ones lie, in units of the cells' spacing.
+	Gap float64 `json:"gap"`
 }
 
 // Plan is the list of action sequences a score rolls: Plan[h−1][i] holds
@@ -508,13 +555,15 @@ func (g *Grid) Score(m Model, opts Options, rng *rand.Rand) []GridScore {
 	out := make([]GridScore, len(plan))
 	for hi, pairs := range plan {
 		s := GridScore{H: hi + 1, Pairs: len(pairs)}
-		var tv, ve stats
+		var tv, ve, gap stats
 		var groups [3]stats
 		var floors [3]float64
 		realErr, bias := 0.0, 0.0
 		for _, pr := range pairs {
 			g.TrueDistribution(p, pr.Start, pr.Actions)
-			_, vbar := im.Imagine(q, pr.Start, pr.Actions, rng)
+			_, seen := im.Imagine(q, pr.Start, pr.Actions, rng)
+			vbar := seen.Value
+			gap.add(seen.Gap)
 			d := TV(p, q)
 			f := ExpectedTV(p, opts.Samples)
 			tv.add(d)
@@ -544,6 +593,7 @@ func (g *Grid) Score(m Model, opts Options, rng *rand.Rand) []GridScore {
 		s.ValueError, s.ValueErrorSE = ve.mean(), ve.se()
 		s.ValueBias = bias / n
 		s.ValueErrorReal = realErr / n
+		s.Gap = gap.mean()
 		out[hi] = s
 	}
 	return out

@@ -327,7 +327,10 @@ func TestIntendedModel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := g.Position(tc.row, tc.col)
 			p := g.TrueDistribution(nil, start, []int{tc.action})
-			q, _ := im.Imagine(nil, start, []int{tc.action}, rng)
+			q, seen := im.Imagine(nil, start, []int{tc.action}, rng)
+			if seen.Gap != 0 {
+				t.Errorf("gap %g off one-hot latents, want 0", seen.Gap)
+			}
 			if got := TV(p, q); math.Abs(got-tc.want) > 1e-12 {
 				t.Errorf("TV = %.6f, want %.6f", got, tc.want)
 			}
@@ -378,12 +381,12 @@ func TestEndedRolloutKeepsItsCell(t *testing.T) {
 	} {
 		t.Run(string(tc.term), func(t *testing.T) {
 			im := NewImaginer(g, m, 4, tc.term)
-			q, v := im.Imagine(nil, g.Position(0, 0), []int{R, R}, rand.New(rand.NewPCG(5, 6)))
+			q, seen := im.Imagine(nil, g.Position(0, 0), []int{R, R}, rand.New(rand.NewPCG(5, 6)))
 			if c := g.Position(tc.row, tc.col); q[c] != 1 {
 				t.Errorf("q(%d, %d) = %g, want 1 (q = %v)", tc.row, tc.col, q[c], q)
 			}
-			if math.Abs(v-tc.value) > 1e-6 {
-				t.Errorf("mean imagined value %g, want %g", v, tc.value)
+			if math.Abs(seen.Value-tc.value) > 1e-6 {
+				t.Errorf("mean imagined value %g, want %g", seen.Value, tc.value)
 			}
 		})
 	}
@@ -416,5 +419,48 @@ func TestMakePlan(t *testing.T) {
 	again := g.MakePlan(Options{Horizon: 4, Sequences: 64}, rand.New(rand.NewPCG(7, 8)))
 	if fmt.Sprint(again) != fmt.Sprint(plan) {
 		t.Error("the same seed drew different sequences")
+	}
+}
+
+// halfwayModel puts every next latent halfway between the current cell's
+// one-hot and the intended cell's.
+type halfwayModel struct{ *cellModel }
+
+func (m halfwayModel) Step(next, _, cont, z, a []float32, rows int, _ bool, _ *rand.Rand) {
+	d := m.LatentDim()
+	for i := range rows {
+		c, act := argmax(z[i*d:(i+1)*d]), argmax(a[i*4:(i+1)*4])
+		row := next[i*d : (i+1)*d]
+		clear(row)
+		row[c] += 0.5
+		row[m.intended(c, act)] += 0.5
+		cont[i] = 1
+	}
+}
+
+func TestGap(t *testing.T) {
+	env := gridworld.FrozenLake4x4()
+	g, opt := oneHotGrid(env, 0.99)
+	if want := math.Sqrt2; math.Abs(g.Spacing()-want) > 1e-12 {
+		t.Fatalf("spacing of one-hot latents %g, want √2", g.Spacing())
+	}
+	for _, tc := range []struct {
+		name  string
+		m     Model
+		start [2]int
+		a     int
+		want  float64
+	}{
+		{"on the real latents", newCellModel(env, true, endsOnTerminal(env), opt), [2]int{0, 0}, gridworld.Down, 0},
+		{"halfway between two cells", halfwayModel{newCellModel(env, false, nil, opt)}, [2]int{0, 0}, gridworld.Down, 0.5},
+		{"onto its own cell", halfwayModel{newCellModel(env, false, nil, opt)}, [2]int{0, 0}, gridworld.Up, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			im := NewImaginer(g, tc.m, 16, TermCell)
+			_, seen := im.Imagine(nil, g.Position(tc.start[0], tc.start[1]), []int{tc.a}, rand.New(rand.NewPCG(1, 1)))
+			if math.Abs(seen.Gap-tc.want) > 1e-6 {
+				t.Errorf("gap %g, want %g", seen.Gap, tc.want)
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@
 // else --sequences drawn uniformly, the same for every run given --seed):
 //
 //	p(c)  = P(c_h = c | c_0 = s, a_1 … a_h)           the true distribution
-//	q(c)  = (1/K) Σ_k 1[ĉ_h^k = c]                    the imagined one
+//	q(c)  = (1/K) Σ_k 1[c_h^k = c]                    the imagined one
 //	TV    = ½ Σ_c |p(c) − q(c)|
 //
 // p follows the map's true transitions (gridworld's Transitions, the model
@@ -22,17 +22,18 @@
 // the model K = --samples times from z_s, each step a draw
 // ẑ_t ~ model(· | ẑ_{t−1}, a_t) (Step with sampling; the deterministic
 // model's K rollouts share their latents), and reads each imagined latent
-// as the cell of the nearest real latent,
+// as the cell of the nearest real latent, c_t^k = κ(ẑ_t^k) with
 //
-//	ĉ(ẑ) = argmin_c ‖ẑ − z_c‖²   over the reachable cells, terminal ones included.
+//	κ(ẑ) = argmin_c ‖ẑ − z_c‖²   over the reachable cells, terminal ones included.
 //
 // A rollout that ends keeps its cell from then on, as an ended episode
 // does; --termination says when it ends: "sample" (default) ends it after
-// step t with probability 1 − ĉ(ẑ_{t−1}, a_t), the continuation head's
-// word drawn as a Bernoulli, which in expectation is the planner's own
+// step t with probability 1 − ĉ(ẑ_{t−1}, a_t), ĉ the continuation head's
+// probability of continuing, drawn as a Bernoulli, which in expectation is the planner's own
 // weighting of a future by Π ĉ; "threshold" ends it when ĉ < ½; "cell"
 // ends it when it maps to a terminal cell, which scores the dynamics
-// alone. At h = 1 the three agree.
+// alone. At h = 1 they give the same distribution (up to the random
+// stream the Bernoulli draws shift).
 //
 // The table gives, per h, the mean TV over the (start, sequence) pairs
 // with its standard error; the floor, the mean expected TV of a perfect
@@ -51,6 +52,10 @@
 // counting 0. The first is the error of the value an h-step plan
 // bootstraps from (before the factor γ^h), dynamics and value together;
 // the second is that error had the dynamics been exact, the value's own.
+// The last column, the gap, is the mean distance from an imagined latent
+// to its nearest real one, over the mean distance between neighbouring
+// cells' latents: 0 when imagination stays on the encoder's manifold,
+// about ½ when samples fall between cells.
 //
 // # Other environments
 //
@@ -281,13 +286,13 @@ func writeTables(w io.Writer, results []Result) error {
 		other = other || r.Probe != nil
 	}
 	if grid {
-		fmt.Fprintln(tw, "run\tdynamics\th\tpairs\tTV\t± se\tfloor\tTV 1 outcome (n)\tTV 2 (n)\tTV 3+ (n)\t|ΔV| imagined\t|ΔV| real\tV̄ − V*\t")
+		fmt.Fprintln(tw, "run\tdynamics\th\tpairs\tTV\t± se\tfloor\tTV 1 outcome (n)\tTV 2 (n)\tTV 3+ (n)\t|ΔV| imagined\t|ΔV| real\tV̄ − V*\tgap\t")
 		for _, r := range results {
 			for _, s := range r.Gridworld {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%s\t%s\t%s\t%.3f\t%.3f\t%+.3f\t\n",
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%s\t%s\t%s\t%.3f\t%.3f\t%+.3f\t%.3f\t\n",
 					r.Run, r.Dynamics, s.H, s.Pairs, s.TV, s.TVSE, s.Floor,
 					group(s.ByOutcomes[0]), group(s.ByOutcomes[1]), group(s.ByOutcomes[2]),
-					s.ValueError, s.ValueErrorReal, s.ValueBias)
+					s.ValueError, s.ValueErrorReal, s.ValueBias, s.Gap)
 			}
 		}
 		if err := tw.Flush(); err != nil {
