@@ -108,6 +108,7 @@ type options struct {
 	probe         ProbeOptions
 	seed          uint64
 	json          bool
+	imagine       string // "samples" or "components"
 	probeEpisodes int
 	episodes      int
 	ridge         float64
@@ -123,6 +124,7 @@ type Result struct {
 	Seconds  float64 `json:"seconds"`
 	// Samples, Sequences and Termination are the settings scored with.
 	Samples     int    `json:"samples"`
+	Imagine     string `json:"imagine"`
 	Sequences   int    `json:"sequences,omitempty"`
 	Termination string `json:"termination,omitempty"`
 	// Gridworld holds a gridworld run's scores, one per h.
@@ -144,6 +146,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&term, "termination", "sample", "when an imagined rollout ends: sample (Bernoulli of the continuation head), threshold (ĉ < ½) or cell (on a terminal cell)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the action sequences, start steps, episodes and rollouts")
 	fs.BoolVar(&o.json, "json", false, "write JSON instead of a table")
+	fs.StringVar(&o.imagine, "imagine", "samples", "how a step is imagined: samples (Step with sampling) or components (a drawn mixture component's mean, StepComponents; the mean for one component)")
 	fs.IntVar(&o.probeEpisodes, "probe-episodes", 20, "random episodes the state probe is fitted on (non-gridworld runs)")
 	fs.IntVar(&o.episodes, "episodes", 10, "random episodes the futures are scored on (non-gridworld runs)")
 	fs.IntVar(&o.probe.Starts, "starts", 200, "most start steps scored (non-gridworld runs)")
@@ -164,6 +167,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.grid.Termination = t
+	if o.imagine != "samples" && o.imagine != "components" {
+		return fmt.Errorf("--imagine %q (allowed: samples, components)", o.imagine)
+	}
 	if o.grid.Horizon < 1 || o.grid.Samples < 1 || o.grid.Sequences < 1 || o.probe.Starts < 1 || o.probeEpisodes < 1 || o.episodes < 1 || o.ridge < 0 {
 		return errors.New("--horizon, --samples, --sequences, --starts, --probe-episodes and --episodes must be at least 1, --ridge at least 0")
 	}
@@ -200,12 +206,16 @@ func score(dir string, o options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Run: dir, Env: cfg.Env, Obs: cfg.Obs, Dynamics: m.Config().Dynamics, Discount: m.Config().Discount, Samples: o.grid.Samples}
+	res := Result{Run: dir, Env: cfg.Env, Obs: cfg.Obs, Dynamics: m.Config().Dynamics, Discount: m.Config().Discount, Samples: o.grid.Samples, Imagine: o.imagine}
+	var im Model = m
+	if o.imagine == "components" {
+		im = componentModel{m}
+	}
 	rng := rand.New(rand.NewPCG(o.seed, rollStream))
 	if g, ok := env.Simulator().(*gridworld.Env); ok {
 		grid := gridOf(m, g)
 		res.Sequences, res.Termination = o.grid.Sequences, string(o.grid.Termination)
-		res.Gridworld = grid.Score(m, o.grid, rng)
+		res.Gridworld = grid.Score(im, o.grid, rng)
 	} else {
 		enc := &observerEncoder{obs: agent.NewObserver(m.Spec()), m: m}
 		seeds := func(first uint64, n int) []uint64 {
@@ -228,7 +238,7 @@ func score(dir string, o options) (Result, error) {
 			return Result{}, err
 		}
 		eps := Play(env, enc, m.LatentDim(), seeds(o.seed+uint64(o.probeEpisodes), o.episodes), rng)
-		res.Probe = ScoreProbe(m, p, eps, o.probe, rng)
+		res.Probe = ScoreProbe(im, p, eps, o.probe, rng)
 		res.StateSD = stateSD(eps, sdim)
 	}
 	res.Seconds = time.Since(begin).Seconds()
@@ -339,4 +349,17 @@ func floats(x []float64) string {
 		s[i] = fmt.Sprintf("%.3g", v)
 	}
 	return strings.Join(s, " ")
+}
+
+// componentModel imagines each sampled step as a drawn mixture
+// component's mean (worldmodel.Model.StepComponents), as the planner does
+// with plan_with components.
+type componentModel struct{ *worldmodel.Model }
+
+func (c componentModel) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
+	if !sample {
+		c.Model.Step(next, reward, cont, z, a, rows, false, rng)
+		return
+	}
+	c.Model.StepComponents(next, reward, cont, z, a, rows, rng)
 }
