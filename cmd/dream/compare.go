@@ -120,7 +120,7 @@ and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDE
 	f.Float64Var(&opts.threshold, "threshold", 0, "return to reach for steps-to-threshold (default best − 0.1·|best| of the final means)")
 	f.StringVar(&opts.shard, "shard", "", "run only part i of n of the grid, as i/n (0 ≤ i < n)")
 	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
-	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default) or mean")
+	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 	f.BoolVar(&opts.merge, "merge", false, "build the report from the finished runs in the directories given as arguments")
 	f.IntVar(&opts.calEpisodes, "calibration-episodes", 10, "held-out episodes per run for the world model's calibration")
 	f.DurationVar(&opts.statusEvery, "status-every", 30*time.Second, "period of the status line when the output is not a terminal (a terminal redraws it every 2s)")
@@ -189,8 +189,8 @@ func compareBaseConfig(opts *compareOptions) (agent.Config, error) {
 		cfg.Planner.Risk = risk
 	}
 	if set("plan-with") {
-		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean {
-			return cfg, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean)", opts.planWith)
+		if err := checkPlanWith(opts.planWith); err != nil {
+			return cfg, err
 		}
 		cfg.PlanWith = opts.planWith
 	}

@@ -96,10 +96,8 @@ func evalPlanner(opts *evalOptions, cfg agent.Config) (planner.Config, string, b
 		pc.Risk, changed = r, true
 	}
 	if set("plan-with") {
-		switch opts.planWith {
-		case agent.PlanSamples, agent.PlanMean, agent.PlanComponents:
-		default:
-			return pc, with, false, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean, components)", opts.planWith)
+		if err := checkPlanWith(opts.planWith); err != nil {
+			return pc, with, false, err
 		}
 		with, changed = opts.planWith, true
 	}

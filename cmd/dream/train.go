@@ -163,8 +163,8 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		cfg.Planner.Risk = risk
 	}
 	if set("plan-with") {
-		if opts.planWith != agent.PlanSamples && opts.planWith != agent.PlanMean && opts.planWith != agent.PlanComponents {
-			return cfg, fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean, components)", opts.planWith)
+		if err := checkPlanWith(opts.planWith); err != nil {
+			return cfg, err
 		}
 		cfg.PlanWith = opts.planWith
 	}
@@ -173,6 +173,15 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// checkPlanWith checks the value of a --plan-with flag.
+func checkPlanWith(v string) error {
+	switch v {
+	case agent.PlanSamples, agent.PlanMean, agent.PlanComponents:
+		return nil
+	}
+	return fmt.Errorf("--plan-with %q is not valid (allowed: samples, mean, components)", v)
 }
 
 // defaultRunDir names a new run directory under runs/.
