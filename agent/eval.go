@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -104,6 +105,13 @@ type EpisodeHook func(episode, t int, env envs.Env)
 // weights where it keeps them (model.average_tau). It does not change the
 // run.
 func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
+	ev, _ := r.EvaluateContext(context.Background(), episodes, firstSeed, hook)
+	return ev
+}
+
+// EvaluateContext is Evaluate that stops between episodes once ctx is
+// done, returning an error wrapping ErrInterrupted (and the zero Eval).
+func (r *Run) EvaluateContext(ctx context.Context, episodes int, firstSeed uint64, hook EpisodeHook) (Eval, error) {
 	env, err := r.makeEnv()
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's environment cannot be made again: %v", err))
@@ -123,6 +131,9 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 	var sum, sumSq, length float64
 	wins := 0
 	for ep := 0; ep < episodes; ep++ {
+		if ctx.Err() != nil {
+			return Eval{}, fmt.Errorf("%w: evaluation stopped after %d of %d episodes", ErrInterrupted, ep, episodes)
+		}
 		obs.Reset(env.Reset(firstSeed + uint64(ep)))
 		plan.Reset()
 		ret := 0.0
@@ -157,7 +168,7 @@ func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
 		ev.Success = float64(wins) / n
 		ev.SuccessLo, ev.SuccessHi = WilsonInterval(wins, episodes)
 	}
-	return ev
+	return ev, nil
 }
 
 // SetEvalPlanner makes Evaluate plan with p and planWith (zero values:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -224,5 +225,25 @@ func TestResumeOlderMetrics(t *testing.T) {
 		if rec[0] == "eval" && (rec[lo] == "" || rec[hi] == "") {
 			t.Errorf("evaluation after resuming without a success interval: %v", rec)
 		}
+	}
+}
+
+// TestEvaluateContextStops checks that an evaluation whose context is done
+// stops before its next episode with ErrInterrupted, and that one whose
+// context is live plays every episode.
+func TestEvaluateContextStops(t *testing.T) {
+	cfg := debugConfig(t, "gridworld/frozenlake-4x4", 100)
+	r, err := New(cfg, filepath.Join(t.TempDir(), "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ev, err := r.EvaluateContext(ctx, 2, 1, nil)
+	if err != nil || ev.Episodes != 2 {
+		t.Fatalf("live context: %+v, %v", ev, err)
+	}
+	cancel()
+	if _, err := r.EvaluateContext(ctx, 2, 1, nil); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("done context: %v, want ErrInterrupted", err)
 	}
 }

@@ -104,7 +104,7 @@ func evalPlanner(opts *evalOptions, cfg agent.Config) (planner.Config, string, b
 	return pc, with, changed, nil
 }
 
-func runEval(_ context.Context, opts *evalOptions) error {
+func runEval(ctx context.Context, opts *evalOptions) error {
 	if err := runDirFlag(opts.runDir); err != nil {
 		return err
 	}
@@ -135,7 +135,10 @@ func runEval(_ context.Context, opts *evalOptions) error {
 			return err
 		}
 	}
-	ev := run.Evaluate(opts.episodes, opts.seed, nil)
+	ev, err := run.EvaluateContext(ctx, opts.episodes, opts.seed, nil)
+	if err != nil {
+		return err
+	}
 	ev.Steps = run.EnvSteps()
 	if opts.json {
 		enc := json.NewEncoder(opts.out)
