@@ -153,8 +153,22 @@ func WriteMarkdown(w io.Writer, s *Summary) error {
 	if s.Map != "" {
 		env += " (map " + s.Map + ")"
 	}
-	fmt.Fprintf(&b, "Environment %s observing %s, %d environment steps per run, evaluated every %d steps on %d episodes; planning on %s.\n",
-		env, s.Obs, s.Steps, s.EvalEvery, s.EvalEpisodes, s.PlanWith)
+	// The shared settings, less those the variants differ in.
+	varied := func(key string) bool { return slices.Contains(s.Varied, key) }
+	line := "Environment " + env
+	if !varied("obs") {
+		line += " observing " + s.Obs
+	}
+	if !varied("steps") {
+		line += fmt.Sprintf(", %d environment steps per run", s.Steps)
+	}
+	if !varied("eval_every") && !varied("eval_episodes") {
+		line += fmt.Sprintf(", evaluated every %d steps on %d episodes", s.EvalEvery, s.EvalEpisodes)
+	}
+	if !varied("plan_with") {
+		line += "; planning on " + s.PlanWith
+	}
+	fmt.Fprintf(&b, "%s.\n", line)
 	if len(s.Varied) > 0 {
 		fmt.Fprintf(&b, "Varied: %s; every other setting is shared.\n", strings.Join(s.Varied, ", "))
 	}
