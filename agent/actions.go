@@ -13,10 +13,10 @@ import (
 // actions in [−1, 1]^n cover the whole space. The planner and the
 // environment keep the environment's units.
 
-// encodeAction writes the model's form of an env action: one-hot for a
+// EncodeAction writes the model's form of an env action: one-hot for a
 // discrete space, each component mapped from [low, high] to [−1, 1] for a
 // box.
-func encodeAction(dst []float32, a []float64, space envs.Space) {
+func EncodeAction(dst []float32, a []float64, space envs.Space) {
 	if space.Kind == envs.KindDiscrete {
 		clear(dst)
 		dst[int(a[0])] = 1

@@ -60,7 +60,7 @@ func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibrati
 			obs.inputRow(row)
 			cur = append(cur, row...)
 			a := plan.Plan(z, rng)
-			encodeAction(act, a, space)
+			EncodeAction(act, a, space)
 			actions = append(actions, act...)
 			o, rew, term, trunc := env.Step(a)
 			obs.Push(o)

@@ -380,7 +380,7 @@ func (im *Imaginer) imagine(rec played, h int, gamma float64, rng *rand.Rand) ([
 	sample := im.cfg.Model.Dynamics != worldmodel.DynamicsDeterministic
 	for step := 0; step < h; step++ {
 		for i := 0; i < k; i++ {
-			encodeAction(act[i*ad:(i+1)*ad], rec.plan[step*w:(step+1)*w], im.space)
+			EncodeAction(act[i*ad:(i+1)*ad], rec.plan[step*w:(step+1)*w], im.space)
 		}
 		im.model.Predict(mean, variance, z, act, k)
 		im.model.Step(next, rew, cont, z, act, k, sample, rng)

@@ -250,7 +250,7 @@ func checkMeanRollout(t *testing.T, im *Imaginer, rec played, s picture.Scene) {
 	gamma := im.plan.Config().Discount
 	want, alive := 0.0, 1.0
 	for h := range s.Futures[0] {
-		encodeAction(a, rec.plan[h:h+1], im.space)
+		EncodeAction(a, rec.plan[h:h+1], im.space)
 		m.Step(next, rew, cont, z, a, 1, false, rand.New(rand.NewPCG(1, 2)))
 		m.Decode(dec, next, 1)
 		f := picture.FromHWC(dec, m.Spec().Frame[0], m.Spec().Frame[1])

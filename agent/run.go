@@ -454,7 +454,7 @@ func (r *Run) act(space envs.Space) {
 		copy(r.action, r.plan.Plan(z, r.actRNG))
 		explore(r.action, space, r.exploration(), r.actRNG)
 	}
-	encodeAction(r.modelAction, r.action, space)
+	EncodeAction(r.modelAction, r.action, space)
 }
 
 // RandomAction draws a uniform action from space into dst.

@@ -16,7 +16,6 @@ import (
 	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/agent/compare"
 	"github.com/dreamrl/dream/envs/registry"
-	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -37,8 +36,7 @@ type compareOptions struct {
 	config      string
 	threshold   float64
 	shard       string
-	risk        string
-	planWith    string
+	plan        plannerFlags // --risk and --plan-with
 	merge       bool
 	calEpisodes int
 	statusEvery time.Duration
@@ -119,8 +117,8 @@ and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDE
 	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON) shared by every run; flags override it")
 	f.Float64Var(&opts.threshold, "threshold", 0, "return to reach for steps-to-threshold (default best − 0.1·|best| of the final means)")
 	f.StringVar(&opts.shard, "shard", "", "run only part i of n of the grid, as i/n (0 ≤ i < n)")
-	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
-	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default), mean or components")
+	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
+	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 	f.BoolVar(&opts.merge, "merge", false, "build the report from the finished runs in the directories given as arguments")
 	f.IntVar(&opts.calEpisodes, "calibration-episodes", 10, "held-out episodes per run for the world model's calibration")
 	f.DurationVar(&opts.statusEvery, "status-every", 30*time.Second, "period of the status line when the output is not a terminal (a terminal redraws it every 2s)")
@@ -181,18 +179,8 @@ func compareBaseConfig(opts *compareOptions) (agent.Config, error) {
 		}
 		cfg.Steps = opts.steps
 	}
-	if set("risk") {
-		risk, err := planner.ParseRisk(opts.risk)
-		if err != nil {
-			return cfg, fmt.Errorf("--risk: %v", err)
-		}
-		cfg.Planner.Risk = risk
-	}
-	if set("plan-with") {
-		if err := checkPlanWith(opts.planWith); err != nil {
-			return cfg, err
-		}
-		cfg.PlanWith = opts.planWith
+	if _, err := opts.plan.apply(set, &cfg.Planner, &cfg.PlanWith); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

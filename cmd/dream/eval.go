@@ -20,12 +20,8 @@ type evalOptions struct {
 	episodes int
 	seed     uint64
 	json     bool
-	// The planner to act with, where set, instead of the run's.
-	planner  string
-	samples  int
-	horizon  int
-	risk     string
-	planWith string
+	// plan is the planner to act with, where set, instead of the run's.
+	plan plannerFlags
 }
 
 func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
@@ -56,11 +52,11 @@ measure.`,
 	f.IntVar(&opts.episodes, "episodes", 100, "number of episodes")
 	f.Uint64Var(&opts.seed, "seed", 1_000_000, "seed of the first episode (episode i uses seed+i)")
 	f.BoolVar(&opts.json, "json", false, "print JSON")
-	f.StringVar(&opts.planner, "planner", "", "plan with: cem or mppi (default: the run's)")
-	f.IntVar(&opts.samples, "samples", 0, "futures sampled per candidate (default: the run's)")
-	f.IntVar(&opts.horizon, "horizon", 0, "planning horizon (default: the run's)")
-	f.StringVar(&opts.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")
-	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples, mean or components (default: the run's)")
+	f.StringVar(&opts.plan.method, "planner", "", "plan with: cem or mppi (default: the run's)")
+	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (default: the run's)")
+	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (default: the run's)")
+	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")
+	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples, mean or components (default: the run's)")
 	return cmd
 }
 
@@ -69,39 +65,8 @@ measure.`,
 func evalPlanner(opts *evalOptions, cfg agent.Config) (planner.Config, string, bool, error) {
 	pc, with := cfg.Planner, cfg.PlanWith
 	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
-	changed := false
-	if set("planner") {
-		if opts.planner != "cem" && opts.planner != "mppi" {
-			return pc, with, false, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", opts.planner)
-		}
-		pc.Method, changed = planner.Method(opts.planner), true
-	}
-	if set("samples") {
-		if opts.samples < 1 || opts.samples > 1024 {
-			return pc, with, false, fmt.Errorf("--samples %d is not valid (allowed: 1 to 1024)", opts.samples)
-		}
-		pc.Samples, changed = opts.samples, true
-	}
-	if set("horizon") {
-		if opts.horizon < 1 || opts.horizon > 256 {
-			return pc, with, false, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", opts.horizon)
-		}
-		pc.Horizon, changed = opts.horizon, true
-	}
-	if set("risk") {
-		r, err := planner.ParseRisk(opts.risk)
-		if err != nil {
-			return pc, with, false, fmt.Errorf("--risk: %v", err)
-		}
-		pc.Risk, changed = r, true
-	}
-	if set("plan-with") {
-		if err := checkPlanWith(opts.planWith); err != nil {
-			return pc, with, false, err
-		}
-		with, changed = opts.planWith, true
-	}
-	return pc, with, changed, nil
+	changed, err := opts.plan.apply(set, &pc, &with)
+	return pc, with, changed, err
 }
 
 func runEval(ctx context.Context, opts *evalOptions) error {

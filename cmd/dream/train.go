@@ -33,11 +33,7 @@ type trainOptions struct {
 	preset   string
 	config   string
 	resume   bool
-	planner  string
-	samples  int
-	horizon  int
-	risk     string
-	planWith string
+	plan     plannerFlags
 	now      func() time.Time
 }
 
@@ -79,11 +75,11 @@ func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.Uint64Var(&opts.seed, "seed", 0, "seed of every random stream of the run")
 	f.StringVar(&opts.preset, "preset", "default", "preset: default or debug (tiny, seconds)")
 	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON); flags override it")
-	f.StringVar(&opts.planner, "planner", "", "planner: cem (default) or mppi")
-	f.IntVar(&opts.samples, "samples", 0, "futures sampled per candidate (K)")
-	f.IntVar(&opts.horizon, "horizon", 0, "planning horizon (H)")
-	f.StringVar(&opts.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
-	f.StringVar(&opts.planWith, "plan-with", "", "plan on: samples (default), mean or components")
+	f.StringVar(&opts.plan.method, "planner", "", "planner: cem (default) or mppi")
+	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (K)")
+	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (H)")
+	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
+	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 }
 
 // resolveTrainConfig builds a run config from the preset, the config file
@@ -137,42 +133,59 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 	if set("seed") {
 		cfg.Seed = opts.seed
 	}
-	if set("planner") {
-		if opts.planner != "cem" && opts.planner != "mppi" {
-			return cfg, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", opts.planner)
-		}
-		cfg.Planner.Method = planner.Method(opts.planner)
-	}
-	if set("samples") {
-		if opts.samples < 1 || opts.samples > 1024 {
-			return cfg, fmt.Errorf("--samples %d is not valid (allowed: 1 to 1024)", opts.samples)
-		}
-		cfg.Planner.Samples = opts.samples
-	}
-	if set("horizon") {
-		if opts.horizon < 1 || opts.horizon > 256 {
-			return cfg, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", opts.horizon)
-		}
-		cfg.Planner.Horizon = opts.horizon
-	}
-	if set("risk") {
-		risk, err := planner.ParseRisk(opts.risk)
-		if err != nil {
-			return cfg, fmt.Errorf("--risk: %v", err)
-		}
-		cfg.Planner.Risk = risk
-	}
-	if set("plan-with") {
-		if err := checkPlanWith(opts.planWith); err != nil {
-			return cfg, err
-		}
-		cfg.PlanWith = opts.planWith
+	if _, err := opts.plan.apply(set, &cfg.Planner, &cfg.PlanWith); err != nil {
+		return cfg, err
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// plannerFlags are the values of the flags that choose how to plan:
+// --planner, --samples, --horizon, --risk and --plan-with.
+type plannerFlags struct {
+	method, risk, planWith string
+	samples, horizon       int
+}
+
+// apply checks the flags that set reports as given and writes them over
+// pc and planWith; it reports whether any was given.
+func (p plannerFlags) apply(set func(string) bool, pc *planner.Config, planWith *string) (bool, error) {
+	changed := false
+	if set("planner") {
+		if p.method != "cem" && p.method != "mppi" {
+			return false, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", p.method)
+		}
+		pc.Method, changed = planner.Method(p.method), true
+	}
+	if set("samples") {
+		if p.samples < 1 || p.samples > 1024 {
+			return false, fmt.Errorf("--samples %d is not valid (allowed: 1 to 1024)", p.samples)
+		}
+		pc.Samples, changed = p.samples, true
+	}
+	if set("horizon") {
+		if p.horizon < 1 || p.horizon > 256 {
+			return false, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", p.horizon)
+		}
+		pc.Horizon, changed = p.horizon, true
+	}
+	if set("risk") {
+		r, err := planner.ParseRisk(p.risk)
+		if err != nil {
+			return false, fmt.Errorf("--risk: %v", err)
+		}
+		pc.Risk, changed = r, true
+	}
+	if set("plan-with") {
+		if err := checkPlanWith(p.planWith); err != nil {
+			return false, err
+		}
+		*planWith, changed = p.planWith, true
+	}
+	return changed, nil
 }
 
 // checkPlanWith checks the value of a --plan-with flag.

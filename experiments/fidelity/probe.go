@@ -108,7 +108,7 @@ func Play(env envs.Env, enc Encoder, d int, seeds []uint64, rng *rand.Rand) []Ep
 		record(enc.Reset(env.Reset(seed)))
 		for {
 			agent.RandomAction(act, space, rng)
-			encodeAction(row, act, space)
+			agent.EncodeAction(row, act, space)
 			e.A = append(e.A, row...)
 			e.T++
 			o, _, term, trunc := env.Step(act)
@@ -129,21 +129,6 @@ func modelActionDim(space envs.Space) int {
 		return space.N
 	}
 	return space.Dim()
-}
-
-// encodeAction writes the model's form of an env action, by the rule the
-// agent trains with: one-hot for a discrete space, each component mapped
-// from [low, high] to [−1, 1] for a box.
-func encodeAction(dst []float32, a []float64, space envs.Space) {
-	if space.Kind == envs.KindDiscrete {
-		clear(dst)
-		dst[int(a[0])] = 1
-		return
-	}
-	for i, v := range a {
-		lo, hi := space.Low[i], space.High[i]
-		dst[i] = float32(2*(v-lo)/(hi-lo) - 1)
-	}
 }
 
 // ProbeOptions are the settings of a probe score. The zero value of a

@@ -187,10 +187,10 @@ func TestEncodeAction(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make([]float32, modelActionDim(tc.space))
-			encodeAction(got, tc.a, tc.space)
+			agent.EncodeAction(got, tc.a, tc.space)
 			for i := range got {
 				if math.Abs(float64(got[i]-tc.want[i])) > 1e-7 {
-					t.Fatalf("encodeAction(%v) = %v, want %v", tc.a, got, tc.want)
+					t.Fatalf("EncodeAction(%v) = %v, want %v", tc.a, got, tc.want)
 				}
 			}
 		})
