@@ -23,6 +23,11 @@ const (
 	// candidates weighted by exp(score/temperature) (Williams et al. 2017;
 	// as used by TD-MPC, Hansen et al. 2022).
 	MPPI Method = "mppi"
+	// Rollout scores every first action of a discrete space by K imagined
+	// futures that follow the greedy policy on the model's action value
+	// after it (Bertsekas' rollout algorithm, run in the model; see
+	// MPC.Plan). It needs a discrete action space and an ActionValuer.
+	Rollout Method = "rollout"
 )
 
 // Defaults of the zero Config. One decision costs Iterations·Horizon calls
@@ -42,7 +47,7 @@ const (
 // Config holds the planner's hyperparameters. The zero value of every
 // field means its documented default.
 type Config struct {
-	// Method is CEM (default) or MPPI.
+	// Method is CEM (default), MPPI or Rollout.
 	Method Method `json:"method" yaml:"method"`
 	// Horizon H is the number of imagined steps (default 5).
 	Horizon int `json:"horizon" yaml:"horizon"`
@@ -126,8 +131,8 @@ func (c Config) Validate() error {
 		return !(loOpen && v == lo) && !(hiOpen && v == hi)
 	}
 	switch {
-	case r.Method != CEM && r.Method != MPPI:
-		return bad("method", strconv.Quote(string(c.Method)), "cem, mppi")
+	case r.Method != CEM && r.Method != MPPI && r.Method != Rollout:
+		return bad("method", strconv.Quote(string(c.Method)), "cem, mppi, rollout")
 	case r.Horizon < 1:
 		return bad("horizon", c.Horizon, fmt.Sprintf("≥ 1, 0 for %d", DefaultHorizon))
 	case r.Candidates < 1:

@@ -29,8 +29,14 @@
 // not with the single best sample, which overfits the model's errors.
 //
 // The distribution is warm-started from the previous decision's plan
-// shifted by one step. The planner knows nothing of how the model is
-// built: it plans over the small Model interface.
+// shifted by one step.
+//
+// For a discrete action space and a model with an action value, the
+// Rollout method searches no open-loop sequence: it scores every first
+// action by K futures in which each later action is greedy on q at the
+// latent that future reached (see planRollout), so that a future that
+// slipped acts on where it slipped to. The planner knows nothing of how
+// the model is built: it plans over the small Model interface.
 package planner
 
 import (
@@ -137,6 +143,7 @@ type MPC struct {
 	plan, action   []float64 // H×width, width
 	score          float64
 	bonus          []float64 // per first action (discrete), or nil
+	ro             *rollout  // the Rollout method's buffers, or nil
 }
 
 // byScore sorts candidate indices by descending score, ties by index, so
@@ -176,6 +183,16 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 		return nil, fmt.Errorf("%w: model latent dimension %d (allowed: ≥ 1)", ErrConfig, model.LatentDim())
 	}
 	n, h, k, l := cfg.Candidates, cfg.Horizon, cfg.Samples, model.LatentDim()
+	q, _ := model.(ActionValuer)
+	if cfg.Method == Rollout {
+		switch {
+		case spec.Discrete == 0:
+			return nil, fmt.Errorf("%w: method rollout needs a discrete action space (allowed for a box: cem, mppi)", ErrConfig)
+		case q == nil || !q.HasActionValue():
+			return nil, fmt.Errorf("%w: method rollout needs a model with an action value (value_target q)", ErrConfig)
+		}
+		n = max(n, spec.Discrete) // the rollout evaluates every first action
+	}
 	p := &MPC{
 		cfg: cfg, spec: spec, model: model,
 		latent: l, width: spec.width(), modelWidth: mw, rows: n * k, sample: k > 1,
@@ -195,8 +212,11 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	p.plan = make([]float64, h*p.width)
 	p.action = make([]float64, p.width)
 	p.order = byScore{idx: make([]int, n), scores: p.scores}
-	if q, ok := model.(ActionValuer); ok && q.HasActionValue() {
+	if q != nil && q.HasActionValue() {
 		p.q = q
+	}
+	if cfg.Method == Rollout {
+		p.ro = newRollout(spec.Discrete*k, spec.Discrete, h, l)
 	}
 	if spec.Discrete > 0 {
 		p.probs = make([]float64, h*spec.Discrete)
@@ -253,11 +273,14 @@ func (p *MPC) resetStep(h int) {
 	copy(p.std[h*d:(h+1)*d], p.priorStd)
 }
 
-// Plan returns the action to take from latent z (length LatentDim): the
-// refitted mean at step 0 for a box (within its bounds, as every candidate is clipped to them), or for a
-// discrete space a one-element vector holding the index with the largest
-// refitted probability at step 0. The slice is owned by the planner and
-// valid until the next call. Exploration noise, if any, is the caller's.
+// Plan returns the action to take from latent z (length LatentDim). With
+// the Rollout method it is the first action whose K futures score best
+// (see planRollout). Otherwise it is the refitted mean at step 0 for a
+// box (within its bounds, as every candidate is clipped to them), or for
+// a discrete space a one-element vector holding the index with the
+// largest refitted probability at step 0. The slice is owned by the
+// planner and valid until the next call. Exploration noise, if any, is
+// the caller's.
 //
 // After choosing, the distribution is shifted by one step for the next
 // decision: step h takes step h+1's parameters and the last step returns
@@ -267,6 +290,10 @@ func (p *MPC) resetStep(h int) {
 func (p *MPC) Plan(z []float32, rng *rand.Rand) []float64 {
 	if len(z) != p.latent {
 		panic(fmt.Sprintf("planner: Plan with a latent of length %d, model has %d", len(z), p.latent))
+	}
+	if p.ro != nil {
+		p.planRollout(z, rng)
+		return p.action
 	}
 	for range p.cfg.Iterations {
 		p.draw(rng)

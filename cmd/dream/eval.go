@@ -52,7 +52,7 @@ measure.`,
 	f.IntVar(&opts.episodes, "episodes", 100, "number of episodes")
 	f.Uint64Var(&opts.seed, "seed", 1_000_000, "seed of the first episode (episode i uses seed+i)")
 	f.BoolVar(&opts.json, "json", false, "print JSON")
-	f.StringVar(&opts.plan.method, "planner", "", "plan with: cem or mppi (default: the run's)")
+	f.StringVar(&opts.plan.method, "planner", "", "plan with: cem, mppi or rollout (default: the run's)")
 	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (default: the run's)")
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (default: the run's)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")

@@ -75,7 +75,7 @@ func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.Uint64Var(&opts.seed, "seed", 0, "seed of every random stream of the run")
 	f.StringVar(&opts.preset, "preset", "default", "preset: default or debug (tiny, seconds)")
 	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON); flags override it")
-	f.StringVar(&opts.plan.method, "planner", "", "planner: cem (default) or mppi")
+	f.StringVar(&opts.plan.method, "planner", "", "planner: cem (default), mppi or rollout (discrete actions)")
 	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (K)")
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (H)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
@@ -155,8 +155,8 @@ type plannerFlags struct {
 func (p plannerFlags) apply(set func(string) bool, pc *planner.Config, planWith *string) (bool, error) {
 	changed := false
 	if set("planner") {
-		if p.method != "cem" && p.method != "mppi" {
-			return false, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi)", p.method)
+		if p.method != "cem" && p.method != "mppi" && p.method != "rollout" {
+			return false, fmt.Errorf("--planner %q is not valid (allowed: cem, mppi, rollout)", p.method)
 		}
 		pc.Method, changed = planner.Method(p.method), true
 	}

@@ -1,0 +1,136 @@
+package planner
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// rollout is the state of the Rollout method: the greedy policy's action
+// per row, the latents and one-hot actions of the batch that evaluates q
+// at every action of every row, and the chosen path of each first action.
+type rollout struct {
+	cur  []int     // rows: the action each row takes at the current step
+	qz   []float32 // rows·n × LatentDim: each row's latent, once per action
+	qa   []float32 // rows·n × n: one-hot actions 0 … n−1, per row
+	qv   []float32 // rows·n: q(z_r, b)
+	path []float64 // n × H: the actions of the first future of each first action
+}
+
+func newRollout(rows, n, h, latent int) *rollout {
+	ro := &rollout{
+		cur:  make([]int, rows),
+		qz:   make([]float32, rows*n*latent),
+		qa:   make([]float32, rows*n*n),
+		qv:   make([]float32, rows*n),
+		path: make([]float64, n*h),
+	}
+	for r := range rows {
+		for b := range n {
+			ro.qa[(r*n+b)*n+b] = 1
+		}
+	}
+	return ro
+}
+
+// planRollout chooses a discrete action by the rollout algorithm over the
+// model. Every first action a of the n actions is followed by K futures
+// (sampled when K > 1, the predicted means when K = 1) in which each later
+// action is greedy on the action value at the imagined latent:
+//
+//	ẑ_0 = z_0,  a_0 = a,  ẑ_{h+1} ~ p(· | ẑ_h, a_h),  a_h = argmax_b q(ẑ_h, b) for h ≥ 1
+//	G = Σ_{h<H−1} γ^h (Π_{j<h} ĉ_j) r̂_h + γ^{H−1} (Π_{j<H−1} ĉ_j) q(ẑ_{H−1}, a_{H−1})
+//
+// The risk measure aggregates each first action's K returns, and the
+// action with the best aggregate (plus its bonus, if any) is taken, ties
+// to the lowest index. With H = 1 this is the greedy action on q(z_0, ·).
+// A plan that fixes its later actions in advance (CEM, MPPI) must take
+// the same action whatever the sampled outcome, which on a slippery
+// gridworld scores every good first move low; here each future acts on
+// the outcome it drew, as the policy will.
+func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
+	n, k, h, l := p.spec.Discrete, p.cfg.Samples, p.cfg.Horizon, p.latent
+	rows, ro := n*k, p.ro
+	for r := range rows {
+		copy(p.z[r*l:(r+1)*l], z0)
+		p.ret[r], p.disc[r] = 0, 1
+		ro.cur[r] = r / k
+	}
+	g := 1.0
+	for s := range h {
+		if s > 0 {
+			p.greedy(rows)
+		}
+		for i := range n {
+			ro.path[i*h+s] = float64(ro.cur[i*k])
+		}
+		if s == h-1 {
+			if s == 0 {
+				p.oneHot(rows)
+				p.q.ActionValue(p.val, p.z, p.act, rows)
+			}
+			break
+		}
+		p.oneHot(rows)
+		p.model.Step(p.next, p.rew, p.cont, p.z, p.act, rows, p.sample, rng)
+		for r := range rows {
+			p.ret[r] += g * p.disc[r] * float64(p.rew[r])
+			p.disc[r] *= float64(p.cont[r])
+		}
+		g *= p.cfg.Discount
+		p.z, p.next = p.next, p.z
+	}
+	best := 0
+	for i := range n {
+		for r := i * k; r < (i+1)*k; r++ {
+			v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
+			if math.IsNaN(v) {
+				v = math.Inf(-1)
+			}
+			p.ret[r] = v
+		}
+		p.scores[i] = p.cfg.Risk.Aggregate(p.ret[i*k : (i+1)*k])
+		if p.bonus != nil {
+			p.scores[i] += p.bonus[i]
+		}
+		if p.scores[i] > p.scores[best] {
+			best = i
+		}
+	}
+	p.score = p.scores[best]
+	copy(p.plan, ro.path[best*h:(best+1)*h])
+	p.action[0] = float64(best)
+}
+
+// oneHot writes the one-hot action of every row's current action.
+func (p *MPC) oneHot(rows int) {
+	n := p.modelWidth
+	act := p.act[:rows*n]
+	clear(act)
+	for r := range rows {
+		act[r*n+p.ro.cur[r]] = 1
+	}
+}
+
+// greedy sets every row's action to argmax_b q(ẑ_r, b), ties to the
+// lowest index, and leaves q at that action in p.val.
+func (p *MPC) greedy(rows int) {
+	n, l, ro := p.modelWidth, p.latent, p.ro
+	for r := range rows {
+		zr := p.z[r*l : (r+1)*l]
+		for b := range n {
+			copy(ro.qz[(r*n+b)*l:(r*n+b+1)*l], zr)
+		}
+	}
+	p.q.ActionValue(ro.qv, ro.qz, ro.qa, rows*n)
+	for r := range rows {
+		qs := ro.qv[r*n : (r+1)*n]
+		best := 0
+		for b := 1; b < n; b++ {
+			if qs[b] > qs[best] {
+				best = b
+			}
+		}
+		ro.cur[r] = best
+		p.val[r] = qs[best]
+	}
+}
