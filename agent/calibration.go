@@ -40,7 +40,7 @@ func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibrati
 		return loss.Calibration{}, fmt.Errorf("held-out calibration: %w", err)
 	}
 	space := env.ActionSpace()
-	plan, err := newPlanner(r.cfg, space, r.model)
+	plan, err := newPlanner(r.cfg, space, r.model, nil)
 	if err != nil {
 		return loss.Calibration{}, fmt.Errorf("held-out calibration: %w", err)
 	}

@@ -134,6 +134,11 @@ type Config struct {
 	// PlanWith is "samples" (default), "mean" or "components" (see
 	// PlanSamples, PlanMean, PlanComponents).
 	PlanWith string `json:"plan_with"`
+	// SnapLatents is the number of real latents, encoded from frames of
+	// the replay buffer, that every imagined latent of a plan is snapped
+	// to (the nearest one), so that the planner reads its heads only on
+	// latents the encoder produced. 0 (default) snaps nothing.
+	SnapLatents int `json:"snap_latents"`
 	// MaxBadSteps is the number of gradient steps in a row with a NaN or
 	// Inf loss or gradient after which the run stops with an error (each
 	// is skipped and counted). Default 20.
@@ -395,6 +400,9 @@ func (c Config) ValidateIn(reg *registry.Registry) error {
 	}
 	if g := c.ExploreDiscount; math.IsNaN(g) || g <= 0 || g >= 1 {
 		return bad("explore_discount", g, "0 < γ < 1")
+	}
+	if c.SnapLatents < 0 || c.SnapLatents > 65536 {
+		return bad("snap_latents", c.SnapLatents, "0 (none) to 65536")
 	}
 	if c.PlanWith != PlanSamples && c.PlanWith != PlanMean && c.PlanWith != PlanComponents {
 		return bad("plan_with", fmt.Sprintf("%q", c.PlanWith), `"samples", "mean", "components"`)

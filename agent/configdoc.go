@@ -45,6 +45,7 @@ func KeyDocs() map[string]string {
 		"explore_discount": "discount of directed exploration's value U; 0 < γ < 1",
 		"bonus_bits":       "length of the SimHash codes that count observations for exploration; 1 to 64",
 		"lr_final":         "learning rate at the end of the run, as a fraction of model.lr (it falls linearly after seed_steps); 0 < f ≤ 1",
+		"snap_latents":     "number of real latents, encoded from replay frames, that each imagined latent of a plan snaps to (the nearest); 0 for none",
 		"plan_with":        "what plans are scored on: samples (futures sampled from the predicted distributions), mean (the predicted means) or components (futures that follow a drawn mixture component's mean)",
 		"max_bad_steps":    "gradient steps in a row with a NaN or Inf loss or gradient (each skipped) after which the run stops; 1 to 1000000",
 	}

@@ -54,7 +54,7 @@ func BenchmarkDecision(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p, err := newPlanner(cfg, env.ActionSpace(), m)
+			p, err := newPlanner(cfg, env.ActionSpace(), m, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

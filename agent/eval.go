@@ -121,7 +121,11 @@ func (r *Run) EvaluateContext(ctx context.Context, episodes int, firstSeed uint6
 	if r.evalPlan != nil {
 		cfg.Planner, cfg.PlanWith = r.evalPlan.Planner, r.evalPlan.PlanWith
 	}
-	plan, err := newPlanner(cfg, env.ActionSpace(), model)
+	if r.evalSnap != nil {
+		cfg.SnapLatents = *r.evalSnap
+	}
+	book := replayLatents(model, r.spec, r.buf, cfg.SnapLatents, rand.New(rand.NewPCG(firstSeed, streamSnap)))
+	plan, err := newPlanner(cfg, env.ActionSpace(), model, book)
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's planner cannot be made again: %v", err))
 	}
@@ -187,10 +191,23 @@ func (r *Run) SetEvalPlanner(p planner.Config, planWith string) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if _, err := newPlanner(c, r.env.ActionSpace(), r.model); err != nil {
+	if _, err := newPlanner(c, r.env.ActionSpace(), r.model, nil); err != nil {
 		return err
 	}
 	r.evalPlan = &evalPlan{Planner: c.Planner, PlanWith: c.PlanWith}
+	return nil
+}
+
+// SetEvalSnapLatents makes Evaluate snap imagined latents to the nearest
+// of n latents encoded from the replay buffer (0: none) instead of the
+// run's snap_latents, in this process only.
+func (r *Run) SetEvalSnapLatents(n int) error {
+	c := r.cfg
+	c.SnapLatents = n
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	r.evalSnap = &n
 	return nil
 }
 

@@ -210,7 +210,7 @@ func (im *Imaginer) SetHorizon(h int) (int, error) {
 	}
 	cfg := im.cfg
 	cfg.Planner.Horizon = h
-	p, err := newPlanner(cfg, im.space, im.model)
+	p, err := newPlanner(cfg, im.space, im.model, nil)
 	if err != nil {
 		return im.horizon, fmt.Errorf("imagine: horizon %d: %w", h, err)
 	}
@@ -232,7 +232,7 @@ func (im *Imaginer) start() error {
 	if im.plan == nil || im.plan.Config().Horizon != im.horizon {
 		cfg := im.cfg
 		cfg.Planner.Horizon = im.horizon
-		p, err := newPlanner(cfg, im.space, im.model)
+		p, err := newPlanner(cfg, im.space, im.model, nil)
 		if err != nil {
 			return fmt.Errorf("imagine: %w", err)
 		}

@@ -103,6 +103,7 @@ type Run struct {
 	// evalPlan, when set (SetEvalPlanner), is the planner Evaluate acts
 	// with instead of the run's.
 	evalPlan *evalPlan
+	evalSnap *int // snap_latents of Evaluate, when SetEvalSnapLatents set it
 	// Progress, when set, is called after every log interval and evaluation
 	// and about once a second otherwise.
 	Progress func(Status)
@@ -171,6 +172,7 @@ const (
 	streamTrain     = 0x747261696e // "train"
 	streamEval      = 0x6576616c   // "eval"
 	streamNovelty   = 0x6e6f76     // "nov"
+	streamSnap      = 0x736e6170   // "snap"
 )
 
 // build makes everything of a run but the model and the log; the run's
@@ -220,7 +222,7 @@ func build(cfg Config, dir string, reg *registry.Registry) (*Run, error) {
 func (r *Run) finish() error {
 	cfg := r.cfg
 	var err error
-	r.plan, err = newPlanner(cfg, r.env.ActionSpace(), r.model)
+	r.plan, err = newPlanner(cfg, r.env.ActionSpace(), r.model, nil)
 	if err != nil {
 		return err
 	}
@@ -255,8 +257,9 @@ func ModelSpec(env envs.Env, stack int) worldmodel.Spec {
 }
 
 // newPlanner makes a planner for the action space with the run's planning
-// mode.
-func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.MPC, error) {
+// mode. book holds the real latents that imagined latents snap to
+// (snap_latents), or nil for none.
+func newPlanner(cfg Config, space envs.Space, m planner.Model, book []float32) (*planner.MPC, error) {
 	pc := cfg.Planner
 	if cfg.PlanWith == PlanMean || cfg.Model.Dynamics == worldmodel.DynamicsDeterministic {
 		pc.Samples = 1
@@ -267,6 +270,9 @@ func newPlanner(cfg Config, space envs.Space, m planner.Model) (*planner.MPC, er
 			return nil, fmt.Errorf("%w: plan_with %q needs a world model that draws components", ErrConfig, PlanComponents)
 		}
 		m = newComponentModel(m, c)
+	}
+	if len(book) > 0 {
+		m = newSnapModel(m, book)
 	}
 	spec := planner.ActionSpec{}
 	if space.Kind == envs.KindDiscrete {

@@ -5,7 +5,7 @@ package planner
 // `dream config` and the configuration reference print them.
 func KeyDocs() map[string]string {
 	return map[string]string{
-		"method":      "planning algorithm: cem (refit to the elites) or mppi (weight every candidate by exp(score/temperature))",
+		"method":      "planning algorithm: cem (refit to the elites), mppi (weight every candidate by exp(score/temperature)) or rollout (discrete actions and value_target q: every first action, then greedy on q in each sampled future)",
 		"horizon":     "imagined steps H of a plan; 1 acts on the action value at the observed latent alone; 1 or more",
 		"candidates":  "action sequences N scored per iteration; 1 or more",
 		"samples":     "futures K sampled per candidate; 1 plans on the predicted mean; 1 or more",

@@ -22,6 +22,7 @@ type evalOptions struct {
 	json     bool
 	// plan is the planner to act with, where set, instead of the run's.
 	plan plannerFlags
+	snap int // snap_latents, where set, instead of the run's
 }
 
 func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
@@ -57,6 +58,7 @@ measure.`,
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (default: the run's)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples, mean or components (default: the run's)")
+	f.IntVar(&opts.snap, "snap-latents", 0, "snap imagined latents to the nearest of N latents encoded from the replay buffer, 0 for none (default: the run's)")
 	return cmd
 }
 
@@ -75,6 +77,9 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	}
 	if opts.episodes < 1 || opts.episodes > 100000 {
 		return fmt.Errorf("--episodes %d is not valid (allowed: 1 to 100000)", opts.episodes)
+	}
+	if opts.snap < 0 || opts.snap > 65536 {
+		return fmt.Errorf("--snap-latents %d is not valid (allowed: 0 for none to 65536)", opts.snap)
 	}
 	// The planner flags are checked before anything is read.
 	if _, _, _, err := evalPlanner(opts, agent.Config{}); err != nil {
@@ -97,6 +102,11 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	}
 	if changed {
 		if err := run.SetEvalPlanner(pc, with); err != nil {
+			return err
+		}
+	}
+	if opts.flags != nil && opts.flags.Changed("snap-latents") {
+		if err := run.SetEvalSnapLatents(opts.snap); err != nil {
 			return err
 		}
 	}

@@ -82,7 +82,8 @@ func TestEveryCommandBadFlags(t *testing.T) {
 		{"eval zero horizon", []string{"eval", "--run-dir", fresh, "--horizon", "0"}, "--horizon 0", "1 to 256"},
 		{"eval bad plan-with", []string{"eval", "--run-dir", fresh, "--plan-with", "dreams"}, `--plan-with "dreams"`, "samples, mean, components"},
 		{"eval bad risk", []string{"eval", "--run-dir", fresh, "--risk", "worst"}, "--risk", risks},
-		{"eval bad planner", []string{"eval", "--run-dir", fresh, "--planner", "ilqr"}, `--planner "ilqr"`, "cem, mppi"},
+		{"eval bad planner", []string{"eval", "--run-dir", fresh, "--planner", "ilqr"}, `--planner "ilqr"`, "cem, mppi, rollout"},
+		{"eval bad snap", []string{"eval", "--run-dir", fresh, "--snap-latents", "-3"}, "--snap-latents -3", "0 for none to 65536"},
 
 		{"compare negative steps", []string{"compare", "--steps", "-5", "--out", out}, "--steps -5", "a positive number"},
 		{"compare unknown env", []string{"compare", "--env", "nope", "--out", out}, `--env "nope"`, envList},
