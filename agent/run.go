@@ -104,6 +104,7 @@ type Run struct {
 	// with instead of the run's.
 	evalPlan *evalPlan
 	evalSnap *int // snap_latents of Evaluate, when SetEvalSnapLatents set it
+	snapAt   int  // the block of snapEvery steps whose real latents the planner snaps to, or −1
 	// Progress, when set, is called after every log interval and evaluation
 	// and about once a second otherwise.
 	Progress func(Status)
@@ -178,7 +179,7 @@ const (
 // build makes everything of a run but the model and the log; the run's
 // environments come from reg.
 func build(cfg Config, dir string, reg *registry.Registry) (*Run, error) {
-	r := &Run{cfg: cfg, dir: dir, reg: reg}
+	r := &Run{cfg: cfg, dir: dir, reg: reg, snapAt: -1}
 	var err error
 	r.env, err = r.makeEnv()
 	if err != nil {
@@ -450,6 +451,7 @@ func (r *Run) act(space envs.Space) {
 	if r.st.EnvSteps < r.cfg.SeedSteps {
 		RandomAction(r.action, space, r.actRNG)
 	} else {
+		r.refreshSnap(space)
 		z := r.obs.Encode(r.model)
 		r.plan.SetFirstBonus(nil)
 		if beta := r.cfg.ExploreDirected * (1 - r.exploreProgress()); r.directed != nil && beta > 0 {
@@ -461,6 +463,31 @@ func (r *Run) act(space envs.Space) {
 		explore(r.action, space, r.exploration(), r.actRNG)
 	}
 	EncodeAction(r.modelAction, r.action, space)
+}
+
+// snapEvery is the number of environment steps between two encodings of
+// the real latents that a run with snap_latents snaps imagined latents to.
+const snapEvery = 1000
+
+// refreshSnap encodes the real latents of snap_latents anew, with the
+// current model, from a sample of the replay buffer drawn by a stream
+// seeded by the block of snapEvery steps, once per block, and gives the
+// run a planner that snaps to them.
+func (r *Run) refreshSnap(space envs.Space) {
+	block := r.st.EnvSteps / snapEvery
+	if r.cfg.SnapLatents == 0 || block == r.snapAt {
+		return
+	}
+	rng := rand.New(rand.NewPCG(r.cfg.Seed+uint64(block), streamSnap))
+	book := replayLatents(r.model, r.spec, r.buf, r.cfg.SnapLatents, rng)
+	if book == nil {
+		return
+	}
+	p, err := newPlanner(r.cfg, space, r.model, book)
+	if err != nil {
+		panic(fmt.Sprintf("agent: the run's planner cannot be made again: %v", err))
+	}
+	r.plan, r.snapAt = p, block
 }
 
 // RandomAction draws a uniform action from space into dst.

@@ -1,8 +1,11 @@
 package agent
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/dreamrl/dream/planner"
 )
 
 // offBook is a planner model whose next latent is z + a·(0.3, −0.2): off
@@ -43,5 +46,51 @@ func TestSnapModelStepsOntoTheNearestRealLatent(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(10, func() { m.Step(next, rew, cont, z, a, 3, true, nil) }); allocs != 0 {
 		t.Errorf("%v allocations per step, want 0", allocs)
+	}
+}
+
+func TestTrainSnapsToReplayLatents(t *testing.T) {
+	cfg := debugConfig(t, "gridworld/frozenlake-4x4", 1200)
+	cfg.SnapLatents = 24
+	cfg.Planner.Method = planner.Rollout
+	cfg.Planner.Horizon = 2
+	run, err := New(cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if run.snapAt != 1 {
+		t.Errorf("the planner snaps to the latents of block %d, want 1 (steps 1000–1199)", run.snapAt)
+	}
+	const n = 256
+	book := replayLatents(run.model, run.spec, run.buf, n, rand.New(rand.NewPCG(1, 2)))
+	if len(book) != n*run.model.LatentDim() {
+		t.Fatalf("%d replay latent values, want %d × %d", len(book), n, run.model.LatentDim())
+	}
+	// Each is the encoder's latent of a real observation: the model's own
+	// encoding of a cell's frame is among them for the start cell, which
+	// every episode visits.
+	obs := NewObserver(run.spec)
+	env, err := run.makeEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Reset(env.Reset(0))
+	start := obs.Encode(run.model)
+	d, found := run.model.LatentDim(), false
+	for c := 0; c < n && !found; c++ {
+		same := true
+		for i := range d {
+			if diff := book[c*d+i] - start[i]; diff > 1e-4 || diff < -1e-4 {
+				same = false
+				break
+			}
+		}
+		found = same
+	}
+	if !found {
+		t.Errorf("the start cell's latent is not among %d replay latents", n)
 	}
 }
