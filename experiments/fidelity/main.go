@@ -112,6 +112,8 @@ type options struct {
 	probeEpisodes int
 	episodes      int
 	ridge         float64
+	planners      []plannerSpec
+	draws         int
 }
 
 // Result is one run's score, as --json writes it.
@@ -129,6 +131,12 @@ type Result struct {
 	Termination string `json:"termination,omitempty"`
 	// Gridworld holds a gridworld run's scores, one per h.
 	Gridworld []GridScore `json:"gridworld,omitempty"`
+	// Decisions grades two-step lookaheads against the one-step action
+	// value at every cell of a gridworld run with an action value.
+	Decisions []DecisionScore `json:"decisions,omitempty"`
+	// Planners holds the exact success of each --planners entry's
+	// stochastic policy on a gridworld run.
+	Planners []PlannerScore `json:"planners,omitempty"`
 	// Probe holds another run's probe scores, one per h, and the
 	// standard deviation of each state element.
 	Probe   []ProbeScore `json:"probe,omitempty"`
@@ -151,6 +159,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.episodes, "episodes", 10, "random episodes the futures are scored on (non-gridworld runs)")
 	fs.IntVar(&o.probe.Starts, "starts", 200, "most start steps scored (non-gridworld runs)")
 	fs.Float64Var(&o.ridge, "ridge", 1e-3, "ridge λ of the state probe (non-gridworld runs)")
+	var planners string
+	fs.StringVar(&planners, "planners", "", "comma-separated planners METHOD:H:K[:snap] whose policies are scored exactly on a gridworld (snap: imagined latents snap to the nearest cell's latent)")
+	fs.IntVar(&o.draws, "draws", 100, "decisions drawn per cell for --planners")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: fidelity [flags] RUN_DIR [RUN_DIR...]")
 		fs.PrintDefaults()
@@ -162,6 +173,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("no run directory")
 	}
+	ps, err := parsePlanners(planners)
+	if err != nil {
+		return err
+	}
+	o.planners = ps
 	t, err := parseTermination(term)
 	if err != nil {
 		return err
@@ -216,6 +232,16 @@ func score(dir string, o options) (Result, error) {
 		grid := gridOf(m, g)
 		res.Sequences, res.Termination = o.grid.Sequences, string(o.grid.Termination)
 		res.Gridworld = grid.Score(im, o.grid, rng)
+		if m.HasActionValue() {
+			res.Decisions = grid.Decisions(g, im, m, m.Config().Discount, o.grid.Samples, rng)
+		}
+		for _, ps := range o.planners {
+			sc, err := grid.scorePlanner(g, im, m, m.Config().Discount, ps, o.draws, rng)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Planners = append(res.Planners, sc)
+		}
 	} else {
 		enc := &observerEncoder{obs: agent.NewObserver(m.Spec()), m: m}
 		seeds := func(first uint64, n int) []uint64 {
@@ -303,6 +329,38 @@ func writeTables(w io.Writer, results []Result) error {
 					r.Run, r.Dynamics, s.H, s.Pairs, s.TV, s.TVSE, s.Floor,
 					group(s.ByOutcomes[0]), group(s.ByOutcomes[1]), group(s.ByOutcomes[2]),
 					s.ValueError, s.ValueErrorReal, s.ValueBias, s.Gap)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	planned := false
+	for _, r := range results {
+		planned = planned || r.Planners != nil
+	}
+	if planned {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "run\tdynamics\tplanner\toptimal draws\texact success\t")
+		for _, r := range results {
+			for _, s := range r.Planners {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%.3f\t\n", r.Run, r.Dynamics, s.Planner, s.Optimal, s.Success)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	decided := false
+	for _, r := range results {
+		decided = decided || r.Decisions != nil
+	}
+	if decided {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "run\tdynamics\tscorer\toptimal\tregret\tsuccess\t")
+		for _, r := range results {
+			for _, s := range r.Decisions {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%.4f\t%.3f\t\n", r.Run, r.Dynamics, s.Scorer, s.Optimal, s.Regret, s.Success)
 			}
 		}
 		if err := tw.Flush(); err != nil {
