@@ -42,6 +42,7 @@ const (
 	DefaultInitStd     = 0.5
 	DefaultMinStd      = 0.05
 	DefaultSmoothing   = 0.05
+	DefaultLambda      = 1.0
 )
 
 // Config holds the planner's hyperparameters. The zero value of every
@@ -86,6 +87,10 @@ type Config struct {
 	Smoothing float64 `json:"smoothing" yaml:"smoothing"`
 	// Risk aggregates the K scores of a candidate (default mean).
 	Risk Risk `json:"risk" yaml:"risk"`
+	// Lambda λ ∈ (0, 1] weighs the Rollout method's h-step returns of a
+	// future into its score, as TD(λ) does (default 1: the H-step return
+	// alone; see MPC.Plan).
+	Lambda float64 `json:"lambda" yaml:"lambda"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -113,6 +118,7 @@ func (c Config) WithDefaults() Config {
 	deff(&c.InitStd, DefaultInitStd)
 	deff(&c.MinStd, DefaultMinStd)
 	deff(&c.Smoothing, DefaultSmoothing)
+	deff(&c.Lambda, DefaultLambda)
 	return c
 }
 
@@ -155,6 +161,8 @@ func (c Config) Validate() error {
 		return bad("momentum", c.Momentum, "0 ≤ m < 1")
 	case !in(r.Smoothing, 0, 1, true, true):
 		return bad("smoothing", c.Smoothing, fmt.Sprintf("0 < ε < 1, 0 for %g", DefaultSmoothing))
+	case !in(r.Lambda, 0, 1, true, false):
+		return bad("lambda", c.Lambda, fmt.Sprintf("0 < λ ≤ 1, 0 for %g", DefaultLambda))
 	}
 	return r.Risk.validate()
 }

@@ -14,6 +14,7 @@ type rollout struct {
 	qa   []float32 // rows·n × n: one-hot actions 0 … n−1, per row
 	qv   []float32 // rows·n: q(z_r, b)
 	path []float64 // n × H: the actions of the first future of each first action
+	acc  []float64 // rows: the λ-weighted h-step returns of h < H so far
 }
 
 func newRollout(rows, n, h, latent int) *rollout {
@@ -23,6 +24,7 @@ func newRollout(rows, n, h, latent int) *rollout {
 		qa:   make([]float32, rows*n*n),
 		qv:   make([]float32, rows*n),
 		path: make([]float64, n*h),
+		acc:  make([]float64, rows),
 	}
 	for r := range rows {
 		for b := range n {
@@ -40,6 +42,16 @@ func newRollout(rows, n, h, latent int) *rollout {
 //	ẑ_0 = z_0,  a_0 = a,  ẑ_{h+1} ~ p(· | ẑ_h, a_h),  a_h = argmax_b q(ẑ_h, b) for h ≥ 1
 //	G = Σ_{h<H−1} γ^h (Π_{j<h} ĉ_j) r̂_h + γ^{H−1} (Π_{j<H−1} ĉ_j) q(ẑ_{H−1}, a_{H−1})
 //
+// With Lambda λ < 1 a future's score is its TD(λ) return instead, over
+// the h-step returns G⁽ʰ⁾ that bootstrap with q after h − 1 imagined
+// steps (G⁽¹⁾ = q(z_0, a), G⁽ᴴ⁾ = G above):
+//
+//	G^λ = (1 − λ) Σ_{h=1}^{H−1} λ^{h−1} G⁽ʰ⁾ + λ^{H−1} G⁽ᴴ⁾
+//
+// so that the one-step action value, which integrates a move's outcomes
+// exactly, is kept in part where the K sampled futures estimate them with
+// noise.
+//
 // The risk measure aggregates each first action's K returns, and the
 // action with the best aggregate (plus its bonus, if any) is taken, ties
 // to the lowest index. With H = 1 this is the greedy action on q(z_0, ·).
@@ -55,10 +67,27 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		p.ret[r], p.disc[r] = 0, 1
 		ro.cur[r] = r / k
 	}
+	lam := p.cfg.Lambda
+	blend := lam < 1 && h > 1
+	weight := 1 - lam // of G⁽ˢ⁺¹⁾
+	if blend {
+		p.oneHot(rows)
+		p.q.ActionValue(p.val, p.z, p.act, rows)
+		for r := range rows {
+			ro.acc[r] = weight * float64(p.val[r])
+		}
+		weight *= lam
+	}
 	g := 1.0
 	for s := range h {
 		if s > 0 {
 			p.greedy(rows)
+			if blend && s < h-1 {
+				for r := range rows {
+					ro.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
+				}
+				weight *= lam
+			}
 		}
 		for i := range n {
 			ro.path[i*h+s] = float64(ro.cur[i*k])
@@ -79,10 +108,14 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		g *= p.cfg.Discount
 		p.z, p.next = p.next, p.z
 	}
+	last := math.Pow(lam, float64(h-1)) // weight of G⁽ᴴ⁾
 	best := 0
 	for i := range n {
 		for r := i * k; r < (i+1)*k; r++ {
 			v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
+			if blend {
+				v = ro.acc[r] + last*v
+			}
 			if math.IsNaN(v) {
 				v = math.Inf(-1)
 			}

@@ -126,3 +126,30 @@ func TestRolloutNeedsDiscreteActionsAndQ(t *testing.T) {
 		t.Errorf("bad method: %v, want the allowed methods listed", err)
 	}
 }
+
+func TestRolloutLambda(t *testing.T) {
+	// constant: reward 1, continuation c; q = q0 + a with one action (a =
+	// 1). G⁽¹⁾ = q0 + 1, G⁽²⁾ = 1 + γc(q0 + 1), G⁽³⁾ = 1 + γc + γ²c²(q0 + 1).
+	const c, q0, gamma, lam = 0.5, 4, 0.9, 0.6
+	m := withQ{constant: constant{c: c, v: 10}, q: q0, has: true}
+	g1 := q0 + 1.0
+	g2 := 1 + gamma*c*(q0+1)
+	g3 := 1 + gamma*c + gamma*gamma*c*c*(q0+1)
+	for _, tt := range []struct {
+		h    int
+		want float64
+	}{
+		{1, g1},
+		{2, (1-lam)*g1 + lam*g2},
+		{3, (1-lam)*(g1+lam*g2) + lam*lam*g3},
+	} {
+		p := mustNew(t, Config{Method: Rollout, Horizon: tt.h, Samples: 2, Discount: gamma, Lambda: lam}, ActionSpec{Discrete: 1}, m)
+		p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1)))
+		if got := p.Score(); got < tt.want-1e-5 || got > tt.want+1e-5 {
+			t.Errorf("H %d: score %.9g, want %.9g", tt.h, got, tt.want)
+		}
+	}
+	if err := (Config{Lambda: 1.5}).Validate(); err == nil {
+		t.Error("lambda 1.5 validated")
+	}
+}

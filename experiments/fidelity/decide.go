@@ -244,6 +244,7 @@ type plannerSpec struct {
 	horizon int
 	samples int
 	snap    bool
+	lambda  float64 // 0: the planner's default
 }
 
 func (p plannerSpec) String() string {
@@ -251,10 +252,13 @@ func (p plannerSpec) String() string {
 	if p.snap {
 		s += ":snap"
 	}
+	if p.lambda != 0 {
+		s += fmt.Sprintf(":λ%g", p.lambda)
+	}
 	return s
 }
 
-// parsePlanners reads "METHOD:H:K[:snap],…".
+// parsePlanners reads "METHOD:H:K[:snap][:lλ],…".
 func parsePlanners(s string) ([]plannerSpec, error) {
 	if s == "" {
 		return nil, nil
@@ -262,9 +266,24 @@ func parsePlanners(s string) ([]plannerSpec, error) {
 	var out []plannerSpec
 	for _, f := range strings.Split(s, ",") {
 		parts := strings.Split(f, ":")
-		bad := fmt.Errorf("--planners entry %q (allowed: METHOD:H:K or METHOD:H:K:snap, METHOD cem, mppi or rollout, H and K at least 1)", f)
-		if len(parts) < 3 || len(parts) > 4 || (len(parts) == 4 && parts[3] != "snap") {
+		bad := fmt.Errorf("--planners entry %q (allowed: METHOD:H:K with :snap and :lλ optional, METHOD cem, mppi or rollout, H and K at least 1, 0 < λ ≤ 1)", f)
+		if len(parts) < 3 {
 			return nil, bad
+		}
+		var ps plannerSpec
+		for _, opt := range parts[3:] {
+			switch {
+			case opt == "snap":
+				ps.snap = true
+			case strings.HasPrefix(opt, "l"):
+				v, err := strconv.ParseFloat(opt[1:], 64)
+				if err != nil || !(v > 0 && v <= 1) {
+					return nil, bad
+				}
+				ps.lambda = v
+			default:
+				return nil, bad
+			}
 		}
 		h, err1 := strconv.Atoi(parts[1])
 		k, err2 := strconv.Atoi(parts[2])
@@ -272,7 +291,8 @@ func parsePlanners(s string) ([]plannerSpec, error) {
 		if err1 != nil || err2 != nil || h < 1 || k < 1 || (m != planner.CEM && m != planner.MPPI && m != planner.Rollout) {
 			return nil, bad
 		}
-		out = append(out, plannerSpec{method: m, horizon: h, samples: k, snap: len(parts) == 4})
+		ps.method, ps.horizon, ps.samples = m, h, k
+		out = append(out, ps)
 	}
 	return out, nil
 }
@@ -321,7 +341,7 @@ func (g *Grid) scorePlanner(env *gridworld.Env, m Model, q ActionValuer, gamma f
 	if ps.snap {
 		pm = cellSnap{m, q, g}
 	}
-	p, err := planner.New(planner.Config{Method: ps.method, Horizon: ps.horizon, Samples: ps.samples, Discount: gamma}, planner.ActionSpec{Discrete: g.actions}, pm)
+	p, err := planner.New(planner.Config{Method: ps.method, Horizon: ps.horizon, Samples: ps.samples, Discount: gamma, Lambda: ps.lambda}, planner.ActionSpec{Discrete: g.actions}, pm)
 	if err != nil {
 		return PlannerScore{}, err
 	}

@@ -122,11 +122,11 @@ func TestDecisionsOfAnExactModel(t *testing.T) {
 }
 
 func TestParsePlanners(t *testing.T) {
-	got, err := parsePlanners("cem:1:4,rollout:3:16:snap")
-	if err != nil || len(got) != 2 || got[1].String() != "rollout:3:16:snap" || got[0].samples != 4 {
+	got, err := parsePlanners("cem:1:4,rollout:3:16:snap:l0.5")
+	if err != nil || len(got) != 2 || got[1].String() != "rollout:3:16:snap:λ0.5" || got[0].samples != 4 {
 		t.Errorf("parsePlanners: %v, %v", got, err)
 	}
-	for _, bad := range []string{"rollout:0:4", "tree:2:4", "rollout:2", "rollout:2:4:snip", "rollout:x:4"} {
+	for _, bad := range []string{"rollout:0:4", "tree:2:4", "rollout:2", "rollout:2:4:snip", "rollout:x:4", "rollout:2:4:l0", "rollout:2:4:l1.5"} {
 		if _, err := parsePlanners(bad); err == nil {
 			t.Errorf("parsePlanners(%q) took it", bad)
 		}
