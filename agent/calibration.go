@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/worldmodel"
 	"github.com/dreamrl/dream/worldmodel/loss"
 )
@@ -31,14 +32,16 @@ const MaxHeldOutTransitions = 20000
 // fixed firstSeed (dream compare uses one far from dream eval's) gives
 // episodes the model has not seen. The run is not changed, and the same
 // run and arguments give the same result.
-func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (loss.Calibration, error) {
+func (r *Run) HeldOutCalibration(episodes int, firstSeed uint64) (cal loss.Calibration, err error) {
 	if episodes < 1 {
 		return loss.Calibration{}, fmt.Errorf("%w: held-out calibration episodes %d (allowed: at least 1)", ErrConfig, episodes)
 	}
+	defer envs.RecoverFailure(&err)
 	env, err := r.makeEnv()
 	if err != nil {
 		return loss.Calibration{}, fmt.Errorf("held-out calibration: %w", err)
 	}
+	defer envs.Close(env)
 	space := env.ActionSpace()
 	plan, err := newPlanner(r.cfg, space, r.model, nil)
 	if err != nil {

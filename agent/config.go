@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/envs/gym"
 	"github.com/dreamrl/dream/envs/registry"
 	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
@@ -52,6 +53,12 @@ type Config struct {
 	Env string `json:"env"`
 	// Map is the map file of the environment "gridworld".
 	Map string `json:"map,omitempty"`
+	// Python is the interpreter of a Gymnasium environment (env
+	// "gym:ID"): a name on PATH or a path. Default python3 on PATH.
+	Python string `json:"python,omitempty"`
+	// GymKwargs is a JSON object of keyword arguments for gymnasium.make
+	// of a Gymnasium environment, such as {"max_episode_steps": 200}.
+	GymKwargs string `json:"gym_kwargs,omitempty"`
 	// Obs is what the agent observes: "pixels" (default) or "state".
 	Obs string `json:"obs"`
 	// Size is the side of pixel observations. Default 32.
@@ -348,6 +355,14 @@ func (c Config) ValidateIn(reg *registry.Registry) error {
 	}
 	if c.Env != "gridworld" && c.Map != "" {
 		return fmt.Errorf("%w: map applies only to env \"gridworld\", not %q", ErrConfig, c.Env)
+	}
+	if !strings.HasPrefix(c.Env, gym.Prefix) && (c.Python != "" || c.GymKwargs != "") {
+		return fmt.Errorf("%w: python and gym_kwargs apply only to env %sID, not %q", ErrConfig, gym.Prefix, c.Env)
+	}
+	if c.GymKwargs != "" {
+		if err := envs.CheckGymKwargs(c.GymKwargs); err != nil {
+			return fmt.Errorf("%w: %v", ErrConfig, err)
+		}
 	}
 	if c.Obs != string(envs.ObsPixels) && c.Obs != string(envs.ObsState) {
 		return bad("obs", fmt.Sprintf("%q", c.Obs), `"pixels", "state"`)

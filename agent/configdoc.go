@@ -24,6 +24,8 @@ func KeyDocs() map[string]string {
 	docs := map[string]string{
 		"env":              "environment name (`dream envs` lists them)",
 		"map":              "map file of the environment gridworld (format in package envs/gridworld); empty otherwise",
+		"python":           "Python interpreter of a gym:ID environment, a name on PATH or a path; empty for python3 on PATH",
+		"gym_kwargs":       "keyword arguments of gymnasium.make for a gym:ID environment, a JSON object such as {\"max_episode_steps\": 200}; empty for none",
 		"obs":              "what the agent observes: pixels (RGB frames) or state (the state vector)",
 		"size":             "side of pixel observations, in pixels; 8 to 256",
 		"seed":             "seed every random stream of the run derives from; any unsigned integer",

@@ -34,7 +34,7 @@ func TestKeyDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	// The keys of the config's JSON form, found independently of Settings.
-	c.Map = "x.map"
+	c.Map, c.Python, c.GymKwargs = "x.map", "python3", "{}" // keys that are left out when empty
 	data, err := json.Marshal(c.WithDefaults())
 	if err != nil {
 		t.Fatal(err)

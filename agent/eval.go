@@ -103,19 +103,27 @@ type EpisodeHook func(episode, t int, env envs.Env)
 // Evaluate plays episodes with the greedy planner, episode i from seed
 // firstSeed+i, and summarises them. It acts with the model's averaged
 // weights where it keeps them (model.average_tau). It does not change the
-// run.
+// run. An environment that fails panics through it with its
+// *envs.Failure (Train recovers it).
 func (r *Run) Evaluate(episodes int, firstSeed uint64, hook EpisodeHook) Eval {
-	ev, _ := r.EvaluateContext(context.Background(), episodes, firstSeed, hook)
+	ev, _ := r.evaluate(context.Background(), episodes, firstSeed, hook)
 	return ev
 }
 
 // EvaluateContext is Evaluate that stops between episodes once ctx is
 // done, returning an error wrapping ErrInterrupted (and the zero Eval).
-func (r *Run) EvaluateContext(ctx context.Context, episodes int, firstSeed uint64, hook EpisodeHook) (Eval, error) {
+// An environment that fails is an error too.
+func (r *Run) EvaluateContext(ctx context.Context, episodes int, firstSeed uint64, hook EpisodeHook) (ev Eval, err error) {
+	defer envs.RecoverFailure(&err)
+	return r.evaluate(ctx, episodes, firstSeed, hook)
+}
+
+func (r *Run) evaluate(ctx context.Context, episodes int, firstSeed uint64, hook EpisodeHook) (Eval, error) {
 	env, err := r.makeEnv()
 	if err != nil {
 		panic(fmt.Sprintf("agent: the run's environment cannot be made again: %v", err))
 	}
+	defer envs.Close(env)
 	model := r.model.Averaged()
 	cfg := r.cfg
 	if r.evalPlan != nil {

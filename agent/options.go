@@ -42,7 +42,8 @@ func resolveOptions(opts []Option) options {
 // makeEnv makes a fresh environment of the run, as its config asks, from
 // the run's registry.
 func (r *Run) makeEnv() (envs.Env, error) {
-	env, err := r.reg.Make(r.cfg.Env, envs.Options{Obs: envs.ObsMode(r.cfg.Obs), Size: r.cfg.Size, MapFile: r.cfg.Map})
+	env, err := r.reg.Make(r.cfg.Env, envs.Options{Obs: envs.ObsMode(r.cfg.Obs), Size: r.cfg.Size, MapFile: r.cfg.Map,
+		Python: r.cfg.Python, GymKwargs: r.cfg.GymKwargs})
 	if err != nil {
 		return nil, fmt.Errorf("env %s: %w", r.cfg.Env, err)
 	}

@@ -338,8 +338,11 @@ func (r *Run) exploreProgress() float64 {
 }
 
 // Train runs until the step budget is spent or ctx is cancelled. On
-// cancellation it writes a checkpoint and returns ErrInterrupted.
-func (r *Run) Train(ctx context.Context) error {
+// cancellation it writes a checkpoint and returns ErrInterrupted. An
+// environment that fails (an envs.Failure, such as a Gymnasium child that
+// died) stops it with a checkpoint too (see recoverEnvFailure).
+func (r *Run) Train(ctx context.Context) (err error) {
+	defer r.recoverEnvFailure(&err)
 	start := time.Now()
 	wall0 := r.st.WallSeconds
 	lastTick := start

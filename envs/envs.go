@@ -13,9 +13,11 @@
 package envs
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"strings"
 )
 
@@ -204,6 +206,14 @@ type Options struct {
 	// MapFile is a gridworld map in the format documented in package
 	// gridworld; only environments that take a map use it.
 	MapFile string
+	// Python is the interpreter that runs a Gymnasium environment
+	// ("gym:ID", package envs/gym): a name looked up on PATH or a path;
+	// empty means python3 on PATH. Other environments take none.
+	Python string
+	// GymKwargs is a JSON object of keyword arguments for gymnasium.make,
+	// such as {"max_episode_steps": 200}; empty means none. Other
+	// environments take none.
+	GymKwargs string
 }
 
 // ErrOptions reports options that an environment cannot honour.
@@ -218,6 +228,63 @@ func (o Options) Validate() error {
 	}
 	if o.Size < 0 || o.Size > 1024 {
 		return fmt.Errorf("%w: size %d (allowed: 1 to 1024, 0 for %d)", ErrOptions, o.Size, DefaultSize)
+	}
+	if o.GymKwargs != "" {
+		if err := CheckGymKwargs(o.GymKwargs); err != nil {
+			return fmt.Errorf("%w: %v", ErrOptions, err)
+		}
+	}
+	return nil
+}
+
+// CheckGymKwargs checks that s, the keyword arguments of gymnasium.make,
+// is a JSON object.
+func CheckGymKwargs(s string) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return fmt.Errorf("gym kwargs %s are not a JSON object (allowed: a JSON object such as {\"max_episode_steps\": 200})", s)
+	}
+	return nil
+}
+
+// Failure is the panic value of a Simulator that cannot go on, such as one
+// whose environment runs in a process that died (package envs/gym). Reset
+// and Step have no error result, so such a simulator panics with a
+// *Failure, and whoever steps it recovers it: agent.Run.Train writes a
+// checkpoint and returns it as its error; RecoverFailure turns it into
+// an error anywhere else. A failed simulator stays failed.
+type Failure struct {
+	// Err says what went wrong, on one line.
+	Err error
+}
+
+func (f *Failure) Error() string { return f.Err.Error() }
+func (f *Failure) Unwrap() error { return f.Err }
+
+// RecoverFailure, deferred, turns a panic with a *Failure into *err and
+// lets every other panic go on:
+//
+//	func play(env envs.Env) (err error) {
+//		defer envs.RecoverFailure(&err)
+//		…
+//	}
+func RecoverFailure(err *error) {
+	switch v := recover().(type) {
+	case nil:
+	case *Failure:
+		*err = v
+	default:
+		panic(v)
+	}
+}
+
+// Close releases what an environment holds outside the Go heap, such as
+// the process of a Gymnasium environment: it calls its simulator's Close
+// method where it has one (io.Closer) and does nothing otherwise. An
+// environment must not be used after Close.
+func Close(e Env) error {
+	if c, ok := e.Simulator().(io.Closer); ok {
+		return c.Close()
 	}
 	return nil
 }

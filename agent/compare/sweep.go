@@ -336,6 +336,7 @@ func (s Sweep) runJob(ctx context.Context, j Job, t *tracker) (RunResult, error)
 	if err != nil {
 		return RunResult{}, fmt.Errorf("compare: run %s: %w", j.Name(), err)
 	}
+	defer run.Close() // a Gymnasium environment's child
 	start := time.Now()
 	how := "already finished"
 	if run.EnvSteps() < run.Config().Steps {

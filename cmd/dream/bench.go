@@ -37,6 +37,7 @@ type benchOptions struct {
 	scaling string
 	budget  time.Duration
 	e2e     int
+	gym     string
 }
 
 func newBenchCmd(runF func(context.Context, *benchOptions) error) *cobra.Command {
@@ -57,6 +58,11 @@ When python3 with torch is installed, the PyTorch twin of the world model
 Adam) runs too, with 1 and 2 threads, and the table gives the ratio
 ours/PyTorch of the training and imagination steps.
 
+--gym ID (default CartPole-v1) times the Gymnasium bridge on gym:ID with the
+--python interpreter (default python3), when it has gymnasium: the rows
+gym/state and gym/pixels give the bridge's overhead per step, the Go-side
+round trip less the time the child spent in the environment itself.
+
 --scaling DIR measures how the cost grows (training step against batch size,
 latent size d and covariance rank r; the Gaussian NLL against d and r; the
 decision against samples K and horizon H) and writes scaling.md, scaling.json
@@ -73,7 +79,8 @@ and scaling.png into DIR.`,
 	f := cmd.Flags()
 	f.BoolVar(&opts.json, "json", false, "print the results as JSON")
 	f.BoolVar(&opts.quick, "quick", false, "tiny budgets and the debug preset (a smoke test, not a measurement)")
-	f.StringVar(&opts.python, "python", "", "Python interpreter with torch (default: python3, then /usr/bin/python3)")
+	f.StringVar(&opts.python, "python", "", "Python interpreter with torch, or gymnasium for --gym (default: python3, then /usr/bin/python3 for torch)")
+	f.StringVar(&opts.gym, "gym", "CartPole-v1", "Gymnasium ID whose bridge overhead to time (empty: none)")
 	f.BoolVar(&opts.noTorch, "no-torch", false, "skip the PyTorch twin")
 	f.StringVar(&opts.scaling, "scaling", "", "also measure how the cost grows and write the table and plot into this directory")
 	f.DurationVar(&opts.budget, "time", time.Second, "time spent on each row")
@@ -112,6 +119,7 @@ type benchReport struct {
 	Rows    []benchRow     `json:"rows"`
 	Torch   *torchResult   `json:"torch,omitempty"`
 	NoTorch string         `json:"no_torch,omitempty"`
+	NoGym   string         `json:"no_gym,omitempty"`
 	E2E     *e2eResult     `json:"e2e,omitempty"`
 	Scaling *scalingReport `json:"scaling,omitempty"`
 }
@@ -562,6 +570,13 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 		}
 		add("env/"+e.Name, "Env.Step with its 32x32 frame", row)
 	}
+	if opts.gym == "" {
+		rep.NoGym = "skipped (--gym \"\")"
+	} else if gymRows, err := benchGym(opts.gym, opts.python, budget); err != nil {
+		rep.NoGym = oneLine(err)
+	} else {
+		rep.Rows = append(rep.Rows, gymRows...)
+	}
 
 	e2eCfg := cfg
 	if opts.quick {
@@ -702,6 +717,9 @@ func printBench(out io.Writer, rep *benchReport) error {
 		fmt.Fprintln(out)
 	} else if rep.NoTorch != "" {
 		fmt.Fprintf(out, "\nPyTorch: %s\n", rep.NoTorch)
+	}
+	if rep.NoGym != "" {
+		fmt.Fprintf(out, "Gymnasium bridge: %s\n", rep.NoGym)
 	}
 	if e := rep.E2E; e != nil {
 		fmt.Fprintf(out, "dream train (%s, %d steps): seed steps %.1f s, then %.0f steps/s over %d steps, evaluation %.1f s × %d: projected %s\n",

@@ -37,6 +37,7 @@ type compareOptions struct {
 	threshold   float64
 	shard       string
 	plan        plannerFlags // --risk and --plan-with
+	gym         gymFlags
 	merge       bool
 	calEpisodes int
 	statusEvery time.Duration
@@ -122,6 +123,7 @@ and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDE
 	f.BoolVar(&opts.merge, "merge", false, "build the report from the finished runs in the directories given as arguments")
 	f.IntVar(&opts.calEpisodes, "calibration-episodes", 10, "held-out episodes per run for the world model's calibration")
 	f.DurationVar(&opts.statusEvery, "status-every", 30*time.Second, "period of the status line when the output is not a terminal (a terminal redraws it every 2s)")
+	addGymFlags(f, &opts.gym)
 	return cmd
 }
 
@@ -157,7 +159,7 @@ func compareBaseConfig(opts *compareOptions) (agent.Config, error) {
 	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
 	if set("env") {
 		if _, err := registry.Lookup(opts.env); err != nil {
-			return cfg, fmt.Errorf("--env %q is not valid (allowed: %s)", opts.env, strings.Join(registry.Names(), ", "))
+			return cfg, fmt.Errorf("--env %q is not valid (allowed: %s)", opts.env, knownEnvs())
 		}
 		cfg.Env = opts.env
 	}
@@ -180,6 +182,9 @@ func compareBaseConfig(opts *compareOptions) (agent.Config, error) {
 		cfg.Steps = opts.steps
 	}
 	if _, err := opts.plan.apply(set, &cfg.Planner, &cfg.PlanWith); err != nil {
+		return cfg, err
+	}
+	if err := opts.gym.apply(set, cfg.WithDefaults().Env, &cfg.Python, &cfg.GymKwargs); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -265,7 +270,7 @@ func runCompare(ctx context.Context, opts *compareOptions) error {
 	}
 	out := opts.outDir
 	if out == "" {
-		out = filepath.Join("runs", "compare-"+strings.ReplaceAll(cfg.Env, "/", "-"))
+		out = filepath.Join("runs", "compare-"+envDirName(cfg.Env))
 	}
 	sweep := compare.Sweep{Config: cfg, Variants: variants, Dynamics: dynamics, Seeds: opts.seeds, Out: out, Parallel: opts.parallel,
 		Shard: shard, Analysis: analysis, Log: opts.out, StatusEvery: opts.statusEvery}
@@ -341,7 +346,7 @@ func sweepLine(p compare.Progress) string {
 }
 
 func runCompareMerge(opts *compareOptions, analysis compare.Analysis) error {
-	for _, name := range []string{"env", "map", "obs", "dynamics", "vary", "seeds", "steps", "parallel", "preset", "config", "shard", "risk", "plan-with", "status-every"} {
+	for _, name := range []string{"env", "map", "obs", "dynamics", "vary", "seeds", "steps", "parallel", "preset", "config", "shard", "risk", "plan-with", "status-every", "python", "gym-kwargs"} {
 		if opts.flags != nil && opts.flags.Changed(name) {
 			return fmt.Errorf("--%s cannot be used with --merge (allowed with --merge: --out, --threshold, --calibration-episodes)", name)
 		}

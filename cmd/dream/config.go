@@ -51,7 +51,7 @@ instead.`,
 func runConfig(_ context.Context, opts *configOptions) error {
 	out := opts.train.out
 	if opts.markdown {
-		for _, name := range []string{"env", "map", "obs", "dynamics", "steps", "seed", "preset", "config", "planner", "samples", "horizon", "risk", "plan-with"} {
+		for _, name := range []string{"env", "map", "obs", "dynamics", "steps", "seed", "preset", "config", "planner", "samples", "horizon", "risk", "plan-with", "python", "gym-kwargs"} {
 			if opts.train.flags.Changed(name) {
 				return fmt.Errorf("--markdown prints the reference for the default preset and takes no --%s (allowed: --markdown alone)", name)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/envs/gym"
 	"github.com/dreamrl/dream/envs/registry"
 )
 
@@ -20,7 +21,7 @@ func newEnvsCmd(runF func(context.Context, *envsOptions) error) *cobra.Command {
 	opts := &envsOptions{}
 	return &cobra.Command{
 		Use:   "envs",
-		Short: "List the built-in environments with their spaces",
+		Short: "List the built-in environments with their spaces, and gym:ID",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.out = cmd.OutOrStdout()
@@ -51,5 +52,6 @@ func runEnvs(_ context.Context, opts *envsOptions) error {
 		}
 		fmt.Fprintf(w, "%s\t%s | %s\t%s\t%s\n", e.Name, obs, state, act, e.Description)
 	}
+	fmt.Fprintf(w, "%sID\tBox(0, 255, (32,32,3)) | Box, Discrete\tDiscrete, Box\tany Gymnasium environment, made in a Python child process (--python, --gym-kwargs; docs/gym.md)\n", gym.Prefix)
 	return w.Flush()
 }

@@ -96,6 +96,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	if err != nil {
 		return err
 	}
+	defer run.Close()
 	pc, with, changed, err := evalPlanner(opts, run.Config())
 	if err != nil {
 		return err

@@ -95,6 +95,7 @@ func runImagine(_ context.Context, opts *imagineOptions) error {
 	if err != nil {
 		return fmt.Errorf("--run-dir: %w", err)
 	}
+	defer run.Close()
 	im, err := agent.NewImaginer(run, opts.seed)
 	if err != nil {
 		return err

@@ -10,7 +10,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -18,12 +21,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	worldmodel.UseFastBLAS()
-	cmd := newRootCmd()
-	if err := cmd.ExecuteContext(ctx); err != nil {
+	if err := execute(ctx, newRootCmd()); err != nil {
 		fmt.Fprintln(os.Stderr, "dream:", oneLine(err))
 		if errors.Is(err, agent.ErrInterrupted) {
 			os.Exit(130)
 		}
 		os.Exit(1)
 	}
+}
+
+// execute runs the command. An environment that fails outside a training
+// run (which checkpoints and returns it itself), such as a Gymnasium
+// child that dies during dream eval, is its error.
+func execute(ctx context.Context, cmd *cobra.Command) (err error) {
+	defer envs.RecoverFailure(&err)
+	return cmd.ExecuteContext(ctx)
 }

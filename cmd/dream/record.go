@@ -6,9 +6,9 @@ import (
 	"image"
 	"io"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/agent/picture"
@@ -26,6 +26,8 @@ type recordOptions struct {
 	size     int
 	maxSteps int
 	gif      string
+	gym      gymFlags
+	flags    *pflag.FlagSet
 }
 
 func newRecordCmd(runF func(context.Context, *recordOptions) error) *cobra.Command {
@@ -36,6 +38,7 @@ func newRecordCmd(runF func(context.Context, *recordOptions) error) *cobra.Comma
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.out = cmd.OutOrStdout()
+			opts.flags = cmd.Flags()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -50,13 +53,14 @@ func newRecordCmd(runF func(context.Context, *recordOptions) error) *cobra.Comma
 	f.IntVar(&opts.size, "size", 256, "side of the GIF in pixels")
 	f.IntVar(&opts.maxSteps, "max-steps", 500, "stop an episode after this many steps even if it goes on")
 	f.StringVar(&opts.gif, "gif", "", "output GIF file")
+	addGymFlags(f, &opts.gym)
 	return cmd
 }
 
 func runRecord(_ context.Context, opts *recordOptions) error {
 	switch {
 	case opts.env == "":
-		return fmt.Errorf("--env is required (known: %s)", strings.Join(registry.Names(), ", "))
+		return fmt.Errorf("--env is required (known: %s)", knownEnvs())
 	case opts.episodes < 1 || opts.episodes > 1000:
 		return fmt.Errorf("--episodes %d is not valid (allowed: 1 to 1000)", opts.episodes)
 	case opts.size < 8 || opts.size > 1024:
@@ -66,10 +70,14 @@ func runRecord(_ context.Context, opts *recordOptions) error {
 	case opts.gif == "":
 		return fmt.Errorf("--gif is required: the output file")
 	}
-	env, err := registry.Make(opts.env, envs.Options{Obs: envs.ObsState, MapFile: opts.mapFile})
+	if err := opts.gym.check(changed(opts.flags), opts.env); err != nil {
+		return err
+	}
+	env, err := registry.Make(opts.env, envs.Options{Obs: envs.ObsState, MapFile: opts.mapFile, Python: opts.gym.python, GymKwargs: opts.gym.kwargs})
 	if err != nil {
 		return fmt.Errorf("--env %s: %w", opts.env, err)
 	}
+	defer envs.Close(env)
 	rng := rand.New(rand.NewPCG(opts.seed, 0x7265636f7264))
 	space := env.ActionSpace()
 	action := make([]float64, space.Dim())

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
@@ -23,6 +24,8 @@ type rolloutOptions struct {
 	state   string
 	actions string
 	format  string
+	gym     gymFlags
+	flags   *pflag.FlagSet
 }
 
 func newRolloutCmd(runF func(context.Context, *rolloutOptions) error) *cobra.Command {
@@ -37,6 +40,7 @@ indices; a continuous action of several dimensions is written x:y:z.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.out = cmd.OutOrStdout()
+			opts.flags = cmd.Flags()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -50,6 +54,7 @@ indices; a continuous action of several dimensions is written x:y:z.`,
 	f.StringVar(&opts.state, "state", "", "start from this state instead of the reset one: v1,v2,...")
 	f.StringVar(&opts.actions, "actions", "", "comma-separated actions")
 	f.StringVar(&opts.format, "format", "csv", "output format: csv or json")
+	addGymFlags(f, &opts.gym)
 	return cmd
 }
 
@@ -92,12 +97,16 @@ func runRollout(_ context.Context, opts *rolloutOptions) error {
 		return fmt.Errorf("--format %q is not valid (allowed: csv, json)", opts.format)
 	}
 	if opts.env == "" {
-		return fmt.Errorf("--env is required (known: %s)", strings.Join(registry.Names(), ", "))
+		return fmt.Errorf("--env is required (known: %s)", knownEnvs())
 	}
-	env, err := registry.Make(opts.env, envs.Options{Obs: envs.ObsState, MapFile: opts.mapFile})
+	if err := opts.gym.check(changed(opts.flags), opts.env); err != nil {
+		return err
+	}
+	env, err := registry.Make(opts.env, envs.Options{Obs: envs.ObsState, MapFile: opts.mapFile, Python: opts.gym.python, GymKwargs: opts.gym.kwargs})
 	if err != nil {
 		return fmt.Errorf("--env %s: %w", opts.env, err)
 	}
+	defer envs.Close(env)
 	acts, err := parseActions(opts.actions, env.ActionSpace())
 	if err != nil {
 		return err

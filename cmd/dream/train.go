@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +33,7 @@ type trainOptions struct {
 	config   string
 	resume   bool
 	plan     plannerFlags
+	gym      gymFlags
 	now      func() time.Time
 }
 
@@ -80,6 +80,7 @@ func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (H)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples (default), mean or components")
+	addGymFlags(f, &opts.gym)
 }
 
 // resolveTrainConfig builds a run config from the preset, the config file
@@ -97,7 +98,7 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 	set := func(name string) bool { return opts.flags != nil && opts.flags.Changed(name) }
 	if set("env") {
 		if _, err := registry.Lookup(opts.env); err != nil {
-			return cfg, fmt.Errorf("--env %q is not valid (allowed: %s)", opts.env, strings.Join(registry.Names(), ", "))
+			return cfg, fmt.Errorf("--env %q is not valid (allowed: %s)", opts.env, knownEnvs())
 		}
 		cfg.Env = opts.env
 	}
@@ -109,6 +110,9 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 		if cfg.Env != "gridworld" {
 			return cfg, fmt.Errorf("--map applies only to --env gridworld, not %q (allowed: --env gridworld --map FILE)", cfg.Env)
 		}
+	}
+	if err := opts.gym.apply(set, cfg.WithDefaults().Env, &cfg.Python, &cfg.GymKwargs); err != nil {
+		return cfg, err
 	}
 	if set("obs") {
 		if opts.obs != "pixels" && opts.obs != "state" {
@@ -199,7 +203,7 @@ func checkPlanWith(v string) error {
 
 // defaultRunDir names a new run directory under runs/.
 func defaultRunDir(cfg agent.Config, now time.Time) string {
-	env := strings.ReplaceAll(cfg.Env, "/", "-")
+	env := envDirName(cfg.Env)
 	return filepath.Join("runs", fmt.Sprintf("%s-%s-s%d-%s", env, cfg.Model.Dynamics, cfg.Seed, now.Format("20060102-150405")))
 }
 
@@ -213,7 +217,7 @@ func runTrain(ctx context.Context, opts *trainOptions) error {
 		if err := runDirFlag(opts.runDir); err != nil {
 			return err
 		}
-		for _, name := range []string{"env", "map", "obs", "dynamics", "seed", "preset", "config", "planner", "samples", "horizon", "risk", "plan-with"} {
+		for _, name := range []string{"env", "map", "obs", "dynamics", "seed", "preset", "config", "planner", "samples", "horizon", "risk", "plan-with", "python", "gym-kwargs"} {
 			if opts.flags != nil && opts.flags.Changed(name) {
 				return fmt.Errorf("--%s cannot be changed when resuming (allowed with --resume: --run-dir, --steps)", name)
 			}
@@ -250,6 +254,7 @@ func runTrain(ctx context.Context, opts *trainOptions) error {
 		}
 		fmt.Fprintf(opts.out, "training %s (%s dynamics, %s observations) for %d steps in %s\n", c.Env, c.Model.Dynamics, obs, c.Steps, dir)
 	}
+	defer run.Close()
 	bar := newProgress(opts.out)
 	run.Progress = bar.update
 	err = run.Train(ctx)

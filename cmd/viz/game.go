@@ -9,6 +9,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
 
 	"github.com/dreamrl/dream/cmd/viz/internal/viewer"
+	"github.com/dreamrl/dream/envs"
 )
 
 // game adapts a viewer.Viewer to ebiten: Update forwards keys and ticks,
@@ -84,7 +85,10 @@ func (g *game) show(pic *image.RGBA) {
 	g.shown = pic
 }
 
-func (g *game) Update() error {
+func (g *game) Update() (err error) {
+	// A Gymnasium environment whose child died ends the viewer with its
+	// one-line error.
+	defer envs.RecoverFailure(&err)
 	if g.err != nil {
 		return g.err
 	}

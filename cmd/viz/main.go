@@ -23,6 +23,7 @@ import (
 	"os"
 
 	"github.com/dreamrl/dream/cmd/viz/internal/viewer"
+	"github.com/dreamrl/dream/envs"
 )
 
 func main() {
@@ -37,7 +38,8 @@ func main() {
 
 // run parses the command line, opens the runs (every error about them is
 // reported before a window opens) and runs the window.
-func run(args []string) error {
+func run(args []string) (err error) {
+	defer envs.RecoverFailure(&err) // a Gymnasium child that died while the viewer started
 	cfg, err := viewer.ParseArgs(args, os.Stderr)
 	if err != nil {
 		return err

@@ -12,6 +12,11 @@
 // so on; the name "gridworld" alone takes a map file (Options.MapFile) in
 // the format documented in package gridworld. The package-level Lookup,
 // Make, Names and Entries read the built-ins.
+//
+// Every registry also knows the names "gym:ID", resolved before its own:
+// the Gymnasium environment ID, made by gymnasium.make in a Python child
+// process (package envs/gym; Options.Python and Options.GymKwargs apply
+// to it only). They are not listed by Names and Entries.
 package registry
 
 import (
@@ -22,6 +27,7 @@ import (
 
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/gridworld"
+	"github.com/dreamrl/dream/envs/gym"
 	"github.com/dreamrl/dream/envs/physics"
 )
 
@@ -142,12 +148,43 @@ func (r *Registry) Names() []string {
 }
 
 // Lookup returns the entry of the given name; an unknown name is an error
-// wrapping ErrUnknown that lists the known ones.
+// wrapping ErrUnknown that lists the known ones. A name "gym:ID" is the
+// entry of a Gymnasium environment if ID has the form of one (whether
+// Gymnasium knows it shows when it is made).
 func (r *Registry) Lookup(name string) (Entry, error) {
+	if id, ok := strings.CutPrefix(name, gym.Prefix); ok {
+		return gymEntry(name, id)
+	}
 	if e, ok := r.entries[name]; ok {
 		return e, nil
 	}
-	return Entry{}, fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(r.Names(), ", "))
+	return Entry{}, fmt.Errorf("%w %q (known: %s, or %sID for a Gymnasium environment)", ErrUnknown, name, strings.Join(r.Names(), ", "), gym.Prefix)
+}
+
+// gymEntry is the entry of the Gymnasium environment id.
+func gymEntry(name, id string) (Entry, error) {
+	if !gym.ValidID(id) {
+		return Entry{}, fmt.Errorf("%w %q (allowed after %q: %s)", ErrUnknown, name, gym.Prefix, gym.AllowedIDs)
+	}
+	return Entry{
+		Name:        name,
+		Description: "Gymnasium " + id + " in a Python child process",
+		New: func(opts envs.Options) (envs.Simulator, error) {
+			if opts.MapFile != "" {
+				return nil, fmt.Errorf("%w: --map applies only to the environment \"gridworld\"", envs.ErrOptions)
+			}
+			return gym.New(id, opts)
+		},
+	}, nil
+}
+
+// noGymOptions refuses the options of Gymnasium environments for another
+// environment.
+func noGymOptions(opts envs.Options) error {
+	if opts.Python != "" || opts.GymKwargs != "" {
+		return fmt.Errorf("%w: --python and --gym-kwargs apply only to %sID environments", envs.ErrOptions, gym.Prefix)
+	}
+	return nil
 }
 
 // Make builds the named environment with the given options.
@@ -190,6 +227,9 @@ func builtins() []Entry {
 			if opts.MapFile != "" {
 				return nil, fmt.Errorf("%w: --map applies only to the environment \"gridworld\"", envs.ErrOptions)
 			}
+			if err := noGymOptions(opts); err != nil {
+				return nil, err
+			}
 			return f(), nil
 		}
 	}
@@ -198,6 +238,9 @@ func builtins() []Entry {
 			New: func(opts envs.Options) (envs.Simulator, error) {
 				if opts.MapFile == "" {
 					return nil, fmt.Errorf("%w: environment \"gridworld\" needs a map file (--map FILE)", envs.ErrOptions)
+				}
+				if err := noGymOptions(opts); err != nil {
+					return nil, err
 				}
 				m, err := gridworld.LoadMap(opts.MapFile)
 				if err != nil {
