@@ -87,9 +87,10 @@ type Config struct {
 	Smoothing float64 `json:"smoothing" yaml:"smoothing"`
 	// Risk aggregates the K scores of a candidate (default mean).
 	Risk Risk `json:"risk" yaml:"risk"`
-	// Lambda λ ∈ (0, 1] weighs the Rollout method's h-step returns of a
-	// future into its score, as TD(λ) does (default 1: the H-step return
-	// alone; see MPC.Plan).
+	// Lambda λ ∈ (0, 1] weighs a future's h-step returns, each
+	// bootstrapped by the action value, into its score, as TD(λ) does
+	// (default 1: the H-step return alone). It applies to a model with an
+	// action value (see the package documentation).
 	Lambda float64 `json:"lambda" yaml:"lambda"`
 }
 

@@ -17,7 +17,7 @@ func KeyDocs() map[string]string {
 		"min_std":     "smallest spread of continuous actions, as a fraction of the half range; 0 < min_std ≤ init_std",
 		"momentum":    "share m of the previous distribution kept at each refit; 0 ≤ m < 1",
 		"smoothing":   "share ε of the uniform distribution mixed into each discrete action's refitted categorical; 0 < ε < 1",
-		"lambda":      "rollout only: weight λ of TD(λ) over a future's h-step returns, each bootstrapped by q (1: the H-step return alone); 0 < λ ≤ 1",
+		"lambda":      "weight λ of TD(λ) over a future's h-step returns, each bootstrapped by the action value q (1: the H-step return alone; without q it has no effect); 0 < λ ≤ 1",
 		"risk":        "how a candidate's K sampled scores are aggregated: mean, cvar:α (mean of the worst α, 0 < α ≤ 1) or quantile:q (0 ≤ q ≤ 1)",
 	}
 }

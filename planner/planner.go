@@ -21,7 +21,15 @@
 // so that the value is never read off a predicted next latent: where a
 // move has several outcomes, a predicted mean (or a Gaussian sample) can
 // lie between them, off the states the value was trained on. With H = 1
-// the planner then acts greedily on q. A Risk measure aggregates the K
+// the planner then acts greedily on q. With Config.Lambda λ < 1 a future
+// scores the TD(λ) return over its h-step returns G⁽ʰ⁾, the first h − 1
+// imagined rewards bootstrapped by q(z_{h−1}, a_{h−1}):
+//
+//	G^λ = (1 − λ) Σ_{h=1}^{H−1} λ^{h−1} G⁽ʰ⁾ + λ^{H−1} G⁽ᴴ⁾,   G⁽¹⁾ = q(z_0, a_0),
+//
+// which keeps in part the one-step action value, exact over a move's
+// outcomes, where K sampled futures estimate them with noise (DreamerV3
+// regresses its critic on the same λ-return). A Risk measure aggregates the K
 // scores of a candidate into one. CEM then refits the sampling
 // distribution to the best candidates, MPPI to all candidates weighted by
 // their scores, for a number of iterations; the planner acts with the
@@ -140,6 +148,7 @@ type MPC struct {
 	act            []float32 // rows×ActionDim
 	rew, cont, val []float32 // rows
 	ret, disc      []float64 // rows
+	acc            []float64 // rows: the λ-weighted h-step returns of h < H (Lambda < 1)
 	plan, action   []float64 // H×width, width
 	score          float64
 	bonus          []float64 // per first action (discrete), or nil
@@ -207,6 +216,7 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 		val:    make([]float32, n*k),
 		ret:    make([]float64, n*k),
 		disc:   make([]float64, n*k),
+		acc:    make([]float64, n*k),
 	}
 	p.cand = make([]float64, n*h*p.width)
 	p.plan = make([]float64, h*p.width)
@@ -364,8 +374,10 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	n, h, k, l, mw := p.cfg.Candidates, p.cfg.Horizon, p.cfg.Samples, p.latent, p.modelWidth
 	for r := range p.rows {
 		copy(p.z[r*l:(r+1)*l], z0)
-		p.ret[r], p.disc[r] = 0, 1
+		p.ret[r], p.disc[r], p.acc[r] = 0, 1, 0
 	}
+	blend := p.blends()
+	weight := 1 - p.cfg.Lambda // of G⁽ˢ⁺¹⁾
 	g := 1.0
 	for s := range h {
 		last := s == h-1
@@ -382,6 +394,13 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 			for j := 1; j < k; j++ {
 				copy(p.act[(i*k+j)*mw:(i*k+j+1)*mw], row)
 			}
+		}
+		if blend && !last {
+			p.q.ActionValue(p.val, p.z, p.act, p.rows)
+			for r := range p.rows {
+				p.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
+			}
+			weight *= p.cfg.Lambda
 		}
 		if last && p.q != nil {
 			p.q.ActionValue(p.val, p.z, p.act, p.rows)
@@ -400,12 +419,22 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	p.finish(g)
 }
 
+// blends reports whether scores are TD(λ) returns: Lambda < 1, H > 1 and
+// an action value to bootstrap every h-step return with.
+func (p *MPC) blends() bool {
+	return p.cfg.Lambda < 1 && p.cfg.Horizon > 1 && p.q != nil
+}
+
 // finish adds the terminal values in p.val, discounted by g and the
 // continuation, to the returns and aggregates each candidate's K scores.
 func (p *MPC) finish(g float64) {
 	n, k := p.cfg.Candidates, p.cfg.Samples
+	blend, last := p.blends(), math.Pow(p.cfg.Lambda, float64(p.cfg.Horizon-1))
 	for r := range p.rows {
 		v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
+		if blend {
+			v = p.acc[r] + last*v
+		}
 		if math.IsNaN(v) {
 			v = math.Inf(-1)
 		}

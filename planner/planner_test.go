@@ -444,6 +444,8 @@ func TestZeroAllocs(t *testing.T) {
 		{"cem discrete cvar", Config{Risk: Risk{Kind: RiskCVaR, Level: 0.5}}, ActionSpec{Discrete: 2}, gamble{}, []float32{start}},
 		{"mppi discrete quantile", Config{Method: MPPI, Samples: 40, Risk: Risk{Kind: RiskQuantile, Level: 0.9}}, ActionSpec{Discrete: 2}, gamble{}, []float32{start}},
 		{"rollout cvar", Config{Method: Rollout, Horizon: 3, Samples: 16, Risk: Risk{Kind: RiskCVaR, Level: 0.25}}, ActionSpec{Discrete: 2}, fork{}, []float32{0}},
+		{"rollout lambda", Config{Method: Rollout, Horizon: 3, Samples: 16, Lambda: 0.3}, ActionSpec{Discrete: 2}, fork{}, []float32{0}},
+		{"cem lambda", Config{Horizon: 3, Lambda: 0.3}, ActionSpec{Discrete: 2}, fork{}, []float32{0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,6 @@ type rollout struct {
 	qa   []float32 // rows·n × n: one-hot actions 0 … n−1, per row
 	qv   []float32 // rows·n: q(z_r, b)
 	path []float64 // n × H: the actions of the first future of each first action
-	acc  []float64 // rows: the λ-weighted h-step returns of h < H so far
 }
 
 func newRollout(rows, n, h, latent int) *rollout {
@@ -24,7 +23,6 @@ func newRollout(rows, n, h, latent int) *rollout {
 		qa:   make([]float32, rows*n*n),
 		qv:   make([]float32, rows*n),
 		path: make([]float64, n*h),
-		acc:  make([]float64, rows),
 	}
 	for r := range rows {
 		for b := range n {
@@ -68,13 +66,13 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		ro.cur[r] = r / k
 	}
 	lam := p.cfg.Lambda
-	blend := lam < 1 && h > 1
+	blend := p.blends()
 	weight := 1 - lam // of G⁽ˢ⁺¹⁾
 	if blend {
 		p.oneHot(rows)
 		p.q.ActionValue(p.val, p.z, p.act, rows)
 		for r := range rows {
-			ro.acc[r] = weight * float64(p.val[r])
+			p.acc[r] = weight * float64(p.val[r])
 		}
 		weight *= lam
 	}
@@ -84,7 +82,7 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 			p.greedy(rows)
 			if blend && s < h-1 {
 				for r := range rows {
-					ro.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
+					p.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
 				}
 				weight *= lam
 			}
@@ -114,7 +112,7 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		for r := i * k; r < (i+1)*k; r++ {
 			v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
 			if blend {
-				v = ro.acc[r] + last*v
+				v = p.acc[r] + last*v
 			}
 			if math.IsNaN(v) {
 				v = math.Inf(-1)

@@ -135,18 +135,20 @@ func TestRolloutLambda(t *testing.T) {
 	g1 := q0 + 1.0
 	g2 := 1 + gamma*c*(q0+1)
 	g3 := 1 + gamma*c + gamma*gamma*c*c*(q0+1)
-	for _, tt := range []struct {
-		h    int
-		want float64
-	}{
-		{1, g1},
-		{2, (1-lam)*g1 + lam*g2},
-		{3, (1-lam)*(g1+lam*g2) + lam*lam*g3},
-	} {
-		p := mustNew(t, Config{Method: Rollout, Horizon: tt.h, Samples: 2, Discount: gamma, Lambda: lam}, ActionSpec{Discrete: 1}, m)
-		p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1)))
-		if got := p.Score(); got < tt.want-1e-5 || got > tt.want+1e-5 {
-			t.Errorf("H %d: score %.9g, want %.9g", tt.h, got, tt.want)
+	for _, method := range []Method{Rollout, CEM, MPPI} {
+		for _, tt := range []struct {
+			h    int
+			want float64
+		}{
+			{1, g1},
+			{2, (1-lam)*g1 + lam*g2},
+			{3, (1-lam)*(g1+lam*g2) + lam*lam*g3},
+		} {
+			p := mustNew(t, Config{Method: method, Horizon: tt.h, Samples: 2, Candidates: 4, Discount: gamma, Lambda: lam}, ActionSpec{Discrete: 1}, m)
+			p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1)))
+			if got := p.Score(); got < tt.want-1e-5 || got > tt.want+1e-5 {
+				t.Errorf("%s H %d: score %.9g, want %.9g", method, tt.h, got, tt.want)
+			}
 		}
 	}
 	if err := (Config{Lambda: 1.5}).Validate(); err == nil {
