@@ -31,6 +31,12 @@ func BenchmarkDecision(b *testing.B) {
 		{"deterministic", worldmodel.DynamicsDeterministic, PlanSamples, planner.Config{}, ""},
 		{"gaussian/samples/N64K4H5I3", worldmodel.DynamicsGaussian, PlanSamples,
 			planner.Config{Candidates: 64, Samples: 4, Horizon: 5, Iterations: 3}, ""},
+		{"gaussian/rollout/K64H3λ0.3", worldmodel.DynamicsGaussian, PlanSamples,
+			planner.Config{Method: planner.Rollout, Samples: 64, Horizon: 3, Lambda: 0.3}, ""},
+		{"mixture/rollout/K64H3λ0.3", worldmodel.DynamicsMixture, PlanSamples,
+			planner.Config{Method: planner.Rollout, Samples: 64, Horizon: 3, Lambda: 0.3}, ""},
+		{"gaussian/cem/H3λ0.3", worldmodel.DynamicsGaussian, PlanSamples,
+			planner.Config{Horizon: 3, Lambda: 0.3}, ""},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg, err := Preset("default")
