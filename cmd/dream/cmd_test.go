@@ -139,11 +139,11 @@ func TestTrainEvalDebug(t *testing.T) {
 	if err != nil {
 		t.Fatalf("eval with another planner: %v", err)
 	}
-	if !strings.Contains(out, "planned with cem, horizon 2, 3 samples, risk cvar:0.5, on components") {
+	if !strings.Contains(out, "planned with cem, horizon 2, 3 samples, λ 1, risk cvar:0.5, on components") {
 		t.Errorf("eval with another planner does not say so:\n%s", out)
 	}
-	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3", "--planner", "rollout", "--horizon", "3", "--snap-latents", "32")
-	if err != nil || !strings.Contains(out, "planned with rollout, horizon 3") {
+	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3", "--planner", "rollout", "--horizon", "3", "--lambda", "0.3", "--snap-latents", "32")
+	if err != nil || !strings.Contains(out, "planned with rollout, horizon 3") || !strings.Contains(out, "λ 0.3") {
 		t.Errorf("eval with the rollout planner on snapped latents: %v\n%s", err, out)
 	}
 	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3", "--horizon", "2", "--json")

@@ -34,7 +34,7 @@ func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
 planner, the mean return with its 95% interval and, where the environment has
 a goal, the success rate with its 95% Wilson interval.
 
---planner, --horizon, --samples, --risk and --plan-with make the evaluation
+--planner, --horizon, --samples, --lambda, --risk and --plan-with make the evaluation
 plan otherwise than the run was trained to (config.json is not changed): what
 the same trained model does with longer plans, more sampled futures or a risk
 measure.`,
@@ -56,6 +56,7 @@ measure.`,
 	f.StringVar(&opts.plan.method, "planner", "", "plan with: cem, mppi or rollout (default: the run's)")
 	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (default: the run's)")
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (default: the run's)")
+	f.Float64Var(&opts.plan.lambda, "lambda", 0, "TD(λ) weight of a plan's h-step returns, 0 < λ ≤ 1 (default: the run's)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples, mean or components (default: the run's)")
 	f.IntVar(&opts.snap, "snap-latents", 0, "snap imagined latents to the nearest of N latents encoded from the replay buffer, 0 for none (default: the run's)")
@@ -130,8 +131,8 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	fmt.Fprintf(opts.out, "%s (%s dynamics) after %d steps, %d episodes:\n", run.Config().Env, run.Config().Model.Dynamics, ev.Steps, ev.Episodes)
 	if changed {
 		p := pc.WithDefaults()
-		fmt.Fprintf(opts.out, "  planned with %s, horizon %d, %d samples, risk %s, on %s (the run's own: horizon %d, %d samples, risk %s, on %s)\n",
-			p.Method, p.Horizon, p.Samples, p.Risk, with, run.Config().Planner.Horizon, run.Config().Planner.Samples, run.Config().Planner.Risk, run.Config().PlanWith)
+		fmt.Fprintf(opts.out, "  planned with %s, horizon %d, %d samples, λ %g, risk %s, on %s (the run's own: horizon %d, %d samples, λ %g, risk %s, on %s)\n",
+			p.Method, p.Horizon, p.Samples, p.Lambda, p.Risk, with, run.Config().Planner.Horizon, run.Config().Planner.Samples, run.Config().Planner.WithDefaults().Lambda, run.Config().Planner.Risk, run.Config().PlanWith)
 	}
 	fmt.Fprintf(opts.out, "  return  %.3f  95%% CI [%.3f, %.3f]\n", ev.Return, ev.ReturnLo, ev.ReturnHi)
 	if ev.HasGoal {

@@ -78,6 +78,7 @@ func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.StringVar(&opts.plan.method, "planner", "", "planner: cem (default), mppi or rollout (discrete actions)")
 	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (K)")
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (H)")
+	f.Float64Var(&opts.plan.lambda, "lambda", 0, "TD(λ) weight of a plan's h-step returns, 0 < λ ≤ 1 (default 1: the H-step return)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 	addGymFlags(f, &opts.gym)
@@ -148,10 +149,11 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 }
 
 // plannerFlags are the values of the flags that choose how to plan:
-// --planner, --samples, --horizon, --risk and --plan-with.
+// --planner, --samples, --horizon, --lambda, --risk and --plan-with.
 type plannerFlags struct {
 	method, risk, planWith string
 	samples, horizon       int
+	lambda                 float64
 }
 
 // apply checks the flags that set reports as given and writes them over
@@ -175,6 +177,12 @@ func (p plannerFlags) apply(set func(string) bool, pc *planner.Config, planWith 
 			return false, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", p.horizon)
 		}
 		pc.Horizon, changed = p.horizon, true
+	}
+	if set("lambda") {
+		if !(p.lambda > 0 && p.lambda <= 1) {
+			return false, fmt.Errorf("--lambda %g is not valid (allowed: 0 < λ ≤ 1)", p.lambda)
+		}
+		pc.Lambda, changed = p.lambda, true
 	}
 	if set("risk") {
 		r, err := planner.ParseRisk(p.risk)
