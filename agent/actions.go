@@ -32,16 +32,15 @@ func EncodeAction(dst []float32, a []float64, space envs.Space) {
 // units, are mapped to [−1, 1] before they reach the world model.
 type scaledModel struct {
 	m         planner.Model
-	q         planner.ActionValuer // nil unless m has an action value
-	low, span []float32            // per dimension: low and (high − low)/2
+	q         planner.ActionValuer   // nil unless m has an action value
+	qv        planner.QuantileValuer // nil unless m's action value has quantiles
+	low, span []float32              // per dimension: low and (high − low)/2
 	buf       []float32
 }
 
 func newScaledModel(m planner.Model, space envs.Space) *scaledModel {
 	s := &scaledModel{m: m}
-	if q, ok := m.(planner.ActionValuer); ok && q.HasActionValue() {
-		s.q = q
-	}
+	s.q, s.qv = actionValues(m)
 	for i := range space.Dim() {
 		s.low = append(s.low, float32(space.Low[i]))
 		s.span = append(s.span, float32((space.High[i]-space.Low[i])/2))
@@ -73,6 +72,32 @@ func (s *scaledModel) HasActionValue() bool             { return s.q != nil }
 func (s *scaledModel) ActionValue(dst, z, a []float32, rows int) {
 	s.q.ActionValue(dst, z, s.scale(a, rows), rows)
 }
+func (s *scaledModel) QuantileCount() int { return quantileCount(s.qv) }
+func (s *scaledModel) ActionValueQuantiles(dst, z, a []float32, rows int) {
+	s.qv.ActionValueQuantiles(dst, z, s.scale(a, rows), rows)
+}
+
+// actionValues returns m as an action valuer if it has an action value
+// (else nil), and as a quantile valuer if that action value has
+// quantiles (else nil), for the planner models that wrap m to pass on.
+func actionValues(m planner.Model) (planner.ActionValuer, planner.QuantileValuer) {
+	q, ok := m.(planner.ActionValuer)
+	if !ok || !q.HasActionValue() {
+		return nil, nil
+	}
+	if qv, ok := m.(planner.QuantileValuer); ok && qv.QuantileCount() > 0 {
+		return q, qv
+	}
+	return q, nil
+}
+
+// quantileCount is qv's number of quantiles, 0 for nil.
+func quantileCount(qv planner.QuantileValuer) int {
+	if qv == nil {
+		return 0
+	}
+	return qv.QuantileCount()
+}
 
 // componentStepper is a model that can imagine a step by drawing a
 // mixture component and following its mean (worldmodel.Model.StepComponents).
@@ -85,15 +110,14 @@ type componentStepper interface {
 // values and action values are the model's own.
 type componentModel struct {
 	planner.Model
-	c componentStepper
-	q planner.ActionValuer // nil unless the model has an action value
+	c  componentStepper
+	q  planner.ActionValuer   // nil unless the model has an action value
+	qv planner.QuantileValuer // nil unless the action value has quantiles
 }
 
 func newComponentModel(m planner.Model, c componentStepper) *componentModel {
 	cm := &componentModel{Model: m, c: c}
-	if q, ok := m.(planner.ActionValuer); ok && q.HasActionValue() {
-		cm.q = q
-	}
+	cm.q, cm.qv = actionValues(m)
 	return cm
 }
 
@@ -107,4 +131,8 @@ func (c *componentModel) Step(next, reward, cont, z, a []float32, rows int, samp
 func (c *componentModel) HasActionValue() bool { return c.q != nil }
 func (c *componentModel) ActionValue(dst, z, a []float32, rows int) {
 	c.q.ActionValue(dst, z, a, rows)
+}
+func (c *componentModel) QuantileCount() int { return quantileCount(c.qv) }
+func (c *componentModel) ActionValueQuantiles(dst, z, a []float32, rows int) {
+	c.qv.ActionValueQuantiles(dst, z, a, rows)
 }

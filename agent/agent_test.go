@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/dreamrl/dream/planner"
@@ -298,6 +299,44 @@ func TestParseConfig(t *testing.T) {
 	}
 	if _, err := ParseConfig([]byte(`{"env": "x", "bogus": 1}`), true, base); !errors.Is(err, ErrConfig) {
 		t.Errorf("unknown JSON key accepted: %v", err)
+	}
+}
+
+// TestConfigFileErrors checks that a bad value in a config file, whether
+// the file's parser or the config's validation finds it, is a one-line
+// error wrapping ErrConfig that names the key and what it allows.
+func TestConfigFileErrors(t *testing.T) {
+	base, _ := Preset("debug")
+	tests := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"bad risk", "planner:\n  risk: cvar:2\n", []string{`risk "cvar:2"`, "cvar:α"}},
+		{"unknown risk", "planner:\n  risk: median\n", []string{`risk "median"`, "allowed"}},
+		{"bad q_quantiles", "model:\n  value_target: q\n  q_quantiles: 1\n", []string{"q_quantiles 1", "2 to 64"}},
+		{"q_quantiles without q", "model:\n  value_target: lambda\n  q_quantiles: 8\n", []string{"q_quantiles 8", `value_target "q"`}},
+		{"bad q_quantile_kappa", "model:\n  q_quantile_kappa: -1\n", []string{"q_quantile_kappa -1", "allowed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tt.doc), false, base)
+			if err == nil {
+				err = c.Validate()
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v, want ErrConfig", err)
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) || strings.Contains(msg, "\n") {
+					t.Errorf("error %q: want one line containing %q", msg, w)
+				}
+			}
+		})
+	}
+	c, err := ParseConfig([]byte("model:\n  value_target: q\n  q_quantiles: 16\n  q_quantile_kappa: 0.05\nplanner:\n  risk: cvar:0.1\n"), false, base)
+	if err != nil || c.Validate() != nil || c.Model.QQuantiles != 16 || c.Model.QQuantileKappa != 0.05 || c.Planner.Risk.Level != 0.1 {
+		t.Errorf("a good config file: %+v, %v, %v", c.Model, err, c.Validate())
 	}
 }
 

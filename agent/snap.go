@@ -17,16 +17,15 @@ import (
 // action values are the model's own.
 type snapModel struct {
 	planner.Model
-	q    planner.ActionValuer // nil unless the model has an action value
-	book []float32            // n × LatentDim real latents
+	q    planner.ActionValuer   // nil unless the model has an action value
+	qv   planner.QuantileValuer // nil unless the action value has quantiles
+	book []float32              // n × LatentDim real latents
 	d    int
 }
 
 func newSnapModel(m planner.Model, book []float32) *snapModel {
 	s := &snapModel{Model: m, book: book, d: m.LatentDim()}
-	if q, ok := m.(planner.ActionValuer); ok && q.HasActionValue() {
-		s.q = q
-	}
+	s.q, s.qv = actionValues(m)
 	return s
 }
 
@@ -54,6 +53,10 @@ func (s *snapModel) Step(next, reward, cont, z, a []float32, rows int, sample bo
 func (s *snapModel) HasActionValue() bool { return s.q != nil }
 func (s *snapModel) ActionValue(dst, z, a []float32, rows int) {
 	s.q.ActionValue(dst, z, a, rows)
+}
+func (s *snapModel) QuantileCount() int { return quantileCount(s.qv) }
+func (s *snapModel) ActionValueQuantiles(dst, z, a []float32, rows int) {
+	s.qv.ActionValueQuantiles(dst, z, a, rows)
 }
 
 // replayLatents encodes the newest observation of n sequences sampled

@@ -30,7 +30,33 @@
 // which keeps in part the one-step action value, exact over a move's
 // outcomes, where K sampled futures estimate them with noise (DreamerV3
 // regresses its critic on the same λ-return). A Risk measure aggregates the K
-// scores of a candidate into one. CEM then refits the sampling
+// scores of a candidate into one.
+//
+// A risk measure over K futures of H steps sees nothing of the risk past
+// the horizon while the action value there is a mean. A model whose
+// action value comes with M quantiles θ_1 … θ_M of the return (a
+// QuantileValuer) lets it see that far: with any risk but the mean each
+// future k then contributes M atoms instead of one score,
+//
+//	G_kj = Σ_{h<H−1} γ^h (Π_{i<h} ĉ_i) r̂_h  +  γ^{H−1} (Π_{i<H−1} ĉ_i) θ_j(z_{H−1}, a_{H−1}),   j = 1 … M,
+//
+// (the imagined rewards and continuations of future k, θ_j at its latent
+// and action of step H − 1), and the risk measure aggregates the K·M
+// atoms of a candidate, each of mass 1/(KM), as it aggregates K scores.
+// With λ < 1 every h-step return G⁽ʰ⁾ has its M atoms G⁽ʰ⁾_j,
+// bootstrapped by θ_j at step h − 1, and atom j of the score is
+//
+//	G^λ_j = (1 − λ) Σ_{h=1}^{H−1} λ^{h−1} G⁽ʰ⁾_j + λ^{H−1} G⁽ᴴ⁾_j,
+//
+// the sum of the h-step returns quantile by quantile: their comonotone
+// sum, which takes the h-step returns as increasing functions of one
+// outcome. Of all the ways they may depend on each other it gives the
+// lowest lower tail (the mean of the worst α of a sum is at least the
+// sum of its terms' worst-α means, with equality for comonotone terms),
+// so that CVaR errs on the side of caution. With the mean risk the
+// planner reads q as without quantiles, the mean of the atoms being q.
+//
+// CEM then refits the sampling
 // distribution to the best candidates, MPPI to all candidates weighted by
 // their scores, for a number of iterations; the planner acts with the
 // refitted distribution's mean (continuous) or mode (discrete) at step 0,
@@ -83,6 +109,21 @@ type ActionValuer interface {
 	ActionValue(dst, z, a []float32, rows int)
 }
 
+// QuantileValuer is a model whose action value may come with the
+// distribution of the return of (z, a): QuantileCount reports the number
+// M of its quantiles (0 for none), and ActionValueQuantiles writes, for
+// rows (latent, action) pairs, M values per row into dst (rows×M, row
+// after row): the quantiles θ_1 ≤ … ≤ θ_M of the return's distribution
+// at τ_i = (2i − 1)/(2M), each standing for a mass 1/M, whose mean is
+// q(z, a). The order matters where the planner sums returns quantile by
+// quantile (Lambda < 1). When the model is also an ActionValuer
+// with an action value and the risk is not the mean, the planner reads
+// them wherever it would read q (see the package documentation).
+type QuantileValuer interface {
+	QuantileCount() int
+	ActionValueQuantiles(dst, z, a []float32, rows int)
+}
+
 // ActionSpec describes the action space: Discrete > 0 actions {0, …,
 // Discrete−1}, or a box of Dim > 0 dimensions with finite bounds
 // Low[d] < High[d].
@@ -128,6 +169,11 @@ type MPC struct {
 	spec  ActionSpec
 	model Model
 	q     ActionValuer // nil unless the model has an action value
+	// qv reads the action value's quantiles (nq per row) where q would
+	// be read; nil unless q is set, the model has quantiles and the risk
+	// is not the mean.
+	qv QuantileValuer
+	nq int
 
 	latent, width, modelWidth, rows int
 	sample                          bool
@@ -148,7 +194,9 @@ type MPC struct {
 	act            []float32 // rows×ActionDim
 	rew, cont, val []float32 // rows
 	ret, disc      []float64 // rows
-	acc            []float64 // rows: the λ-weighted h-step returns of h < H (Lambda < 1)
+	acc            []float64 // rows (rows×nq with quantiles): the λ-weighted h-step returns of h < H (Lambda < 1)
+	qt             []float32 // rows×nq: the quantiles of q at the rows (nil without)
+	atoms          []float64 // rows×nq: the atoms of every row's return (nil without)
 	plan, action   []float64 // H×width, width
 	score          float64
 	bonus          []float64 // per first action (discrete), or nil
@@ -216,7 +264,6 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 		val:    make([]float32, n*k),
 		ret:    make([]float64, n*k),
 		disc:   make([]float64, n*k),
-		acc:    make([]float64, n*k),
 	}
 	p.cand = make([]float64, n*h*p.width)
 	p.plan = make([]float64, h*p.width)
@@ -224,7 +271,13 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	p.order = byScore{idx: make([]int, n), scores: p.scores}
 	if q != nil && q.HasActionValue() {
 		p.q = q
+		if qv, ok := model.(QuantileValuer); ok && qv.QuantileCount() > 0 && cfg.Risk.Kind != RiskMean {
+			p.qv, p.nq = qv, qv.QuantileCount()
+			p.qt = make([]float32, n*k*p.nq)
+			p.atoms = make([]float64, n*k*p.nq)
+		}
 	}
+	p.acc = make([]float64, n*k*max(p.nq, 1))
 	if cfg.Method == Rollout {
 		p.ro = newRollout(spec.Discrete*k, spec.Discrete, h, l)
 	}
@@ -369,13 +422,16 @@ func (p *MPC) draw(rng *rand.Rand) {
 }
 
 // evaluate rolls every candidate out K times from z0 in one batch of N·K
-// rows per step and stores the aggregated scores.
+// rows per step and stores the aggregated scores: of the K futures'
+// returns, or of their K·M atoms when the planner reads quantiles (see
+// the package documentation for both formulas).
 func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	n, h, k, l, mw := p.cfg.Candidates, p.cfg.Horizon, p.cfg.Samples, p.latent, p.modelWidth
 	for r := range p.rows {
 		copy(p.z[r*l:(r+1)*l], z0)
-		p.ret[r], p.disc[r], p.acc[r] = 0, 1, 0
+		p.ret[r], p.disc[r] = 0, 1
 	}
+	clear(p.acc)
 	blend := p.blends()
 	weight := 1 - p.cfg.Lambda // of G⁽ˢ⁺¹⁾
 	g := 1.0
@@ -396,14 +452,12 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 			}
 		}
 		if blend && !last {
-			p.q.ActionValue(p.val, p.z, p.act, p.rows)
-			for r := range p.rows {
-				p.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
-			}
+			p.actionValue(p.rows)
+			p.accumulate(weight, g, p.rows)
 			weight *= p.cfg.Lambda
 		}
 		if last && p.q != nil {
-			p.q.ActionValue(p.val, p.z, p.act, p.rows)
+			p.actionValue(p.rows)
 			p.finish(g)
 			return
 		}
@@ -425,23 +479,76 @@ func (p *MPC) blends() bool {
 	return p.cfg.Lambda < 1 && p.cfg.Horizon > 1 && p.q != nil
 }
 
-// finish adds the terminal values in p.val, discounted by g and the
-// continuation, to the returns and aggregates each candidate's K scores.
+// actionValue reads the action value of the first rows rows at (p.z,
+// p.act): q into p.val, or its quantiles into p.qt when the planner reads
+// them.
+func (p *MPC) actionValue(rows int) {
+	if p.qv != nil {
+		p.qv.ActionValueQuantiles(p.qt, p.z, p.act, rows)
+		return
+	}
+	p.q.ActionValue(p.val, p.z, p.act, rows)
+}
+
+// accumulate adds weight times the h-step returns that bootstrap, after
+// the discount g, with the action value just read (actionValue) to the
+// first rows rows' λ-weighted sums: one per row, or one per atom of a row
+// with quantiles, atom j bootstrapping with quantile j.
+func (p *MPC) accumulate(weight, g float64, rows int) {
+	if p.qv == nil {
+		for r := range rows {
+			p.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
+		}
+		return
+	}
+	m := p.nq
+	for r := range rows {
+		base, c := p.ret[r], g*p.disc[r]
+		for j, v := range p.qt[r*m : (r+1)*m] {
+			p.acc[r*m+j] += weight * (base + c*float64(v))
+		}
+	}
+}
+
+// outcomes adds the terminal values just read (p.val, or the quantiles in
+// p.qt), discounted by g and the continuation, to the returns of the
+// first rows rows, blends them with the shorter returns for Lambda < 1,
+// and returns each row's outcomes, per row of width w: its return
+// (w = 1, in p.ret) or its M atoms (w = M, in p.atoms). NaN becomes −Inf.
+func (p *MPC) outcomes(g float64, rows int) (out []float64, w int) {
+	blend, last := p.blends(), math.Pow(p.cfg.Lambda, float64(p.cfg.Horizon-1))
+	out, w = p.ret, 1
+	if p.qv != nil {
+		out, w = p.atoms, p.nq
+	}
+	for r := range rows {
+		base, c := p.ret[r], g*p.disc[r]
+		for j := range w {
+			var v float64
+			if p.qv != nil {
+				v = base + c*float64(p.qt[r*w+j])
+			} else {
+				v = base + c*float64(p.val[r])
+			}
+			if blend {
+				v = p.acc[r*w+j] + last*v
+			}
+			if math.IsNaN(v) {
+				v = math.Inf(-1)
+			}
+			out[r*w+j] = v
+		}
+	}
+	return out, w
+}
+
+// finish adds the terminal values to the returns and aggregates each
+// candidate's K scores (K·M atoms with quantiles).
 func (p *MPC) finish(g float64) {
 	n, k := p.cfg.Candidates, p.cfg.Samples
-	blend, last := p.blends(), math.Pow(p.cfg.Lambda, float64(p.cfg.Horizon-1))
-	for r := range p.rows {
-		v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
-		if blend {
-			v = p.acc[r] + last*v
-		}
-		if math.IsNaN(v) {
-			v = math.Inf(-1)
-		}
-		p.ret[r] = v
-	}
+	out, w := p.outcomes(g, p.rows)
 	for i := range n {
-		p.scores[i] = p.cfg.Risk.Aggregate(p.ret[i*k : (i+1)*k])
+		p.scores[i] = p.cfg.Risk.Aggregate(out[i*k*w : (i+1)*k*w])
 		if p.bonus != nil {
 			p.scores[i] += p.bonus[int(p.cand[i*p.cfg.Horizon])]
 		}

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"math"
 	"math/rand/v2"
 )
 
@@ -52,7 +51,19 @@ func newRollout(rows, n, h, latent int) *rollout {
 //
 // The risk measure aggregates each first action's K returns, and the
 // action with the best aggregate (plus its bonus, if any) is taken, ties
-// to the lowest index. With H = 1 this is the greedy action on q(z_0, ·).
+// to the lowest index. When the model's action value has quantiles
+// θ_1 … θ_M (a QuantileValuer) and the risk is not the mean, each future
+// contributes M atoms instead, q(ẑ_{h−1}, a_{h−1}) giving way to
+// θ_j(ẑ_{h−1}, a_{h−1}) in atom j of G and of every G⁽ʰ⁾,
+//
+//	G_j = Σ_{h<H−1} γ^h (Π_{i<h} ĉ_i) r̂_h + γ^{H−1} (Π_{i<H−1} ĉ_i) θ_j(ẑ_{H−1}, a_{H−1}),
+//	G^λ_j = (1 − λ) Σ_{h=1}^{H−1} λ^{h−1} G⁽ʰ⁾_j + λ^{H−1} G⁽ᴴ⁾_j,
+//
+// and the risk measure aggregates a first action's K·M atoms (the
+// package documentation says why the sum over h is taken quantile by
+// quantile). The later actions stay greedy on q, the mean. With H = 1
+// this is the greedy action on q(z_0, ·) (or on the risk of its
+// quantiles).
 // A plan that fixes its later actions in advance (CEM, MPPI) must take
 // the same action whatever the sampled outcome, which on a slippery
 // gridworld scores every good first move low; here each future acts on
@@ -69,11 +80,10 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 	blend := p.blends()
 	weight := 1 - lam // of G⁽ˢ⁺¹⁾
 	if blend {
+		clear(p.acc)
 		p.oneHot(rows)
-		p.q.ActionValue(p.val, p.z, p.act, rows)
-		for r := range rows {
-			p.acc[r] = weight * float64(p.val[r])
-		}
+		p.actionValue(rows)
+		p.accumulate(weight, 1, rows)
 		weight *= lam
 	}
 	g := 1.0
@@ -81,9 +91,11 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		if s > 0 {
 			p.greedy(rows)
 			if blend && s < h-1 {
-				for r := range rows {
-					p.acc[r] += weight * (p.ret[r] + g*p.disc[r]*float64(p.val[r]))
+				if p.qv != nil {
+					p.oneHot(rows)
+					p.actionValue(rows)
 				}
+				p.accumulate(weight, g, rows)
 				weight *= lam
 			}
 		}
@@ -91,9 +103,11 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 			ro.path[i*h+s] = float64(ro.cur[i*k])
 		}
 		if s == h-1 {
-			if s == 0 {
+			if s == 0 || p.qv != nil {
+				// greedy left q at the greedy action in p.val; the
+				// quantiles are read here.
 				p.oneHot(rows)
-				p.q.ActionValue(p.val, p.z, p.act, rows)
+				p.actionValue(rows)
 			}
 			break
 		}
@@ -106,20 +120,10 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		g *= p.cfg.Discount
 		p.z, p.next = p.next, p.z
 	}
-	last := math.Pow(lam, float64(h-1)) // weight of G⁽ᴴ⁾
+	out, w := p.outcomes(g, rows)
 	best := 0
 	for i := range n {
-		for r := i * k; r < (i+1)*k; r++ {
-			v := p.ret[r] + g*p.disc[r]*float64(p.val[r])
-			if blend {
-				v = p.acc[r] + last*v
-			}
-			if math.IsNaN(v) {
-				v = math.Inf(-1)
-			}
-			p.ret[r] = v
-		}
-		p.scores[i] = p.cfg.Risk.Aggregate(p.ret[i*k : (i+1)*k])
+		p.scores[i] = p.cfg.Risk.Aggregate(out[i*k*w : (i+1)*k*w])
 		if p.bonus != nil {
 			p.scores[i] += p.bonus[i]
 		}

@@ -291,6 +291,27 @@ type Config struct {
 	// features, and q is what a linear read of the dynamics' features
 	// can say, where a gridworld's actions differ by a thousandth.
 	QNet string `json:"q_net"`
+	// QQuantiles, with value_target q, is the number M of quantiles of a
+	// distributional action value learned beside q: a network of its own
+	// on (z, a), of q_net own's shape with M outputs, whose outputs
+	// θ_1 … θ_M regress the quantiles at τ_i = (2i − 1)/(2M) of the return
+	// of (z, a) by QR-DQN's quantile Huber loss (Dabney et al. 2018) on
+	// the latents and with the weight of q's loss, against the
+	// distributional targets r + γ(1−d)θ̄_j(z̄', a*) of the network's
+	// target copy, a* maximising the mean of θ̄(z̄', ·) (see
+	// ActionValueQuantiles). A planner with a risk measure other than the
+	// mean reads them for the return past its horizon. 0 (default) for
+	// none; otherwise 2 to 64.
+	QQuantiles int `json:"q_quantiles"`
+	// QQuantileKappa is κ of the quantile Huber loss of q_quantiles: the
+	// loss is quadratic within κ of each target and linear beyond. κ is in
+	// units of the return (of symlog(return) under value_transform
+	// symlog), and must be small next to the gaps between a return's
+	// outcomes: where every target lies within κ of the quantiles, the
+	// loss is an asymmetric squared error, whose minimisers are expectiles
+	// rather than quantiles (returns of 0 or 1 need κ ≲ 0.1). Default 1,
+	// QR-DQN's; 0 < κ ≤ 1e6.
+	QQuantileKappa float64 `json:"q_quantile_kappa"`
 	// ValueLatents is where the value and the action value train:
 	// "imagined" (default: on the predictor's rollout ẑ_j, as the reward
 	// and continuation heads) or "real" (on the online latents of the
@@ -389,6 +410,7 @@ func (c Config) WithDefaults() Config {
 	str(&c.ValueGreedy, ValueGreedyMax)
 	str(&c.QHead, QHeadDirect)
 	str(&c.QNet, QNetTrunk)
+	flt(&c.QQuantileKappa, 1)
 	num(&c.NStep, 3)
 	flt(&c.Lambda, 0.95)
 	num(&c.ValueHorizon, 5)
@@ -465,6 +487,17 @@ func (c Config) Validate() error {
 	}
 	if c.QNet == QNetOwn && c.ValueTarget != ValueQ {
 		return fmt.Errorf("%w: q_net %q needs value_target %q, not %q (allowed otherwise: %q)", ErrConfig, c.QNet, ValueQ, c.ValueTarget, QNetTrunk)
+	}
+	if n := c.QQuantiles; n != 0 {
+		if n < 2 || n > maxQuantiles {
+			return bad("q_quantiles", n, fmt.Sprintf("0 for none, or 2 to %d", maxQuantiles))
+		}
+		if c.ValueTarget != ValueQ {
+			return fmt.Errorf("%w: q_quantiles %d needs value_target %q, not %q (allowed otherwise: 0)", ErrConfig, n, ValueQ, c.ValueTarget)
+		}
+	}
+	if k := c.QQuantileKappa; !finite(k) || k <= 0 || k > 1e6 {
+		return bad("q_quantile_kappa", k, "0 < κ ≤ 1e6, 0 for the default 1")
 	}
 	if e := c.ValueExpectile; e != 0 && e != -1 {
 		if !finite(e) || e < 0.5 || e >= 1 {
@@ -560,6 +593,9 @@ const (
 	defaultMixtureEntropy = 0.01
 	defaultMixtureFloor   = 0.01
 	maxComponents         = 16
+	// maxQuantiles bounds q_quantiles: the planner aggregates K·M atoms
+	// per candidate.
+	maxQuantiles = 64
 )
 
 // mixtureOptions returns the mixture's floor and entropy weight, zero

@@ -46,6 +46,13 @@ func TestConfigValidate(t *testing.T) {
 		{"own q network", func(c *Config) { c.ValueTarget, c.QNet = ValueQ, QNetOwn }, ""},
 		{"own q network without q", func(c *Config) { c.ValueTarget, c.QNet = ValueNStep, QNetOwn }, "q_net"},
 		{"bad q network", func(c *Config) { c.ValueTarget, c.QNet = ValueQ, "mlp" }, "q_net"},
+		{"quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles, c.QQuantileKappa = ValueQ, 64, 0.05 }, ""},
+		{"one quantile", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, 1 }, "q_quantiles"},
+		{"65 quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, 65 }, "q_quantiles"},
+		{"negative quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, -2 }, "q_quantiles"},
+		{"quantiles without q", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueLambda, 8 }, "q_quantiles"},
+		{"negative kappa", func(c *Config) { c.ValueTarget, c.QQuantiles, c.QQuantileKappa = ValueQ, 8, -1 }, "q_quantile_kappa"},
+		{"kappa NaN", func(c *Config) { c.QQuantileKappa = math.NaN() }, "q_quantile_kappa"},
 		{"expectile without q", func(c *Config) { c.ValueTarget, c.ValueExpectile = ValueLambda, 0.9 }, "value_expectile"},
 		{"negative latent", func(c *Config) { c.LatentDim = -1 }, "latent_dim"},
 		{"huge hidden", func(c *Config) { c.Hidden = 1 << 20 }, "hidden"},
@@ -84,8 +91,8 @@ func TestConfigValidate(t *testing.T) {
 			if !errors.Is(err, ErrConfig) {
 				t.Fatalf("Validate = %v, want ErrConfig", err)
 			}
-			if !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), "allowed") {
-				t.Errorf("Validate = %q, want it to name %q and the allowed values", err, tc.field)
+			if !strings.Contains(err.Error(), tc.field+" ") || !strings.Contains(err.Error(), "allowed") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Validate = %q, want one line naming %q and the allowed values", err, tc.field)
 			}
 		})
 	}

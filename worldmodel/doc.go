@@ -46,9 +46,15 @@
 // held fixed, plus an advantage head; the head reads the predictor's trunk,
 // or with QNet "own" a network of its own on (z, a)); all targets are
 // computed outside the graph by the inference path and bootstrapped from
-// V̄. A batch may carry exploration bonuses, added to the
-// rewards of the replay returns only. A probe decoder latent → frame
-// is trained on detached latents, for pictures only.
+// V̄. With QQuantiles M the action value also learns the distribution of
+// its return: M quantiles from a network of its own on (z, a), regressed
+// by QR-DQN's quantile Huber loss (loss.QuantileHuber) on the same
+// latents against distributional one-step returns bootstrapped from the
+// network's EMA target copy (ActionValueQuantiles), for planners whose
+// risk measure looks past their horizon. A batch may carry exploration
+// bonuses, added to the rewards of the replay returns only. A probe
+// decoder latent → frame is trained on detached latents, for pictures
+// only.
 //
 // Inputs are described by a Spec: state vectors, or stacks of RGB frames
 // laid out channels first (PixelsToInput converts HWC bytes). The mean of

@@ -46,6 +46,12 @@ func TestGradient(t *testing.T) {
 			c.ValueLatents, c.ValueTarget, c.ValueExpectile, c.QHead, c.QNet = ValueLatentsReal, ValueQ, 0.8, QHeadAdvantage, QNetOwn
 		}, false, 2e-2},
 		{"own-q-direct-imagined", func(c *Config) { c.ValueTarget, c.QNet = ValueQ, QNetOwn }, false, 2e-2},
+		// The value losses weighed up, so that the quantile network's
+		// gradients are not lost in the tolerance.
+		{"quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles, c.QQuantileKappa, c.ValueWeight = ValueQ, 3, 0.5, 300 }, false, 2e-2},
+		{"quantiles-real-latents-symlog", func(c *Config) {
+			c.ValueLatents, c.ValueTarget, c.QQuantiles, c.ValueTransform, c.ValueWeight = ValueLatentsReal, ValueQ, 4, ValueTransformSymlog, 300
+		}, false, 2e-2},
 		{"symlog-values-nstep", func(c *Config) { c.ValueTransform = ValueTransformSymlog; c.ValueTarget = ValueNStep }, false, 2e-2},
 		{"rms-embedding-pixels-deterministic", func(c *Config) {
 			c.EmbedNorm = EmbedNormRMS

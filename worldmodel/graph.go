@@ -34,6 +34,7 @@ type trainGraph struct {
 	targetsDone chan struct{}
 	valWeight   []float32 // valueSteps·B, weight of the value rows
 	qTarget     []float32 // K·B, action-value targets (ValueQ only)
+	quantTarget []float32 // K·B × M, quantile targets (QQuantiles only)
 	// frozen makes the graph's stop-gradients (detach) keep the values of
 	// their last run, to take finite differences of the loss with them
 	// held constant.
@@ -64,9 +65,11 @@ type trainGraph struct {
 	total, pred, guard            []float32
 	rewardLoss, contLoss, valLoss []float32
 	qLoss                         []float32 // ValueQ only
+	quantLoss                     []float32 // QQuantiles only
 	z                             []float32
 	logVars, mus, mixLogits       [][]float32
 	rewards, conts, values, qs    [][]float32
+	quants                        [][]float32 // per step, B × M (QQuantiles only)
 }
 
 // graphBuilder wraps gorgonia's constructors; construction errors are
@@ -195,7 +198,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	weights := stepWeights(c.Rho, K)
 	zhat := b.rows(z, 0, B)
 	var predLoss, entropySum *G.Node
-	var rewards, conts, values, qs []*G.Node
+	var rewards, conts, values, qs, quants []*G.Node
 	for j := 0; j < K; j++ {
 		aj := b.rows(act, j*B, (j+1)*B)
 		p := m.pred
@@ -272,6 +275,11 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 			qs = append(qs, q)
 			tg.qs = append(tg.qs, tap(qs[j]))
 		}
+		if p.quant.on() {
+			// The distributional action value, on q's latents.
+			quants = append(quants, graphQuantiles(b, p.quant, vz, aj))
+			tg.quants = append(tg.quants, tap(quants[j]))
+		}
 		tg.conts = append(tg.conts, tap(conts[j]))
 		if j == K-1 {
 			break
@@ -334,6 +342,15 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 		qLoss := must(loss.MSE(cat(qs), qIn, headW))
 		tg.qLoss = tap(qLoss)
 		valLoss = b.add(valLoss, qLoss)
+	}
+	if quants != nil {
+		// The quantiles regress the distributional one-step returns by
+		// the quantile Huber loss, weighted as q's loss.
+		var quantIn *G.Node
+		quantIn, tg.quantTarget = await(z, "quantile_targets", K*B, c.QQuantiles, &tg.targetsDone)
+		quantLoss := must(loss.QuantileHuber(cat(quants), quantIn, headW, c.QQuantileKappa))
+		tg.quantLoss = tap(quantLoss)
+		valLoss = b.add(valLoss, quantLoss)
 	}
 
 	if sigReg != nil {

@@ -30,6 +30,7 @@ type buffers struct {
 	// Jobs that the pool splits by rows.
 	stepJob        stepJob
 	actionValueJob actionValueJob
+	quantileJob    quantileJob
 	valueJob       valueJob
 	encodeJob      encodeJob
 	adamJob        adamJob
@@ -40,6 +41,8 @@ type buffers struct {
 	cand, cz, cr, cc, cv []float32
 	target, ret          []float32
 	qBase, qShared       []float32 // V(z) under q_head advantage; q of distinct rows
+	quantShared          []float32 // quantiles of distinct rows
+	quantNext            []float32 // target quantiles at the next latents, per candidate action
 	mu, logVar, factor   []float32
 
 	// Mixture heads (Predict, Calibration): Δμ and raw log σ² (M·d per

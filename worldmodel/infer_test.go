@@ -8,7 +8,11 @@ import (
 	"github.com/dreamrl/dream/planner"
 )
 
-var _ planner.Model = (*Model)(nil)
+var (
+	_ planner.Model          = (*Model)(nil)
+	_ planner.ActionValuer   = (*Model)(nil)
+	_ planner.QuantileValuer = (*Model)(nil)
+)
 
 // testModel returns a debug model for state vectors (n = 3, 2 discrete
 // actions) or a 4×4 gridworld, trained for steps steps.
@@ -87,6 +91,10 @@ func testInferenceMatchesGraph(t *testing.T) {
 		{"symlog values", func(c *Config) {
 			c.ValueTransform, c.ValueTarget, c.ValueLatents = ValueTransformSymlog, ValueQ, ValueLatentsReal
 		}, false},
+		{"quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, 5 }, false},
+		{"quantiles, real latents, symlog, pixels", func(c *Config) {
+			c.ValueTarget, c.QQuantiles, c.ValueLatents, c.ValueTransform = ValueQ, 4, ValueLatentsReal, ValueTransformSymlog
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,6 +167,11 @@ func testInferenceMatchesGraph(t *testing.T) {
 					m.ActionValue(value, vz, a, B)
 					check("action value", value, returns(tg.qs[j]))
 				}
+				if M := m.QuantileCount(); M > 0 {
+					quants := make([]float32, B*M)
+					m.ActionValueQuantiles(quants, vz, a, B)
+					check("quantiles", quants, sortedRows(returns(tg.quants[j]), M))
+				}
 				if m.cfg.Dynamics == DynamicsGaussian {
 					m.predictGaussian(mean, logVar, factor, zhat, a, B)
 					check("log-variance", logVar, tg.logVars[j])
@@ -210,6 +223,7 @@ func TestInferenceAllocs(t *testing.T) {
 		{true, func(c *Config) { c.Rank = 2 }},
 		{false, func(c *Config) { c.Dynamics = DynamicsMixture }},
 		{true, func(c *Config) { c.Dynamics = DynamicsMixture }},
+		{false, func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, 8 }},
 	}
 	for _, tc := range cases {
 		pixels := tc.pixels
@@ -229,6 +243,16 @@ func TestInferenceAllocs(t *testing.T) {
 			"Value":     func() { m.Value(value, z, rows) },
 			"Predict":   func() { m.Predict(next, variance, z, b.Actions, rows) },
 			"Decode":    func() { m.Decode(frames, z, rows) },
+		}
+		if M := m.QuantileCount(); M > 0 {
+			quants := make([]float32, rows*M)
+			calls["ActionValueQuantiles"] = func() { m.ActionValueQuantiles(quants, z, b.Actions, rows) }
+			// A planner's first step: one latent, a few actions.
+			shared := make([]float32, rows*d)
+			for i := range rows {
+				copy(shared[i*d:(i+1)*d], z[:d])
+			}
+			calls["ActionValueQuantiles shared"] = func() { m.ActionValueQuantiles(quants, shared, b.Actions, rows) }
 		}
 		for name, f := range calls {
 			f()

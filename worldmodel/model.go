@@ -60,6 +60,8 @@ type predictor struct {
 	// The action value's own network (QNet "own"): q reads
 	// relu(relu(z·W_z + a·W_a + b₁)·W₂ + b₂) instead of the trunk.
 	qInZ, qInA, qHidden linear
+	// quant is the distributional action value's network (QQuantiles).
+	quant quantileNet
 }
 
 // ownQ reports whether the action value has a network of its own.
@@ -106,6 +108,15 @@ type Model struct {
 	avg          *average // Polyak average of enc, pred and val; nil without
 	dec          decoder
 	averagedView bool // made by Averaged: acts, never trains
+
+	// tquant is the target copy θ̄ of the quantile network (EMA of
+	// pred.quant), which bootstraps its targets; unset without it.
+	tquant quantileNet
+	// targetRNG draws the quantile targets' random candidate actions
+	// (q_quantiles with continuous actions; nil otherwise), from a seed
+	// that each training step draws from its generator (seedTargets).
+	targetPCG *rand.PCG
+	targetRNG *rand.Rand
 
 	// Pixel geometry: patches per frame row, values per patch.
 	nPatch, patchLen, patchRows, patchCols int
@@ -214,6 +225,9 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 				p.qHidden = lin(prefix+".q_hidden", h, h, true, trained)
 			}
 		}
+		if n := cfg.QQuantiles; n > 0 {
+			p.quant = newQuantileNet(lin, prefix+".quantile", d, a, h, n, trained)
+		}
 		return p
 	}
 	newValue := func(prefix string, trained bool) valueNet {
@@ -235,6 +249,13 @@ func newModel(cfg Config, spec Spec, dry bool) (*Model, error) {
 	}
 	m.tenc = newEncoder("target_enc", false)
 	m.tval = newValue("target_value", false)
+	if n := cfg.QQuantiles; n > 0 {
+		m.tquant = newQuantileNet(lin, "target_quantile", d, a, h, n, false)
+		if !spec.Discrete {
+			m.targetPCG = rand.NewPCG(0, 0)
+			m.targetRNG = rand.New(m.targetPCG)
+		}
+	}
 	if cfg.averaged() {
 		online := len(m.params)
 		m.avg = &average{
@@ -292,8 +313,8 @@ func (m *Model) decodeDim() int { return m.spec.ObsDim }
 
 // init draws the weights as PyTorch's nn.Linear does, W, b ~ U(−1/√in,
 // 1/√in), with these changes: the factor head U starts 10× smaller (so the
-// covariance starts near diagonal), the reward, continuation and value
-// outputs start at zero (DreamerV3), and the target networks start as
+// covariance starts near diagonal), the reward, continuation, value and
+// quantile outputs start at zero (DreamerV3), and the target networks start as
 // copies of the online ones. For the mixture, the logits start 10× smaller
 // with zero bias (near-uniform weights), and the biases of the components'
 // Δμ are spread out (see spreadComponents), so that the components start
@@ -334,6 +355,13 @@ func (m *Model) init(rng *rand.Rand) {
 	}
 	zero(p.reward)
 	zero(p.cont)
+	if p.quant.on() {
+		uniform(p.quant.inZ, 1)
+		uniform(p.quant.inA, 1)
+		uniform(p.quant.hidden, 1)
+		zero(p.quant.out)
+		m.tquant.copyFrom(p.quant)
+	}
 	uniform(m.val.l1, 1)
 	uniform(m.val.l2, 1)
 	zero(m.val.out)

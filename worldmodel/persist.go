@@ -187,13 +187,14 @@ type architecture struct {
 	Averaged                                 bool // the Polyak average (average_tau)
 	Advantage                                bool // q = V + A (q_head advantage)
 	OwnQ                                     bool // q's own network (q_net own)
+	Quantiles                                int  // quantiles of the distributional action value (q_quantiles)
 	Spec                                     Spec
 }
 
 func (m *Model) architecture() architecture {
 	c := m.cfg
 	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden,
-		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), c.QHead == QHeadAdvantage, c.QNet == QNetOwn, m.spec}
+		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), c.QHead == QHeadAdvantage, c.QNet == QNetOwn, c.QQuantiles, m.spec}
 }
 
 // reader reads little-endian values from a byte slice; after the first

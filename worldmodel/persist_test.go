@@ -25,7 +25,13 @@ func predictions(m *Model, b *Batch) [][]float32 {
 	m.Value(value, z, rows)
 	frames := make([]float32, rows*m.decodeDim())
 	m.Decode(frames, z, rows)
-	return [][]float32{z, next, reward, cont, mean, variance, value, frames}
+	out := [][]float32{z, next, reward, cont, mean, variance, value, frames}
+	if M := m.QuantileCount(); M > 0 {
+		quants := make([]float32, rows*M)
+		m.ActionValueQuantiles(quants, z, b.Actions, rows)
+		out = append(out, quants)
+	}
+	return out
 }
 
 func TestSaveLoad(t *testing.T) {
@@ -40,6 +46,7 @@ func TestSaveLoad(t *testing.T) {
 		{false, func(c *Config) { c.ValueTarget, c.AverageTau = ValueQ, 0.9 }},
 		{false, func(c *Config) { c.ValueTarget, c.QHead = ValueQ, QHeadAdvantage }},
 		{false, func(c *Config) { c.ValueTarget, c.QHead, c.QNet, c.AverageTau = ValueQ, QHeadAdvantage, QNetOwn, 0.9 }},
+		{false, func(c *Config) { c.ValueTarget, c.QQuantiles, c.QQuantileKappa, c.AverageTau = ValueQ, 6, 0.1, 0.9 }},
 	}
 	for _, tc := range cases {
 		pixels := tc.pixels

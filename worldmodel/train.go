@@ -52,7 +52,8 @@ type Metrics struct {
 	// Guard is the collapse guard's loss (0 without a guard).
 	Guard float64
 	// Reward, Cont and Value are the heads' losses; with ValueQ, Value
-	// is the sum of the value's and the action value's.
+	// is the sum of the value's and the action value's (and the quantile
+	// Huber loss of the distributional action value, with QQuantiles).
 	Reward, Cont, Value float64
 	// Decoder is the probe decoder's loss.
 	Decoder float64
@@ -147,7 +148,7 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 	defer tg.reset()
 	// The targets from the target encoder run on a goroutine of their own
 	// until the graph needs them.
-	waitTargets := m.startTargets(tg, b)
+	waitTargets := m.startTargets(tg, b, rng)
 	// The decoder's step reads only its inputs and the decoder's weights,
 	// which nothing else touches until it is done: it runs on a second
 	// goroutine while the graph's inputs are filled and the graph runs.
@@ -353,6 +354,9 @@ func (m *Model) updateTargets() {
 	emaLinear(m.tval.l1, m.val.l1, tau)
 	emaLinear(m.tval.l2, m.val.l2, tau)
 	emaLinear(m.tval.out, m.val.out, tau)
+	if m.tquant.on() {
+		m.tquant.ema(m.pred.quant, tau)
+	}
 	if m.avg != nil {
 		m.avg.update(m.cfg.AverageTau, m.steps)
 	}
@@ -364,20 +368,23 @@ func (m *Model) updateTargets() {
 func (m *Model) fillInputs(tg *trainGraph, b *Batch, rng *rand.Rand) {
 	m.standardizeRows(tg.obs, b.Obs, (b.K+1)*b.B)
 	m.fillDecoder(tg, b)
-	m.startTargets(tg, b)()
+	m.startTargets(tg, b, rng)()
 	m.fillGraph(tg, b, rng)
 }
 
 // startTargets starts filling the graph's inputs that come from the
 // target encoder: the target embeddings z̄ of frames 1 … K and the
 // returns bootstrapped by the target value on them (the action value's
-// one-step returns, and the n-step value targets). They need nothing the
-// graph computes, so they run on a goroutine of their own, serially, with
-// a view of the model that has buffers of its own, while the graph runs
-// its first ops; the graph's awaitOps wait for them. tg.obs must hold the
-// standardised inputs. It returns a function that waits for the
-// goroutine: call it before the weights change.
-func (m *Model) startTargets(tg *trainGraph, b *Batch) (wait func()) {
+// one-step returns, the n-step value targets, and the quantile targets).
+// They need nothing the graph computes, so they run on a goroutine of
+// their own, serially, with a view of the model that has buffers of its
+// own, while the graph runs its first ops; the graph's awaitOps wait for
+// them. tg.obs must hold the standardised inputs; rng seeds the random
+// candidate actions of the quantile targets, if any. It returns a
+// function that waits for the goroutine: call it before the weights
+// change.
+func (m *Model) startTargets(tg *trainGraph, b *Batch, rng *rand.Rand) (wait func()) {
+	m.seedTargets(rng)
 	side := m.sideView()
 	done := make(chan struct{})
 	tg.targetsDone = done
@@ -399,6 +406,9 @@ func (m *Model) fillTargets(tg *trainGraph, b *Batch) {
 	if tg.qTarget != nil {
 		m.nStepReturns(tg.qTarget, b, tg.zbar, 1)
 		m.toValueSpace(tg.qTarget)
+	}
+	if tg.quantTarget != nil {
+		m.quantileTargets(tg.quantTarget, b, tg.zbar, m.targetRNG)
 	}
 }
 
@@ -530,6 +540,9 @@ func (m *Model) readMetrics(tg *trainGraph) Metrics {
 	}
 	if tg.qLoss != nil {
 		x.Value += float64(tg.qLoss[0])
+	}
+	if tg.quantLoss != nil {
+		x.Value += float64(tg.quantLoss[0])
 	}
 	if len(tg.logVars) > 0 {
 		s, n := 0.0, 0

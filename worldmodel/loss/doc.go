@@ -10,7 +10,8 @@
 // entropy bonus on its weights (MixtureEntropy). The collapse
 // guards are SIGReg (the Epps–Pulley test of random projections against
 // N(0, 1), from LeJEPA) and VICReg's variance and covariance terms. MSE and
-// BCEWithLogits train the reward, continuation and value heads; SoftBound
+// BCEWithLogits train the reward, continuation and value heads, and
+// QuantileHuber (QR-DQN's) a distributional action value; SoftBound
 // keeps a predicted log-variance inside a range.
 //
 // The scalar losses are fused gorgonia ops: one node computes the loss of the
