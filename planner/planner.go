@@ -35,8 +35,8 @@
 // A risk measure over K futures of H steps sees nothing of the risk past
 // the horizon while the action value there is a mean. A model whose
 // action value comes with M quantiles θ_1 … θ_M of the return (a
-// QuantileValuer) lets it see that far: with any risk but the mean each
-// future k then contributes M atoms instead of one score,
+// QuantileValuer) lets it see that far: each future k then contributes M
+// atoms instead of one score,
 //
 //	G_kj = Σ_{h<H−1} γ^h (Π_{i<h} ĉ_i) r̂_h  +  γ^{H−1} (Π_{i<H−1} ĉ_i) θ_j(z_{H−1}, a_{H−1}),   j = 1 … M,
 //
@@ -53,8 +53,10 @@
 // outcome. Of all the ways they may depend on each other it gives the
 // lowest lower tail (the mean of the worst α of a sum is at least the
 // sum of its terms' worst-α means, with equality for comonotone terms),
-// so that CVaR errs on the side of caution. With the mean risk the
-// planner reads q as without quantiles, the mean of the atoms being q.
+// so that CVaR errs on the side of caution. With the mean risk the score
+// is the mean of the atoms: the mean of the distributional value takes
+// the place of q wherever q would be read (the greedy actions of the
+// Rollout method's later steps stay those of q).
 //
 // CEM then refits the sampling
 // distribution to the best candidates, MPPI to all candidates weighted by
@@ -116,9 +118,9 @@ type ActionValuer interface {
 // after row): the quantiles θ_1 ≤ … ≤ θ_M of the return's distribution
 // at τ_i = (2i − 1)/(2M), each standing for a mass 1/M, whose mean is
 // q(z, a). The order matters where the planner sums returns quantile by
-// quantile (Lambda < 1). When the model is also an ActionValuer
-// with an action value and the risk is not the mean, the planner reads
-// them wherever it would read q (see the package documentation).
+// quantile (Lambda < 1). When the model is also an ActionValuer with
+// an action value, the planner reads them wherever it would read q, for
+// every risk measure (see the package documentation).
 type QuantileValuer interface {
 	QuantileCount() int
 	ActionValueQuantiles(dst, z, a []float32, rows int)
@@ -170,8 +172,7 @@ type MPC struct {
 	model Model
 	q     ActionValuer // nil unless the model has an action value
 	// qv reads the action value's quantiles (nq per row) where q would
-	// be read; nil unless q is set, the model has quantiles and the risk
-	// is not the mean.
+	// be read; nil unless q is set and the model has quantiles.
 	qv QuantileValuer
 	nq int
 
@@ -271,7 +272,7 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	p.order = byScore{idx: make([]int, n), scores: p.scores}
 	if q != nil && q.HasActionValue() {
 		p.q = q
-		if qv, ok := model.(QuantileValuer); ok && qv.QuantileCount() > 0 && cfg.Risk.Kind != RiskMean {
+		if qv, ok := model.(QuantileValuer); ok && qv.QuantileCount() > 0 {
 			p.qv, p.nq = qv, qv.QuantileCount()
 			p.qt = make([]float32, n*k*p.nq)
 			p.atoms = make([]float64, n*k*p.nq)

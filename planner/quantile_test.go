@@ -103,9 +103,9 @@ func tailsScore(risk Risk, risky bool, h int, gamma, lambda float64) float64 {
 // action value's quantiles: on tails, whose two first actions have the
 // same imagined steps and the same mean value, cvar:0.1 takes the safe
 // action by the atoms' lower tail, for CEM and Rollout, with H = 1 and
-// H = 3, with and without TD(λ) scores; the mean scores both alike (the
-// risky action then wins the tie as the lower index), and so does cvar
-// without quantiles, whose K futures are all alike.
+// H = 3, with and without TD(λ) scores; the mean of the atoms scores both
+// alike, and so does cvar without quantiles, whose K futures are all
+// alike (the risky action then wins the tie as the lower index).
 func TestQuantilesReachPastTheHorizon(t *testing.T) {
 	const gamma = 0.9
 	cvar := Risk{Kind: RiskCVaR, Level: 0.1}
@@ -161,11 +161,39 @@ func TestQuantilesReachPastTheHorizon(t *testing.T) {
 								t.Fatalf("candidate %d scores %.7g, want %.7g for every one", i, got, want)
 							}
 						}
-						if method == Rollout && p.action[0] != tailsRisky {
+						// Without quantiles the K futures are exactly alike; the
+						// mean of M atoms may differ in the last bit.
+						if method == Rollout && !tc.quantiles && p.action[0] != tailsRisky {
 							t.Errorf("action %v, want %d by the tie-break", p.action[0], tailsRisky)
 						}
 					})
 				}
+			}
+		}
+	}
+}
+
+// offMean is tails whose scalar action value is far from its quantiles'
+// mean.
+type offMean struct{ tails }
+
+func (offMean) ActionValue(dst, _, _ []float32, rows int) {
+	for r := range rows {
+		dst[r] = -7
+	}
+}
+
+// TestMeanRiskReadsTheQuantilesMean checks that with the mean risk the
+// mean of the atoms takes the place of the scalar q.
+func TestMeanRiskReadsTheQuantilesMean(t *testing.T) {
+	const gamma = 0.9
+	for _, method := range []Method{CEM, Rollout} {
+		for _, h := range []int{1, 3} {
+			p := mustNew(t, Config{Method: method, Horizon: h, Samples: 2, Candidates: 8, Iterations: 1, Discount: gamma}, ActionSpec{Discrete: 2}, offMean{tails{quantiles: true}})
+			p.Plan([]float32{0, 0}, rand.New(rand.NewPCG(1, 2)))
+			want := tailsScore(Risk{}, false, h, gamma, 1)
+			if got := p.Score(); math.Abs(got-want) > 1e-5 {
+				t.Errorf("%s H%d: score %.7g, want the quantiles' mean %.7g (q is −7)", method, h, got, want)
 			}
 		}
 	}

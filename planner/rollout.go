@@ -52,7 +52,7 @@ func newRollout(rows, n, h, latent int) *rollout {
 // The risk measure aggregates each first action's K returns, and the
 // action with the best aggregate (plus its bonus, if any) is taken, ties
 // to the lowest index. When the model's action value has quantiles
-// θ_1 … θ_M (a QuantileValuer) and the risk is not the mean, each future
+// θ_1 … θ_M (a QuantileValuer), whatever the risk measure, each future
 // contributes M atoms instead, q(ẑ_{h−1}, a_{h−1}) giving way to
 // θ_j(ẑ_{h−1}, a_{h−1}) in atom j of G and of every G⁽ʰ⁾,
 //

@@ -299,9 +299,9 @@ type Config struct {
 	// the latents and with the weight of q's loss, against the
 	// distributional targets r + γ(1−d)θ̄_j(z̄', a*) of the network's
 	// target copy, a* maximising the mean of θ̄(z̄', ·) (see
-	// ActionValueQuantiles). A planner with a risk measure other than the
-	// mean reads them for the return past its horizon. 0 (default) for
-	// none; otherwise 2 to 64.
+	// ActionValueQuantiles). The planner reads them for the return past
+	// its horizon, for every risk measure (under the mean their mean
+	// takes the place of q). 0 (default) for none; otherwise 2 to 64.
 	QQuantiles int `json:"q_quantiles"`
 	// QQuantileKappa is κ of the quantile Huber loss of q_quantiles: the
 	// loss is quadratic within κ of each target and linear beyond. κ is in
