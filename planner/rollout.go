@@ -64,6 +64,7 @@ func newRollout(rows, n, h, latent int) *rollout {
 // quantile). The later actions stay greedy on q, the mean. With H = 1
 // this is the greedy action on q(z_0, ·) (or on the risk of its
 // quantiles).
+//
 // A plan that fixes its later actions in advance (CEM, MPPI) must take
 // the same action whatever the sampled outcome, which on a slippery
 // gridworld scores every good first move low; here each future acts on
