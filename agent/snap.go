@@ -70,17 +70,9 @@ func replayLatents(m *worldmodel.Model, spec worldmodel.Spec, buf *replay.Buffer
 	if err := buf.Sample(rng, b); err != nil {
 		return nil
 	}
-	in := make([]float32, n*spec.InputDim())
-	per := spec.Stack * spec.ObsDim
-	for i := range n {
-		row := in[i*spec.InputDim() : (i+1)*spec.InputDim()]
-		if b.Frames != nil {
-			worldmodel.PixelsToInput(row, b.Frames[i*per:(i+1)*per], spec.Stack, spec.Frame[0], spec.Frame[1])
-		} else {
-			copy(row, b.Vectors[i*per:(i+1)*per])
-		}
-	}
+	in := newModelBatch(spec, n, 0)
+	toModelBatch(in, b, spec)
 	z := make([]float32, n*m.LatentDim())
-	m.Encode(z, in, n)
+	m.Encode(z, in.Obs, n)
 	return z
 }

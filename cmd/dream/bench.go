@@ -205,7 +205,7 @@ func newBenchFixture(preset string) (*benchFixture, error) {
 	raw := make([]uint8, spec.ObsDim)
 	for i := 0; i < nFrames; i++ {
 		fillInput(frames[i*in:(i+1)*in], raw, obs, spec)
-		benchAction(action, env.ActionSpace(), rng)
+		agent.RandomAction(action, env.ActionSpace(), rng)
 		var term, trunc bool
 		obs, _, term, trunc = env.Step(action)
 		if term || trunc {
@@ -264,14 +264,15 @@ func fillInput(dst []float32, raw []uint8, obs envs.Observation, spec worldmodel
 	}
 }
 
-func benchAction(dst []float64, space envs.Space, rng *rand.Rand) {
-	if space.Kind == envs.KindDiscrete {
-		dst[0] = float64(rng.IntN(space.N))
-		return
+// benchActions draws 64 uniform actions of space, which an environment
+// row steps through in turn.
+func benchActions(space envs.Space, rng *rand.Rand) [][]float64 {
+	actions := make([][]float64, 64)
+	for i := range actions {
+		actions[i] = make([]float64, space.Dim())
+		agent.RandomAction(actions[i], space, rng)
 	}
-	for i := range dst {
-		dst[i] = space.Low[i] + rng.Float64()*(space.High[i]-space.Low[i])
-	}
+	return actions
 }
 
 // plannerConfig is the planner the agent builds for cfg.
@@ -356,12 +357,7 @@ func envRow(name string, budget time.Duration) (benchRow, error) {
 	}
 	env.Reset(1)
 	rng := rand.New(rand.NewPCG(11, 12))
-	space := env.ActionSpace()
-	actions := make([][]float64, 64)
-	for i := range actions {
-		actions[i] = make([]float64, space.Dim())
-		benchAction(actions[i], space, rng)
-	}
+	actions := benchActions(env.ActionSpace(), rng)
 	i := 0
 	return measure(budget, func() {
 		if _, _, term, trunc := env.Step(actions[i%len(actions)]); term || trunc {

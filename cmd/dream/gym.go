@@ -98,12 +98,7 @@ func benchGym(id, python string, budget time.Duration) (rows []benchRow, err err
 		}
 		env.Reset(1)
 		rng := rand.New(rand.NewPCG(11, 12))
-		space := env.ActionSpace()
-		actions := make([][]float64, 64)
-		for i := range actions {
-			actions[i] = make([]float64, space.Dim())
-			benchAction(actions[i], space, rng)
-		}
+		actions := benchActions(env.ActionSpace(), rng)
 		var envTime time.Duration
 		i := 0
 		row := measure(budget, func() {
