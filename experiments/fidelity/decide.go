@@ -78,8 +78,8 @@ func (g *Grid) Decisions(env *gridworld.Env, m Model, q ActionValuer, gamma floa
 	for _, s := range g.starts {
 		row, col := g.cells[s]/g.cols, g.cells[s]%g.cols
 		qs = g.qAll(q, qs, g.Latent(s))
+		g.optimalQ(env, s, gamma, qstar)
 		for a := range n {
-			qstar[a] = 0
 			trueModel := 0.0
 			sumQ := 0.0
 			for _, o := range env.Transitions(row, col, a) {
@@ -88,7 +88,6 @@ func (g *Grid) Decisions(env *gridworld.Env, m Model, q ActionValuer, gamma floa
 				if o.Terminal {
 					end = 1
 				}
-				qstar[a] += o.Prob * (o.Reward + gamma*(1-end)*g.optimal[to])
 				trueModel += o.Prob * (o.Reward + gamma*(1-end)*qmax[to])
 				sumQ += o.Prob * qmax[to]
 			}
@@ -140,6 +139,23 @@ func (g *Grid) Decisions(env *gridworld.Env, m Model, q ActionValuer, gamma floa
 	return scores
 }
 
+// optimalQ writes Q*(s, a) = Σ_o P(o | s, a) [r_o + γ (1 − term_o) V*(o)]
+// of every action a at cell position s into dst and returns it.
+func (g *Grid) optimalQ(env *gridworld.Env, s int, gamma float64, dst []float64) []float64 {
+	row, col, cols := g.cells[s]/g.cols, g.cells[s]%g.cols, env.Map().Cols
+	for a := range dst {
+		dst[a] = 0
+		for _, o := range env.Transitions(row, col, a) {
+			end := 0.0
+			if o.Terminal {
+				end = 1
+			}
+			dst[a] += o.Prob * (o.Reward + gamma*(1-end)*g.optimal[g.pos[o.Row*cols+o.Col]])
+		}
+	}
+	return dst
+}
+
 // qAll writes q(z, b) of every action b into dst.
 func (g *Grid) qAll(q ActionValuer, dst, z []float32) []float32 {
 	n, d := g.actions, g.d
@@ -189,17 +205,7 @@ func (g *Grid) PlannerSuccess(env *gridworld.Env, p Planner, gamma float64, draw
 	hits := 0
 	for _, s := range g.starts {
 		pi[s] = make([]float64, n)
-		row, col := g.cells[s]/g.cols, g.cells[s]%g.cols
-		qstar := make([]float64, n)
-		for a := range n {
-			for _, o := range env.Transitions(row, col, a) {
-				end := 0.0
-				if o.Terminal {
-					end = 1
-				}
-				qstar[a] += o.Prob * (o.Reward + gamma*(1-end)*g.optimal[g.pos[o.Row*mp.Cols+o.Col]])
-			}
-		}
+		qstar := g.optimalQ(env, s, gamma, make([]float64, n))
 		best := qstar[argmax64(qstar)]
 		z := append([]float32(nil), g.Latent(s)...)
 		for range draws {
