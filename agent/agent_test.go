@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -341,13 +340,9 @@ func TestConfigFileErrors(t *testing.T) {
 }
 
 // TestEnvironmentDefaults checks the settings whose defaults depend on
-// the environment and observations, and that a config's own value wins:
-//   - frame_stack: 3 for physics from pixels (a frame shows positions, not
-//     velocities), 1 otherwise;
-//   - encoder_hidden: 128 for Pendulum from pixels, −1 (none) otherwise;
-//   - the planning horizon: 1 on gridworlds and for Pendulum from pixels,
-//     the planner's default for the other physics environments and from
-//     state.
+// what the environment declares (rules.go), and that a config's own value
+// wins: frame_stack and encoder_hidden by whether a frame shows the whole
+// state, and the one planning horizon.
 func TestEnvironmentDefaults(t *testing.T) {
 	fields := map[string]func(c *Config) *int{
 		"frame_stack":    func(c *Config) *int { return &c.Model.FrameStack },
@@ -367,20 +362,16 @@ func TestEnvironmentDefaults(t *testing.T) {
 		{"encoder_hidden", "physics/pendulum", "", 0, 128},
 		{"encoder_hidden", "physics/pendulum-gusty", "pixels", 0, 128},
 		{"encoder_hidden", "physics/pendulum", "state", 0, -1},
-		{"encoder_hidden", "physics/cartpole", "pixels", 0, -1},
-		{"encoder_hidden", "physics/cartpole", "pixels", 128, 128},
+		{"encoder_hidden", "physics/cartpole", "pixels", 0, 128},
+		{"encoder_hidden", "physics/cartpole", "pixels", -1, -1},
 		{"encoder_hidden", "physics/cartpole", "state", 0, -1},
 		{"encoder_hidden", "gridworld/frozenlake-4x4", "pixels", 0, -1},
 		{"encoder_hidden", "physics/pendulum", "pixels", 64, 64},
-		{"encoder_hidden", "physics/pendulum", "pixels", -1, -1},
 
-		{"horizon", "gridworld/frozenlake-4x4", "pixels", 0, 1},
-		{"horizon", "gridworld/frozenlake-8x8", "state", 0, 1},
-		{"horizon", "physics/pendulum", "", 0, 1},
-		{"horizon", "physics/pendulum-gusty", "pixels", 0, 1},
-		{"horizon", "physics/pendulum", "state", 0, planner.DefaultHorizon},
-		{"horizon", "physics/cartpole", "pixels", 0, planner.DefaultHorizon},
-		{"horizon", "physics/cartpole", "state", 0, planner.DefaultHorizon},
+		{"horizon", "gridworld/frozenlake-4x4", "pixels", 0, DefaultHorizon},
+		{"horizon", "gridworld/frozenlake-8x8", "state", 0, DefaultHorizon},
+		{"horizon", "physics/pendulum", "", 0, DefaultHorizon},
+		{"horizon", "physics/cartpole", "state", 0, DefaultHorizon},
 		{"horizon", "physics/pendulum", "pixels", 5, 5},
 		{"horizon", "gridworld/frozenlake-4x4", "pixels", 3, 3},
 	} {
@@ -400,12 +391,13 @@ func TestEnvironmentDefaults(t *testing.T) {
 	}
 }
 
-// TestGridworldDefaults checks the defaults that depend on the
-// environment: directed exploration, the expectile value, the falling
-// learning rate, the averaged weights and the advantage form of q on
-// gridworlds (unless a setting says otherwise), and the longer discount
-// of FrozenLake 8x8.
-func TestGridworldDefaults(t *testing.T) {
+// TestValueDefaults checks the defaults of exploration and value learning
+// by the environment's traits, and that a config's own value wins: with
+// finitely many states directed exploration, the expectile value, the
+// falling learning rate, the averaged weights, the advantage form of q
+// (with an action value) and the value weight; the time limit's
+// discount.
+func TestValueDefaults(t *testing.T) {
 	fields := map[string]func(c *Config) *float64{
 		"explore_directed": func(c *Config) *float64 { return &c.ExploreDirected },
 		"explore":          func(c *Config) *float64 { return &c.Explore },
@@ -423,32 +415,33 @@ func TestGridworldDefaults(t *testing.T) {
 		lambda    bool // value_target lambda
 	}{
 		{"explore_directed", "gridworld/frozenlake-4x4", 0, 0.3, false},
-		{"explore_directed", "gridworld", 0, 0.3, false},
 		{"explore_directed", "gridworld/frozenlake-8x8", -1, -1, false},
 		{"explore_directed", "gridworld/frozenlake-8x8", 0.05, 0.05, false},
 		{"explore_directed", "physics/cartpole", 0, 0, false},
+		{"explore_directed", "physics/cartpole", 0.2, 0.2, false},
 		{"explore", "gridworld/frozenlake-4x4", 0, 0.1, false},
-		{"explore", "physics/cartpole", 0, 0.5, false},
+		{"explore", "physics/pendulum", 0, 0.5, false},
+		{"explore", "physics/pendulum", 0.2, 0.2, false},
 		{"lr_final", "gridworld/frozenlake-4x4", 0, 0.1, false},
 		{"lr_final", "physics/pendulum", 0, 1, false},
+		{"lr_final", "physics/pendulum", 0.5, 0.5, false},
 		{"value_expectile", "gridworld/frozenlake-8x8", 0, 0.7, false},
+		{"value_expectile", "physics/cartpole", 0, 0, false},
 		{"value_expectile", "gridworld/frozenlake-8x8", -1, -1, false},
 		{"value_expectile", "gridworld/frozenlake-4x4", 0, 0, true},
-		{"value_expectile", "physics/cartpole", 0, 0, false},
 		{"discount", "gridworld/frozenlake-8x8", 0, 0.995, false},
 		{"planner.discount", "gridworld/frozenlake-8x8", 0, 0.995, false},
 		{"discount", "gridworld/frozenlake-8x8", 0.99, 0.99, false},
 		{"discount", "gridworld/frozenlake-4x4", 0, 0.99, false},
-		{"planner.discount", "physics/cartpole", 0, 0.99, false},
+		{"planner.discount", "physics/cartpole", 0, 0.995, false},
 		{"explore_discount", "gridworld/frozenlake-4x4", 0, 0.9, false},
 		{"average_tau", "gridworld/frozenlake-8x8", 0, 0.9998, false},
 		{"average_tau", "gridworld/frozenlake-4x4", 0, 0.9998, true},
 		{"average_tau", "gridworld/frozenlake-8x8", -1, -1, false},
-		{"average_tau", "gridworld/frozenlake-8x8", 0.999, 0.999, false},
 		{"average_tau", "physics/cartpole", 0, 0, false},
+		{"average_tau", "physics/cartpole", 0.999, 0.999, false},
 		{"value_weight", "gridworld/frozenlake-8x8", 0, 50, false},
-		{"value_weight", "gridworld/frozenlake-4x4", 0, 1, false},
-		{"value_weight", "gridworld", 0, 1, false},
+		{"value_weight", "gridworld/frozenlake-4x4", 0, 50, false},
 		{"value_weight", "gridworld/frozenlake-8x8", 2, 2, false},
 		{"value_weight", "gridworld/frozenlake-4x4", 0, 1, true},
 		{"value_weight", "physics/cartpole", 0, 1, false},
@@ -458,9 +451,6 @@ func TestGridworldDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Env = c.env
-		if c.env == "gridworld" {
-			cfg.Map = "x.map"
-		}
 		if c.lambda {
 			cfg.Model.ValueTarget = worldmodel.ValueLambda
 		}
@@ -471,24 +461,20 @@ func TestGridworldDefaults(t *testing.T) {
 		if v := *fields[c.key](&got); v != c.want {
 			t.Errorf("%s, %s %g: %g, want %g", c.env, c.key, c.set, v, c.want)
 		}
-		if c.env == "gridworld" {
-			continue // Validate would look for the map file
-		}
 		if err := got.Validate(); err != nil {
 			t.Errorf("%s, %s %g: %v", c.env, c.key, c.set, err)
 		}
 	}
 
-	// The advantage form of q on gridworlds, where the model has a q.
+	// The advantage form of q, where the model has a q.
 	for _, c := range []struct {
 		env, set, want string
 		lambda         bool // value_target lambda
 	}{
 		{"gridworld/frozenlake-8x8", "", worldmodel.QHeadAdvantage, false},
-		{"gridworld/frozenlake-4x4", "", worldmodel.QHeadAdvantage, false},
+		{"physics/pendulum", "", worldmodel.QHeadDirect, false},
 		{"gridworld/frozenlake-8x8", worldmodel.QHeadDirect, worldmodel.QHeadDirect, false},
 		{"gridworld/frozenlake-4x4", "", worldmodel.QHeadDirect, true},
-		{"physics/cartpole", "", worldmodel.QHeadDirect, false},
 	} {
 		cfg, err := Preset("default")
 		if err != nil {

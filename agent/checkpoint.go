@@ -250,7 +250,7 @@ func loadConfig(dir string, o options) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
-	cfg = cfg.WithDefaults()
+	cfg = cfg.WithDefaultsIn(o.reg)
 	if err := cfg.ValidateIn(o.reg); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -339,7 +339,7 @@ func (r *Run) restore(path string, sec map[string][]byte) error {
 	saved.Steps = r.cfg.Steps // the budget may have been raised since
 	// A key added after the checkpoint was written holds its default, as
 	// it does in config.json when LoadConfig reads it.
-	saved = saved.WithDefaults()
+	saved = saved.WithDefaultsIn(r.reg)
 	if key, saw, want := configDiff(saved, r.cfg); key != "" {
 		return fail("written by another run or architecture: %s is %s in the checkpoint and %s in %s", key, saw, want, ConfigFile)
 	}

@@ -48,8 +48,7 @@ const (
 // directory's config.json holds the filled-in config). JSON and YAML
 // config files use the snake_case names.
 type Config struct {
-	// Env is the environment's registry name. Default
-	// "gridworld/frozenlake-4x4".
+	// Env is the environment's registry name. Default DefaultEnv.
 	Env string `json:"env"`
 	// Map is the map file of the environment "gridworld".
 	Map string `json:"map,omitempty"`
@@ -66,7 +65,7 @@ type Config struct {
 	// Seed derives every random stream of the run. Default 0 (a valid seed).
 	Seed uint64 `json:"seed"`
 	// Steps is the total number of environment steps. Default: the
-	// environment's budget (DefaultSteps).
+	// environment's budget (BudgetFor).
 	Steps int `json:"steps"`
 	// SeedSteps is the number of first steps taken with random actions,
 	// before the planner acts and training starts. Default
@@ -100,8 +99,9 @@ type Config struct {
 	// uniformly random action for discrete actions, the standard
 	// deviation of Gaussian action noise as a fraction of the action range
 	// for continuous ones. It decays linearly to ExploreFinal over
-	// ExploreSteps steps after SeedSteps. Defaults 0.5, 0.05 and Steps/2
-	// (0.1 and 0.02 on gridworlds, where directed exploration leads).
+	// ExploreSteps steps after SeedSteps. Defaults by the action space
+	// (ExplorationFor): 0.1 and 0.02 for discrete actions, where directed
+	// exploration leads, 0.5 and 0.05 for continuous ones; Steps/2.
 	Explore      float64 `json:"explore"`
 	ExploreFinal float64 `json:"explore_final"`
 	ExploreSteps int     `json:"explore_steps"`
@@ -120,8 +120,8 @@ type Config struct {
 	// what was tried least over many steps, where ε-random actions
 	// dither. Discrete actions only. It decays linearly to 0 over
 	// ExploreSteps as Explore does; the model is trained on the
-	// environment's rewards alone. Default 0.3 on gridworlds, none
-	// elsewhere; −1 turns it off.
+	// environment's rewards alone. Default 0.3 for discrete actions, −1
+	// (none) for continuous ones (ExplorationFor); −1 turns it off.
 	ExploreDirected float64 `json:"explore_directed"`
 	// ExploreDiscount is the discount γ of directed exploration's value
 	// U. Default 0.9: acting on U alone on the slippery FrozenLake 8x8
@@ -135,8 +135,8 @@ type Config struct {
 	// a fraction of model.lr: the rate falls linearly from model.lr after
 	// SeedSteps to LRFinal·model.lr at Steps, which averages the noise of
 	// the last updates away where the values of a state's actions differ
-	// by less than their regression noise. Default 0.1 on gridworlds, 1
-	// (constant) elsewhere.
+	// by less than their regression noise. Default 0.1; 1 keeps it
+	// constant.
 	LRFinal float64 `json:"lr_final"`
 	// PlanWith is "samples" (default), "mean" or "components" (see
 	// PlanSamples, PlanMean, PlanComponents).
@@ -156,102 +156,18 @@ type Config struct {
 	Planner planner.Config `json:"planner"`
 }
 
-// DefaultSteps is the environment-step budget of a run that does not set
-// one.
-func DefaultSteps(env string) int {
-	switch env {
-	case "gridworld/frozenlake-4x4":
-		return 20000
-	case "gridworld/frozenlake-8x8":
-		return 100000
-	case "physics/cartpole":
-		return 50000
-	case "physics/pendulum", "physics/pendulum-gusty":
-		return 30000
-	default:
-		return 50000
-	}
-}
+// WithDefaults returns c with every zero field set to its default, the
+// environment's traits read from the built-in registry (WithDefaultsIn).
+func (c Config) WithDefaults() Config { return c.WithDefaultsIn(nil) }
 
-// DefaultHorizon is the planning horizon of a run that does not set one:
-// 1 on gridworlds and for Pendulum from pixels, the planner's default
-// elsewhere. With H = 1 the planner acts on the action value q(z₀, a) at
-// the observed latent; longer plans read q at predicted latents, off the
-// latents it was trained on (experiments/README.md):
-//   - on a gridworld most moves have two or three outcomes, and a
-//     predicted next latent (a mean, or a sample of one Gaussian) lies
-//     between them, which misled longer plans on FrozenLake;
-//   - Pendulum from pixels learned to swing up at H = 1 (with the pixel
-//     encoder's hidden layer, see DefaultEncoderHidden) and not at H = 5,
-//     whose plans were no better than random.
-//
-// CartPole from pixels and the physics environments' state vectors plan
-// 5 steps: CartPole from pixels ended lower at H = 1 (244 against 406–467
-// at 50k steps, one seed), and Pendulum learns from its state at H = 5.
-func DefaultHorizon(env, obs string) int {
-	if gridworldEnv(env) {
-		return 1
-	}
-	if pendulumPixels(env, obs) {
-		return 1
-	}
-	return planner.DefaultHorizon
-}
-
-// DefaultFrameStack is the number of stacked frames of a run that does not
-// set one: 3 for pixel observations of a physics environment, whose single
-// frame shows positions but not velocities, 1 otherwise (a gridworld frame
-// is its whole state, and a state vector holds the velocities).
-func DefaultFrameStack(env, obs string) int {
-	if obs == string(envs.ObsPixels) && !gridworldEnv(env) {
-		return 3
-	}
-	return 1
-}
-
-// DefaultEncoderHidden is the width of the pixel encoder's hidden layer
-// (model.encoder_hidden) of a run that does not set one: 128 for Pendulum
-// from pixels, −1 (none) otherwise. Pendulum's frame shows a thin rod
-// whose angular velocity is a sub-pixel motion across the stacked frames,
-// and from pixels it learned only with this layer (and one-step plans,
-// see DefaultHorizon). CartPole from pixels reached its target without
-// the layer and ended far lower with it (103 and 179 against 406–467 at
-// 50k steps; experiments/README.md, "Physics from pixels").
-func DefaultEncoderHidden(env, obs string) int {
-	if pendulumPixels(env, obs) {
-		return 128
-	}
-	return -1
-}
-
-// gridworldEnv reports whether env is a gridworld: a built-in map or one
-// read from a map file.
-func gridworldEnv(env string) bool {
-	return env == "gridworld" || strings.HasPrefix(env, "gridworld/")
-}
-
-// DefaultDiscount is the discount γ of the model and the planner of a run
-// that sets neither: 0.995 on FrozenLake 8x8, whose 200-step limit a
-// horizon 1/(1−γ) of 100 steps cuts short (acting greedily on the optimal
-// values succeeds in 0.863 of episodes at γ = 0.99, 0.894 at 0.995, out of
-// 0.913 for the best policy), 0 elsewhere, for the model's and the
-// planner's own default (0.99).
-func DefaultDiscount(env string) float64 {
-	if env == "gridworld/frozenlake-8x8" {
-		return 0.995
-	}
-	return 0
-}
-
-// pendulumPixels reports whether a run observes a Pendulum through pixels.
-func pendulumPixels(env, obs string) bool {
-	return strings.HasPrefix(env, "physics/pendulum") && obs == string(envs.ObsPixels)
-}
-
-// WithDefaults returns c with every zero field set to its default.
-func (c Config) WithDefaults() Config {
+// WithDefaultsIn returns c with every zero field set to its default. The
+// settings that depend on the environment follow the rules of rules.go
+// from the traits it declares in reg (nil means the built-ins); an
+// environment reg cannot make gets the rules' answers for no traits, and
+// Validate reports why.
+func (c Config) WithDefaultsIn(reg *registry.Registry) Config {
 	if c.Env == "" {
-		c.Env = "gridworld/frozenlake-4x4"
+		c.Env = DefaultEnv
 	}
 	if c.Obs == "" {
 		c.Obs = string(envs.ObsPixels)
@@ -259,8 +175,9 @@ func (c Config) WithDefaults() Config {
 	if c.Size == 0 {
 		c.Size = envs.DefaultSize
 	}
+	t := c.traits(reg)
 	if c.Steps == 0 {
-		c.Steps = DefaultSteps(c.Env)
+		c.Steps = BudgetFor(t)
 	}
 	setInt := func(p *int, v int) {
 		if *p == 0 {
@@ -281,52 +198,59 @@ func (c Config) WithDefaults() Config {
 	setInt(&c.LogEvery, 500)
 	setInt(&c.CheckpointEvery, 5000)
 	setInt(&c.KeepCheckpoints, 2)
-	if gridworldEnv(c.Env) {
-		// Directed exploration finds the rewards of sparse maps that
-		// ε-random actions do not, and the expectile value keeps the
-		// values from growing past them at long discounts
-		// (experiments/README.md, "FrozenLake 8x8"); a learning rate that
-		// falls to a tenth, and acting with the weights averaged over the
-		// last few thousand steps, settle the close calls between actions;
-		// q learned as the value plus an advantage keeps the actions the
-		// greedy policy seldom takes from falling behind the rising values
-		// (and on FrozenLake 8x8 the value losses weigh enough to shape
-		// the shared features, DefaultValueWeight).
-		setFloat(&c.ExploreDirected, 0.3)
-		setFloat(&c.Model.AverageTau, 0.9998)
-		setFloat(&c.Explore, 0.1)
-		setFloat(&c.ExploreFinal, 0.02)
-		setFloat(&c.LRFinal, 0.1)
-		if c.Model.WithDefaults().ValueTarget == worldmodel.ValueQ {
-			if c.Model.ValueExpectile == 0 {
-				c.Model.ValueExpectile = 0.7
-			}
-			if c.Model.QHead == "" {
-				c.Model.QHead = worldmodel.QHeadAdvantage
-			}
-			setFloat(&c.Model.ValueWeight, DefaultValueWeight(c.Env))
-		}
-	}
-	if g := DefaultDiscount(c.Env); g > 0 {
-		setFloat(&c.Model.Discount, g)
-		setFloat(&c.Planner.Discount, g)
-	}
-	setFloat(&c.Explore, 0.5)
-	setFloat(&c.ExploreFinal, 0.05)
+	x := ExplorationFor(t)
+	setFloat(&c.Explore, x.Explore)
+	setFloat(&c.ExploreFinal, x.Final)
+	setFloat(&c.ExploreDirected, x.Directed)
 	setInt(&c.ExploreSteps, max(1, c.Steps/2))
+	v := ValueLearningFor(t)
+	setFloat(&c.LRFinal, v.LRFinal)
+	setFloat(&c.Model.AverageTau, v.AverageTau)
+	if c.Model.WithDefaults().ValueTarget == worldmodel.ValueQ {
+		setFloat(&c.Model.ValueExpectile, v.Expectile)
+		if c.Model.QHead == "" {
+			c.Model.QHead = v.QHead
+		}
+		setFloat(&c.Model.ValueWeight, v.Weight)
+	}
+	g := DiscountFor(t.TimeLimit)
+	setFloat(&c.Model.Discount, g)
+	setFloat(&c.Planner.Discount, g)
 	setFloat(&c.ExploreDiscount, 0.9)
-	setFloat(&c.LRFinal, 1)
 	setInt(&c.BonusBits, 32)
 	if c.PlanWith == "" {
 		c.PlanWith = PlanSamples
 	}
 	setInt(&c.MaxBadSteps, 20)
-	setInt(&c.Planner.Horizon, DefaultHorizon(c.Env, c.Obs))
-	setInt(&c.Model.FrameStack, DefaultFrameStack(c.Env, c.Obs))
-	setInt(&c.Model.EncoderHidden, DefaultEncoderHidden(c.Env, c.Obs))
+	setInt(&c.Planner.Horizon, DefaultHorizon)
+	setInt(&c.Model.FrameStack, FrameStackFor(c.Obs, t))
+	setInt(&c.Model.EncoderHidden, EncoderHiddenFor(c.Model.FrameStack))
 	c.Model = c.Model.WithDefaults()
 	c.Planner = c.Planner.WithDefaults()
 	return c
+}
+
+// traits returns what c's environment declares in reg (nil: the
+// built-ins), or no traits when reg cannot make it.
+func (c Config) traits(reg *registry.Registry) envs.Traits {
+	t, err := c.TraitsIn(reg)
+	if err != nil {
+		return envs.Traits{}
+	}
+	return t
+}
+
+// TraitsIn returns what c's environment declares (its env, map and
+// Gymnasium options) in reg, nil meaning the built-ins: what the rules of
+// WithDefaultsIn read.
+func (c Config) TraitsIn(reg *registry.Registry) (envs.Traits, error) {
+	if reg == nil {
+		reg = registry.Builtin()
+	}
+	if c.Env == "" {
+		c.Env = DefaultEnv
+	}
+	return reg.Traits(c.Env, envs.Options{MapFile: c.Map, Python: c.Python, GymKwargs: c.GymKwargs})
 }
 
 // Validate checks the config after filling in defaults and returns an
@@ -343,7 +267,7 @@ func (c Config) ValidateIn(reg *registry.Registry) error {
 	if reg == nil {
 		reg = registry.Builtin()
 	}
-	c = c.WithDefaults()
+	c = c.WithDefaultsIn(reg)
 	bad := func(field string, v any, allowed string) error {
 		return fmt.Errorf("%w: %s %v (allowed: %s)", ErrConfig, field, v, allowed)
 	}
@@ -471,36 +395,17 @@ func Preset(name string) (Config, error) {
 //   - RMS-normalised latents and values trained on real latents: the
 //     embedding no longer widens past what SIGReg can pull back, and no
 //     value is fitted on a rollout mean between a transition's outcomes;
-//   - frame_stack left to DefaultFrameStack, by environment and
-//     observations.
+//   - frame_stack, encoder_hidden and discount left to the rules of
+//     rules.go, by what the environment declares.
 func agentModel(m worldmodel.Config) worldmodel.Config {
 	m.ValueTarget = worldmodel.ValueQ
 	m.BetaNLL = 1
 	m.EmbedNorm, m.ValueLatents = worldmodel.EmbedNormRMS, worldmodel.ValueLatentsReal
 	m.FrameStack = 0
-	m.Discount = 0    // the environment's (DefaultDiscount), else the model's
-	m.QHead = ""      // gridworlds' advantage (WithDefaults), else the model's
-	m.ValueWeight = 0 // DefaultValueWeight with an action value, else the model's
+	m.Discount = 0    // DiscountFor the environment's time limit
+	m.QHead = ""      // advantage with an action value (WithDefaults)
+	m.ValueWeight = 0 // ValueWeightFor the environment's traits
 	return m
-}
-
-// DefaultValueWeight is model.value_weight of a gridworld run whose model
-// learns an action value and that sets none: 50 on FrozenLake 8x8, 0
-// elsewhere, for the model's default (1). The value and action-value
-// losses are about a thousandth of the prediction loss (0.002 against 30
-// on FrozenLake 8x8 from pixels), so at weight 1 they hardly shape the
-// encoder and the predictor's trunk, whose features q's head reads
-// linearly. On FrozenLake 8x8 a cell's actions differ by about a
-// thousandth of the return: with the weight at 50 the greedy policy on q
-// ranked them as well as a lookahead on the learned value under the true
-// transitions did, from state and from pixels. On FrozenLake 4x4 the
-// default run (seed 0) ended lower with it, at 0.615 exact success
-// against 0.711 (experiments/README.md, "FrozenLake 8x8", point 6).
-func DefaultValueWeight(env string) float64 {
-	if env == "gridworld/frozenlake-8x8" {
-		return 50
-	}
-	return 0
 }
 
 // LoadConfigFile reads a JSON or YAML config file over base (fields the

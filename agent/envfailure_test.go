@@ -36,7 +36,8 @@ func (f *failingCorridor) Close() error {
 }
 
 // failingRegistry registers "custom/failing": the k-th environment made
-// (0 the training one) fails at failAt[k]-th step; made and closed count.
+// (0 the one the registry makes to read its traits, 1 the training one)
+// fails at failAt[k]-th step; made and closed count.
 func failingRegistry(t *testing.T, failAt map[int]int, made, closed *int) *registry.Registry {
 	t.Helper()
 	reg := registry.Builtin()
@@ -72,8 +73,8 @@ func TestEnvFailureStopsTrainWithCheckpoint(t *testing.T) {
 		failAt map[int]int
 		step   int // where Train stops
 	}{
-		{"training env", map[int]int{0: 150}, 149},
-		{"evaluation env", map[int]int{1: 3}, 200},
+		{"training env", map[int]int{1: 150}, 149},
+		{"evaluation env", map[int]int{2: 3}, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -192,11 +192,11 @@ func (r *Run) evaluate(ctx context.Context, episodes int, firstSeed uint64, hook
 func (r *Run) SetEvalPlanner(p planner.Config, planWith string) error {
 	c := r.cfg
 	c.Planner, c.PlanWith = p, planWith
-	c = c.WithDefaults()
+	c = c.WithDefaultsIn(r.reg)
 	if err := c.Planner.Validate(); err != nil {
 		return fmt.Errorf("%w: planner: %v", ErrConfig, err)
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.ValidateIn(r.reg); err != nil {
 		return err
 	}
 	if _, err := newPlanner(c, r.env.ActionSpace(), r.model, nil); err != nil {

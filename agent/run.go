@@ -125,7 +125,7 @@ const ConfigFile = "config.json"
 // built-in registry unless an option (WithRegistry) names another.
 func New(cfg Config, dir string, opts ...Option) (*Run, error) {
 	o := resolveOptions(opts)
-	cfg = cfg.WithDefaults()
+	cfg = cfg.WithDefaultsIn(o.reg)
 	if err := cfg.ValidateIn(o.reg); err != nil {
 		return nil, err
 	}

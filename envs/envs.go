@@ -141,6 +141,69 @@ type Simulator interface {
 	Render(dst *image.RGBA)
 }
 
+// Traits is what an environment declares about itself. The agent derives
+// from it, by documented rules, the settings that must depend on the
+// environment (agent.DiscountFor, agent.FrameStackFor, agent.ExplorationFor),
+// so that a run never keys a setting on an environment's name.
+type Traits struct {
+	// Actions is the kind of the action space.
+	Actions SpaceKind
+	// TimeLimit is the step count at which an episode is truncated, 0 if
+	// the environment declares none.
+	TimeLimit int
+	// FiniteStates tells that the environment has a finite set of states
+	// and that one frame shows the whole state, as a gridworld's cells
+	// do (and a Gymnasium environment with a Discrete observation
+	// space); a physics frame shows positions but not velocities.
+	FiniteStates bool
+	// Budget is the number of environment steps a run trains when it sets
+	// none, 0 if the environment declares none.
+	Budget int
+}
+
+// String says what t declares, such as "discrete actions, a 100-step
+// time limit, finitely many states, each shown whole by a frame, a budget
+// of 20000 steps".
+func (t Traits) String() string {
+	parts := []string{"continuous actions"}
+	if t.Actions == KindDiscrete {
+		parts[0] = "discrete actions"
+	}
+	if t.TimeLimit > 0 {
+		parts = append(parts, fmt.Sprintf("a %d-step time limit", t.TimeLimit))
+	} else {
+		parts = append(parts, "no time limit")
+	}
+	if t.FiniteStates {
+		parts = append(parts, "finitely many states, each shown whole by a frame")
+	} else {
+		parts = append(parts, "states that one frame does not show whole")
+	}
+	if t.Budget > 0 {
+		parts = append(parts, fmt.Sprintf("a budget of %d steps", t.Budget))
+	} else {
+		parts = append(parts, "no budget")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Declarer is a Simulator that declares its Traits (TraitsOf fills in
+// Actions from its action space).
+type Declarer interface {
+	Traits() Traits
+}
+
+// TraitsOf returns what sim declares: its Traits when it is a Declarer,
+// with Actions taken from its action space.
+func TraitsOf(sim Simulator) Traits {
+	var t Traits
+	if d, ok := sim.(Declarer); ok {
+		t = d.Traits()
+	}
+	t.Actions = sim.ActionSpace().Kind
+	return t
+}
+
 // StateSetter is a Simulator that can be put into a given state, so that a
 // trajectory from that state can be replayed and compared.
 type StateSetter interface {

@@ -160,7 +160,7 @@ type Config struct {
 	// relu(relu(patches·W₁ + b₁)·W_h + b_h)·W₂ + b₂. 0 (default) has none,
 	// the patch features going straight to the latent; so has −1, which
 	// callers that fill in a default of their own for 0 (the agent does,
-	// for Pendulum from pixels) take as "none". Pendulum from pixels, a
+	// for stacked frames) take as "none". Pendulum from pixels, a
 	// thin rod whose angular velocity is a sub-pixel motion across three
 	// frames, learned only with it (experiments/README.md). State encoders
 	// already have a hidden layer (Hidden), so it must be 0 or −1 for them.
@@ -233,8 +233,8 @@ type Config struct {
 	// near-equal action values, and the greedy action flips with them
 	// from step to step; the average sits nearer the fixed point
 	// (Polyak and Juditsky 1992). 0 or −1: no average (the agent's
-	// default on gridworlds is 0.9998, for which −1 is the way to ask for
-	// none); otherwise 0 < τ < 1.
+	// default is 0.9998, for which −1 is the way to ask for none);
+	// otherwise 0 < τ < 1.
 	AverageTau float64 `json:"average_tau"`
 	// FrameStack is the number F of frames stacked into one input.
 	// Default 1.
@@ -257,8 +257,8 @@ type Config struct {
 	// it selects upwards; at γ = 0.995 on FrozenLake 8x8 that bias grew
 	// the values to 2.6 times the true ones, past the goal's reward, and
 	// the agent stopped ending episodes at the goal. 0 or −1 keep the max
-	// (the agent's default on gridworlds is 0.7, for which −1 is the way
-	// to ask for the max); otherwise 0.5 ≤ τ < 1.
+	// (the agent's default is 0.7, for which −1 is the way to ask for the
+	// max); otherwise 0.5 ≤ τ < 1.
 	ValueExpectile float64 `json:"value_expectile"`
 	// ValueGreedy, with value_target q and no expectile, is how the value
 	// target picks its greedy action: "max" (default: V ← max_a q(z, a))

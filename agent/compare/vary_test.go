@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dreamrl/dream/agent"
+	"github.com/dreamrl/dream/envs"
 )
 
 func TestParseVary(t *testing.T) {
@@ -64,7 +65,7 @@ func varyBase(t *testing.T) agent.Config {
 }
 
 func TestVariants(t *testing.T) {
-	frames := strconv.Itoa(agent.DefaultFrameStack("physics/cartpole", "pixels"))
+	frames := strconv.Itoa(agent.FrameStackFor("pixels", envs.Traits{}))
 	cases := []struct {
 		name   string
 		vary   []Vary

@@ -64,6 +64,9 @@ func runConfig(_ context.Context, opts *configOptions) error {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# dream run configuration: %s from %s, %s dynamics.\n", cfg.Env, cfg.Obs, cfg.Model.Dynamics)
+	if t, err := cfg.TraitsIn(nil); err == nil {
+		fmt.Fprintf(&b, "# The environment declares %s;\n# the defaults that depend on it follow from that (docs/configuration.md, \"Defaults that depend on the environment\").\n", t)
+	}
 	fmt.Fprintln(&b, "# Every setting with its default filled in; use it with dream train --config FILE.")
 	fmt.Fprintln(&b)
 	if err := agent.WriteYAML(&b, cfg); err != nil {
@@ -111,6 +114,29 @@ holds its resolved configuration in ` + "`config.json`" + `.
 
 How the defaults were chosen is in [how-it-works.md](how-it-works.md); the
 runs behind them are in [experiments/README.md](../experiments/README.md).
+
+## Defaults that depend on the environment
+
+No default is chosen by an environment's name. Every environment declares
+its traits: the kind of its actions, its time limit, whether it has
+finitely many states that one frame shows whole (a gridworld does, and so
+does a Gymnasium environment with a Discrete observation space; a physics
+frame shows no velocities), and its budget. The rules of ` + "`agent/rules.go`" + `
+derive these defaults from them, so a built-in map read from its file, an
+environment a program registers and a Gymnasium one get what a built-in
+environment with the same traits gets. ` + "`dream config`" + ` prints what the
+environment declares, and a run's ` + "`config.json`" + ` records what the rules
+chose.
+
+| setting | rule |
+|---|---|
+| ` + "`steps`" + ` | the declared budget; 50000 if there is none (a map file declares one with ` + "`budget = N`" + `) |
+| ` + "`model.discount`" + `, ` + "`planner.discount`" + ` | γ = 1 − 1/T for the time limit T, rounded to four decimals and kept within [0.99, 0.995]; 0.99 without a limit |
+| ` + "`model.frame_stack`" + ` | 1 from state or where one frame shows the whole state, 3 otherwise (velocities show across frames) |
+| ` + "`model.encoder_hidden`" + ` | 128 where frames are stacked (a velocity is a difference between them), none otherwise |
+| ` + "`explore`" + `, ` + "`explore_final`" + `, ` + "`explore_directed`" + ` | finitely many states and discrete actions: ε from 0.1 to 0.02 beside directed exploration (β = 0.3), which counts recurring observations; otherwise ε or action noise from 0.5 to 0.05, no directed exploration |
+| ` + "`lr_final`" + `, ` + "`model.average_tau`" + `, ` + "`model.value_expectile`" + `, ` + "`model.q_head`" + `, ` + "`model.value_weight`" + ` | finitely many states, whose actions' values differ by a thousandth of the return: a rate falling to 0.1, acting with weights averaged at τ = 0.9998, an expectile value at 0.7, q as value plus advantage, value losses weighing 50; otherwise a constant rate and the model's defaults |
+| ` + "`planner.horizon`" + ` | 1 everywhere (` + "`agent.DefaultHorizon`" + `) |
 `)
 	sections := []struct{ prefix, title string }{
 		{"", "The run"},

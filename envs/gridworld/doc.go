@@ -31,9 +31,10 @@
 //	max_steps   = 100   time limit: the step that reaches it is truncated (≥ 1)
 //	wind        = none  one integer per column: upward push out of that column
 //	wind_noise  = 0     in a column with wind w ≠ 0, the push is uniform on w−k … w+k
+//	budget      = none  environment steps a run trains when it sets none (≥ 1)
 //
 // Numbers are decimals (0.3, -0.05, 1e-2) or fractions (2/3). max_steps,
-// wind and wind_noise take integers; wind values are separated by spaces or
+// wind, wind_noise and budget take integers; wind values are separated by spaces or
 // commas, and their count must equal the number of columns.
 //
 // Grid tiles, one character each; all rows have the same length:

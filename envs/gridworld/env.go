@@ -55,6 +55,7 @@ type Env struct {
 var (
 	_ envs.Simulator   = (*Env)(nil)
 	_ envs.StateSetter = (*Env)(nil)
+	_ envs.Declarer    = (*Env)(nil)
 )
 
 // New builds an environment from a copy of m and resets it with seed 0.
@@ -70,6 +71,12 @@ func New(m *Map) *Env {
 	e.vspace = envs.Box([]float64{0}, []float64{1}, n)
 	e.Reset(0)
 	return e
+}
+
+// Traits declares the map's time limit and budget; a gridworld's frame
+// shows its whole state (the agent's cell).
+func (e *Env) Traits() envs.Traits {
+	return envs.Traits{Actions: envs.KindDiscrete, TimeLimit: e.m.MaxSteps, FiniteStates: true, Budget: e.m.Budget}
 }
 
 // Map returns a copy of the environment's map.

@@ -90,6 +90,10 @@ type Map struct {
 	Wind []int
 	// WindNoise k makes the push in a windy column uniform on w−k … w+k.
 	WindNoise int
+	// Budget is the number of environment steps a run on this map trains
+	// when it sets none; 0 declares none (the agent's default then
+	// applies). It says how long the map takes to learn, not how it plays.
+	Budget int
 }
 
 // At returns the tile at (row, col), which must lie inside the grid.
@@ -159,6 +163,9 @@ func (m *Map) Validate() error {
 			return bad("wind %d (allowed: %d to %d)", w, -MaxSide, MaxSide)
 		}
 	}
+	if m.Budget < 0 || m.Budget > maxBudget {
+		return bad("budget %d (allowed: 0 for none, or 1 to %d)", m.Budget, maxBudget)
+	}
 	if m.WindNoise < 0 || m.WindNoise > MaxSide {
 		return bad("wind_noise %d (allowed: 0 to %d)", m.WindNoise, MaxSide)
 	}
@@ -201,6 +208,9 @@ func (m *Map) String() string {
 	if m.Wind != nil || m.WindNoise != 0 {
 		fmt.Fprintf(&b, "wind_noise = %d\n", m.WindNoise)
 	}
+	if m.Budget != 0 {
+		fmt.Fprintf(&b, "budget = %d\n", m.Budget)
+	}
 	b.WriteByte('\n')
 	for r := 0; r < m.Rows; r++ {
 		for c := 0; c < m.Cols; c++ {
@@ -226,7 +236,10 @@ const maxLine = 64 << 10
 
 const tilesAllowed = "S start, . or F floor, # wall, H hole, G goal, I ice"
 
-const keysAllowed = "slip, slip_tiles, goal_reward, hole_reward, step_reward, max_steps, wind, wind_noise"
+const keysAllowed = "slip, slip_tiles, goal_reward, hole_reward, step_reward, max_steps, wind, wind_noise, budget"
+
+// maxBudget bounds a map's budget, as agent.Config bounds steps.
+const maxBudget = 100_000_000
 
 // ParseMap parses a map file (format in the package documentation) read
 // from r; name is the file name used in messages. Every error wraps ErrMap
@@ -339,6 +352,8 @@ func (p *parser) header(s string) error {
 		}
 	case "wind_noise":
 		m.WindNoise, err = p.integer(key, val, 0, MaxSide)
+	case "budget":
+		m.Budget, err = p.integer(key, val, 1, maxBudget)
 	default:
 		return p.errorf(p.line, "unknown header key %q (allowed: %s)", key, keysAllowed)
 	}

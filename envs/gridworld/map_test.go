@@ -49,6 +49,11 @@ func TestParseMapValid(t *testing.T) {
 			want: Map{Rows: 1, Cols: 3, Tiles: []Tile{Start, Floor, Goal}, GoalReward: 1, MaxSteps: 100, Wind: []int{0, 1, -2}, WindNoise: 1},
 		},
 		{
+			name: "budget",
+			text: "budget = 30000\nS.G\n",
+			want: Map{Rows: 1, Cols: 3, Tiles: []Tile{Start, Floor, Goal}, GoalReward: 1, MaxSteps: 100, Budget: 30000},
+		},
+		{
 			name: "no trailing newline and start last",
 			text: "G.\n.S",
 			want: Map{Rows: 2, Cols: 2, Tiles: []Tile{Goal, Floor, Floor, Start}, StartRow: 1, StartCol: 1, GoalReward: 1, MaxSteps: 100},
@@ -123,6 +128,8 @@ func TestParseMapInvalid(t *testing.T) {
 		{"wind count", "wind = 0 1\nS.G\n", 1, []string{"wind has 2 values but the grid has 3 columns"}},
 		{"wind empty", "wind =\nS.G\n", 1, []string{"empty value for wind"}},
 		{"wind noise negative", "wind_noise = -1\nS.G\n", 1, []string{`"-1" for wind_noise`}},
+		{"budget zero", "budget = 0\nS.G\n", 1, []string{`"0" for budget`, "integer from 1"}},
+		{"budget decimal", "budget = 1e4\nS.G\n", 1, []string{`"1e4" for budget`}},
 		{"header after grid", "S.G\nslip = 0.1\n", 2, []string{"after the grid began at line 1"}},
 		{"blank line inside grid", "S.G\n\n...\n", 3, []string{"after the blank line 2", "contiguous"}},
 		{"too wide", "S" + strings.Repeat(".", MaxSide) + "G\n", 1, []string{"more than 256 tiles"}},

@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dreamrl/dream/envs"
@@ -121,6 +122,9 @@ type Env struct {
 	c      conn
 
 	action, vector envs.Space
+	// finite tells that the observation space is Discrete: finitely many
+	// states, each one observation.
+	finite bool
 	// discreteObs is n of a Discrete observation space (one-hot of n),
 	// 0 for a Box.
 	discreteObs int
@@ -140,7 +144,10 @@ type Env struct {
 	clean  runtime.Cleanup
 }
 
-var _ envs.Simulator = (*Env)(nil)
+var (
+	_ envs.Simulator = (*Env)(nil)
+	_ envs.Declarer  = (*Env)(nil)
+)
 
 // New starts a child running gymnasium.make(id, **kwargs) and returns its
 // Env. opts.Python chooses the interpreter, opts.GymKwargs the keyword
@@ -246,6 +253,7 @@ func (e *Env) setSpaces(in info) error {
 	if in.MaxEpisodeSteps != nil {
 		e.maxSteps = *in.MaxEpisodeSteps
 	}
+	e.finite = in.Observation.Type == "Discrete"
 	if e.frames {
 		return nil
 	}
@@ -310,6 +318,14 @@ func (e *Env) ID() string { return e.id }
 // MaxEpisodeSteps is the environment's time limit (its spec's
 // max_episode_steps), 0 if it has none.
 func (e *Env) MaxEpisodeSteps() int { return e.maxSteps }
+
+// Traits declares the environment's time limit (MaxEpisodeSteps) and,
+// for a Discrete observation space, finitely many states (the frame of
+// such an environment, FrozenLake's say, draws its one state); the budget
+// is left to the agent.
+func (e *Env) Traits() envs.Traits {
+	return envs.Traits{Actions: e.action.Kind, TimeLimit: e.maxSteps, FiniteStates: e.finite}
+}
 
 // EnvTime is the time the child spent in the environment (reset or step,
 // and render in pixel mode) during the last Reset or Step: the rest of a
@@ -576,4 +592,36 @@ func lookPython(python string) (string, error) {
 		return "", fmt.Errorf("%w: %s is not on PATH (install Python 3, or name an interpreter with --python PATH)", ErrNoPython, python)
 	}
 	return path, nil
+}
+
+// declared caches Declared's answers by ID, interpreter and kwargs: the
+// traits of a Gymnasium environment cost a child process to read.
+var declared sync.Map // traitsKey → traitsAnswer
+
+type traitsKey struct{ id, python, kwargs string }
+
+type traitsAnswer struct {
+	t   envs.Traits
+	err error
+}
+
+// Declared returns the Traits of the environment New(id, opts) would
+// make, starting a child once per ID, interpreter and kwargs in a process
+// and remembering the answer (errors included). opts.Obs does not matter.
+func Declared(id string, opts envs.Options) (envs.Traits, error) {
+	key := traitsKey{id, opts.Python, opts.GymKwargs}
+	if a, ok := declared.Load(key); ok {
+		return a.(traitsAnswer).t, a.(traitsAnswer).err
+	}
+	opts.Obs = envs.ObsState
+	var a traitsAnswer
+	e, err := New(id, opts)
+	if err != nil {
+		a.err = err
+	} else {
+		a.t = envs.TraitsOf(e)
+		a.err = e.Close()
+	}
+	declared.Store(key, a)
+	return a.t, a.err
 }

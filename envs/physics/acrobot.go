@@ -70,6 +70,7 @@ type Acrobot struct {
 var (
 	_ envs.Simulator   = (*Acrobot)(nil)
 	_ envs.StateSetter = (*Acrobot)(nil)
+	_ envs.Declarer    = (*Acrobot)(nil)
 )
 
 // NewAcrobot returns Acrobot-v1 hanging still; call Reset to start an
@@ -81,6 +82,11 @@ func NewAcrobot() *Acrobot {
 }
 
 // ActionSpace is Discrete(3): torques −1, 0 and +1.
+// Traits declares Acrobot-v1's time limit and dream's budget for it.
+func (a *Acrobot) Traits() envs.Traits {
+	return envs.Traits{TimeLimit: AcrobotMaxSteps, Budget: 50000}
+}
+
 func (a *Acrobot) ActionSpace() envs.Space { return envs.Discrete(3) }
 
 // VectorSpace is Gymnasium's observation space: the box with bounds

@@ -69,6 +69,7 @@ type CartPole struct {
 var (
 	_ envs.Simulator   = (*CartPole)(nil)
 	_ envs.StateSetter = (*CartPole)(nil)
+	_ envs.Declarer    = (*CartPole)(nil)
 )
 
 // NewCartPole returns CartPole-v1 in the all-zero state; call Reset to
@@ -80,6 +81,12 @@ func NewCartPole() *CartPole {
 }
 
 // ActionSpace is Discrete(2): 0 pushes left, 1 pushes right.
+// Traits declares CartPole-v1's time limit and dream's budget for it:
+// 50,000 steps, within which it learns from pixels.
+func (c *CartPole) Traits() envs.Traits {
+	return envs.Traits{TimeLimit: CartPoleMaxSteps, Budget: 50000}
+}
+
 func (c *CartPole) ActionSpace() envs.Space { return envs.Discrete(2) }
 
 // VectorSpace is Gymnasium's observation space: the box with bounds

@@ -55,6 +55,7 @@ type MountainCar struct {
 var (
 	_ envs.Simulator   = (*MountainCar)(nil)
 	_ envs.StateSetter = (*MountainCar)(nil)
+	_ envs.Declarer    = (*MountainCar)(nil)
 )
 
 // NewMountainCar returns MountainCar-v0 at rest at x = 0; call Reset to
@@ -66,6 +67,11 @@ func NewMountainCar() *MountainCar {
 }
 
 // ActionSpace is Discrete(3): accelerate left, don't, accelerate right.
+// Traits declares MountainCar-v0's time limit and dream's budget for it.
+func (m *MountainCar) Traits() envs.Traits {
+	return envs.Traits{TimeLimit: MountainCarMaxSteps, Budget: 50000}
+}
+
 func (m *MountainCar) ActionSpace() envs.Space { return envs.Discrete(3) }
 
 // VectorSpace is Gymnasium's observation space: [−1.2, 0.6] × [−0.07, 0.07].

@@ -82,6 +82,7 @@ type Pendulum struct {
 var (
 	_ envs.Simulator   = (*Pendulum)(nil)
 	_ envs.StateSetter = (*Pendulum)(nil)
+	_ envs.Declarer    = (*Pendulum)(nil)
 )
 
 // NewPendulum returns Pendulum-v1 in the state (0, 0); call Reset to start
@@ -101,6 +102,12 @@ func NewPendulumGusty() *Pendulum {
 }
 
 // ActionSpace is Box(−2, 2, (1,)).
+// Traits declares Pendulum-v1's time limit and dream's budget for it,
+// gusty or not: 30,000 steps, within which it learns from pixels.
+func (p *Pendulum) Traits() envs.Traits {
+	return envs.Traits{TimeLimit: PendulumMaxSteps, Budget: 30000}
+}
+
 func (p *Pendulum) ActionSpace() envs.Space {
 	return envs.Box([]float64{-pendulumMaxTorque}, []float64{pendulumMaxTorque}, 1)
 }

@@ -97,3 +97,39 @@ func TestGymPrefixErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTraits checks what the environments declare: the built-ins' time
+// limits, frames and budgets, a map file's, and a Gymnasium environment's
+// action space and time limit, asked of its child once.
+func TestTraits(t *testing.T) {
+	reg := Builtin()
+	for _, c := range []struct {
+		name, mapFile string
+		want          envs.Traits
+	}{
+		{"gridworld/frozenlake-4x4", "", envs.Traits{Actions: envs.KindDiscrete, TimeLimit: 100, FiniteStates: true, Budget: 20000}},
+		{"gridworld/frozenlake-8x8", "", envs.Traits{Actions: envs.KindDiscrete, TimeLimit: 200, FiniteStates: true, Budget: 100000}},
+		{"gridworld", "../../testdata/maps/frozenlake-8x8.map", envs.Traits{Actions: envs.KindDiscrete, TimeLimit: 200, FiniteStates: true, Budget: 100000}},
+		{"gridworld", "../../testdata/maps/four-rooms.map", envs.Traits{Actions: envs.KindDiscrete, TimeLimit: 200, FiniteStates: true}},
+		{"physics/cartpole", "", envs.Traits{Actions: envs.KindDiscrete, TimeLimit: 500, Budget: 50000}},
+		{"physics/pendulum-gusty", "", envs.Traits{Actions: envs.KindBox, TimeLimit: 200, Budget: 30000}},
+	} {
+		got, err := reg.Traits(c.name, envs.Options{MapFile: c.mapFile})
+		if err != nil || got != c.want {
+			t.Errorf("%s %s: %+v, %v; want %+v", c.name, c.mapFile, got, err, c.want)
+		}
+	}
+	if _, err := reg.Traits("gridworld", envs.Options{MapFile: "no-such.map"}); err == nil {
+		t.Error("a missing map file: no error")
+	}
+	if _, err := reg.Traits("physics/nope", envs.Options{}); !errors.Is(err, ErrUnknown) {
+		t.Errorf("an unknown name: %v", err)
+	}
+	py := gymPython(t)
+	for range 2 {
+		got, err := reg.Traits("gym:dreamtest/Corridor-v0", envs.Options{Python: py, GymKwargs: `{"max_episode_steps": 9}`})
+		if want := (envs.Traits{Actions: envs.KindDiscrete, TimeLimit: 9}); err != nil || got != want {
+			t.Errorf("Gymnasium corridor: %+v, %v; want %+v", got, err, want)
+		}
+	}
+}

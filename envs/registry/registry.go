@@ -22,8 +22,10 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/gridworld"
@@ -54,6 +56,11 @@ type Entry struct {
 	// the observation mode and size, so New reads only what the
 	// simulator itself needs (the gridworld's MapFile).
 	New func(opts envs.Options) (envs.Simulator, error)
+	// Traits, when set, tells what the simulator New would make declares
+	// (envs.TraitsOf) without making it. When nil, Registry.Traits makes
+	// one simulator per name and options to read them, and remembers the
+	// answer.
+	Traits func(opts envs.Options) (envs.Traits, error)
 }
 
 // Registry maps environment names to entries. The zero value is not
@@ -61,11 +68,24 @@ type Entry struct {
 // concurrent Register calls; once filled it may be read concurrently.
 type Registry struct {
 	entries map[string]Entry
+
+	mu     sync.Mutex
+	traits map[traitsKey]traitsAnswer // what Traits read by making a simulator
+}
+
+type traitsKey struct {
+	name string
+	opts envs.Options
+}
+
+type traitsAnswer struct {
+	t   envs.Traits
+	err error
 }
 
 // New returns an empty registry.
 func New() *Registry {
-	return &Registry{entries: map[string]Entry{}}
+	return &Registry{entries: map[string]Entry{}, traits: map[traitsKey]traitsAnswer{}}
 }
 
 // Builtin returns a new registry that holds dream's built-in environments.
@@ -206,6 +226,54 @@ func (r *Registry) Make(name string, opts envs.Options) (envs.Env, error) {
 	return envs.New(sim, opts)
 }
 
+// Traits returns what the named environment, made with opts, declares
+// (envs.TraitsOf). An entry's Traits answers where it has one (the
+// built-ins do: a gridworld reads its map file). Otherwise the registry
+// makes the simulator once per name and options, lets it go and
+// remembers the answer; a Gymnasium environment is asked once per process
+// (gym.Declared).
+func (r *Registry) Traits(name string, opts envs.Options) (envs.Traits, error) {
+	if id, ok := strings.CutPrefix(name, gym.Prefix); ok {
+		if !gym.ValidID(id) {
+			_, err := gymEntry(name, id)
+			return envs.Traits{}, err
+		}
+		return gym.Declared(id, opts)
+	}
+	e, err := r.Lookup(name)
+	if err != nil {
+		return envs.Traits{}, err
+	}
+	if e.Traits != nil {
+		return e.Traits(opts)
+	}
+	key := traitsKey{name, envs.Options{MapFile: opts.MapFile, Python: opts.Python, GymKwargs: opts.GymKwargs}}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.traits[key]; ok {
+		return a.t, a.err
+	}
+	a := traitsOfNew(name, e, opts)
+	r.traits[key] = a
+	return a.t, a.err
+}
+
+// traitsOfNew makes e's simulator to read what it declares.
+func traitsOfNew(name string, e Entry, opts envs.Options) traitsAnswer {
+	sim, err := e.New(opts)
+	if err != nil {
+		return traitsAnswer{err: err}
+	}
+	if sim == nil {
+		return traitsAnswer{err: fmt.Errorf("registry: environment %q: New returned no simulator and no error", name)}
+	}
+	a := traitsAnswer{t: envs.TraitsOf(sim)}
+	if c, ok := sim.(io.Closer); ok {
+		a.err = c.Close()
+	}
+	return a
+}
+
 // Entries returns every built-in environment, sorted by name.
 func Entries() []Entry { return Builtin().Entries() }
 
@@ -233,7 +301,17 @@ func builtins() []Entry {
 			return f(), nil
 		}
 	}
-	return []Entry{
+	// The built-ins are cheap to make: their traits are read from one.
+	made := func(newSim func(envs.Options) (envs.Simulator, error)) func(envs.Options) (envs.Traits, error) {
+		return func(opts envs.Options) (envs.Traits, error) {
+			sim, err := newSim(opts)
+			if err != nil {
+				return envs.Traits{}, err
+			}
+			return envs.TraitsOf(sim), nil
+		}
+	}
+	entries := []Entry{
 		{Name: "gridworld", Description: "a gridworld read from a map file (--map FILE; format in README)", Stochastic: true, Success: true,
 			New: func(opts envs.Options) (envs.Simulator, error) {
 				if opts.MapFile == "" {
@@ -267,4 +345,8 @@ func builtins() []Entry {
 		{Name: "physics/pendulum-gusty", Description: "Pendulum-v1 with random torque gusts (stochastic dynamics)", Stochastic: true,
 			New: fixed(func() envs.Simulator { return physics.NewPendulumGusty() })},
 	}
+	for i := range entries {
+		entries[i].Traits = made(entries[i].New)
+	}
+	return entries
 }

@@ -1,0 +1,160 @@
+package agent
+
+import (
+	"math"
+
+	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/worldmodel"
+)
+
+// The rules below derive the settings that must depend on the environment
+// from what it declares (envs.Traits), never from its name: a map file
+// that holds a built-in map, an environment a program registers and a
+// Gymnasium one get the settings that a built-in one with the same traits
+// gets. WithDefaults applies them to the fields a config leaves at zero,
+// and a run's config.json records what they chose, so a user sees it and
+// can override it.
+
+// DefaultEnv is the environment of a config that names none.
+const DefaultEnv = "gridworld/frozenlake-4x4"
+
+// DefaultBudget is the budget of an environment that declares none.
+const DefaultBudget = 50000
+
+// BudgetFor is the number of environment steps of a run that sets none:
+// the environment's declared budget, DefaultBudget if it declares none. A
+// budget says how long an environment takes to learn, not how to learn it.
+func BudgetFor(t envs.Traits) int {
+	if t.Budget > 0 {
+		return t.Budget
+	}
+	return DefaultBudget
+}
+
+// The bounds of DiscountFor.
+const (
+	minDiscount = 0.99
+	maxDiscount = 0.995
+)
+
+// DiscountFor is the discount γ of the model and the planner of a run that
+// sets neither: the γ whose horizon 1/(1−γ) is the environment's time
+// limit T, rounded to four decimals and kept within [0.99, 0.995]; 0.99
+// when no limit is declared.
+//   - A reward that comes near the end of an episode must still count at
+//     its start: acting greedily on the optimal values of FrozenLake 8x8,
+//     whose limit is 200 steps, succeeds in 0.863 of episodes at γ = 0.99
+//     and 0.894 at 0.995, out of 0.913 for the best policy.
+//   - Below 0.99 a short limit would make the agent myopic about what
+//     lies just beyond it, where the values are learned from replay
+//     transitions of every episode length.
+//   - Above 0.995 a value learned by one-step backups carries a reward
+//     back one step per update and its regression noise grows with
+//     1/(1−γ); 0.995 is the longest horizon measured to learn here.
+func DiscountFor(timeLimit int) float64 {
+	if timeLimit <= 0 {
+		return minDiscount
+	}
+	g := math.Round((1-1/float64(timeLimit))*1e4) / 1e4
+	return min(maxDiscount, max(minDiscount, g))
+}
+
+// FrameStackFor is the number of stacked frames (model.frame_stack) of a
+// run that sets none: 3 for pixel observations of an environment whose
+// one frame does not show its whole state, 1 otherwise. A physics frame
+// shows positions but not velocities, which three frames do (CartPole
+// from one frame stays near 40); a gridworld frame is its whole state,
+// and a state vector holds the velocities.
+func FrameStackFor(obs string, t envs.Traits) int {
+	if obs == string(envs.ObsPixels) && !t.FiniteStates {
+		return 3
+	}
+	return 1
+}
+
+// EncoderHiddenFor is the width of the pixel encoder's hidden layer
+// (model.encoder_hidden) of a run that sets none: 128 wherever frames are
+// stacked (FrameStackFor > 1), −1 (none) otherwise. A velocity shows only
+// across stacked frames, as a difference between them, and a thin body
+// such as Pendulum's rod moves by less than a pixel a step: the linear
+// patch embedding alone did not read it, and Pendulum learned from
+// pixels only with this layer. A frame that is the whole state needs
+// no such reading.
+func EncoderHiddenFor(frameStack int) int {
+	if frameStack > 1 {
+		return 128
+	}
+	return -1
+}
+
+// Exploration is how a run explores while training (Config.Explore,
+// ExploreFinal and ExploreDirected).
+type Exploration struct {
+	Explore, Final, Directed float64
+}
+
+// ExplorationFor is the exploration of a run that sets none.
+//   - Finitely many states and discrete actions: directed exploration
+//     (β = 0.3), with ε falling from 0.1 to 0.02 beside it. It counts
+//     the visits of hashed observations and heads for what was tried
+//     least over many steps, which needs observations that recur, as a
+//     finite set of states' do; it found the rewards of sparse maps that
+//     ε-random actions did not (FrozenLake 8x8).
+//   - Otherwise: ε, or Gaussian action noise as a fraction of the action
+//     range, falling from 0.5 to 0.05, and no directed exploration.
+func ExplorationFor(t envs.Traits) Exploration {
+	if t.FiniteStates && t.Actions == envs.KindDiscrete {
+		return Exploration{Explore: 0.1, Final: 0.02, Directed: 0.3}
+	}
+	return Exploration{Explore: 0.5, Final: 0.05}
+}
+
+// ValueLearning is how a model with an action value learns it and acts on
+// it (Config.LRFinal and the model's average_tau, value_expectile, q_head
+// and value_weight); zero values leave the model's defaults.
+type ValueLearning struct {
+	LRFinal, AverageTau, Expectile, Weight float64
+	QHead                                  string
+}
+
+// ValueLearningFor is the value learning of a run that sets none. Where
+// the environment has finitely many states, the values of a state's
+// actions differ by about a thousandth of the return (FrozenLake), less
+// than the noise of their regression, and the greedy action flips with
+// it; there (experiments/README.md, "FrozenLake 8x8", points 2–6):
+//   - the learning rate falls to a tenth by the end of the run, and the
+//     agent acts with the weights averaged over the last few thousand
+//     steps (τ = 0.9998), which settle those close calls;
+//   - the value is an expectile (τ = 0.7) of q at the logged actions, not
+//     the max over actions, whose upward errors it selects: at γ = 0.995
+//     they grew the values past the goal's reward;
+//   - q is the value plus an advantage, so that an action the greedy
+//     policy seldom takes rises with its state's value;
+//   - the value losses weigh 50: at weight 1 they are a thousandth of the
+//     prediction loss and hardly shape the features q reads (FrozenLake
+//     8x8 from pixels: exact success 0.884–0.891 against 0.829–0.848).
+//
+// Elsewhere the returns run to tens or hundreds, the value losses already
+// weigh as much as the prediction's, and the model's defaults apply:
+// CartPole and Pendulum from pixels learned more slowly with these
+// settings (experiments/README.md, "One configuration").
+func ValueLearningFor(t envs.Traits) ValueLearning {
+	if t.FiniteStates {
+		return ValueLearning{LRFinal: 0.1, AverageTau: 0.9998, Expectile: 0.7, Weight: 50, QHead: worldmodel.QHeadAdvantage}
+	}
+	return ValueLearning{LRFinal: 1}
+}
+
+// DefaultHorizon is the planning horizon of a run that sets none, on every
+// environment. With H = 1 the planner acts on the action value q(z₀, a)
+// at the observed latent; longer plans read q at predicted latents, off
+// the latents it was trained on (experiments/README.md):
+//   - on a gridworld most moves have two or three outcomes, and a
+//     predicted next latent (a mean, or a sample of one Gaussian) lies
+//     between them, which misled longer plans on FrozenLake;
+//   - Pendulum from pixels learned to swing up at H = 1 and not at H = 5,
+//     whose plans were no better than random.
+//
+// planner.lambda and planner.method rollout are the ways to plan further
+// with q read at every step.
+const DefaultHorizon = 1
