@@ -213,7 +213,7 @@ func (c Config) WithDefaultsIn(reg *registry.Registry) Config {
 		}
 		setFloat(&c.Model.ValueWeight, v.Weight)
 	}
-	g := DiscountFor(t.TimeLimit)
+	g := DiscountFor(t)
 	setFloat(&c.Model.Discount, g)
 	setFloat(&c.Planner.Discount, g)
 	setFloat(&c.ExploreDiscount, 0.9)

@@ -48,7 +48,7 @@ func TestRegisteredEnvironmentGetsTheRules(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := []any{700, agent.DiscountFor(300), agent.DiscountFor(300), 1, 0.3, 50.0}
+	want := []any{700, agent.DiscountFor(envs.Traits{TimeLimit: 300, FiniteStates: true}), agent.DiscountFor(envs.Traits{TimeLimit: 300, FiniteStates: true}), 1, 0.3, 50.0}
 	have := []any{got.Steps, got.Model.Discount, got.Planner.Discount, got.Model.FrameStack, got.ExploreDirected, got.Model.ValueWeight}
 	for i := range want {
 		if have[i] != want[i] {
@@ -56,7 +56,7 @@ func TestRegisteredEnvironmentGetsTheRules(t *testing.T) {
 			break
 		}
 	}
-	if agent.DiscountFor(300) != 0.995 {
-		t.Errorf("DiscountFor(300) = %v", agent.DiscountFor(300))
+	if agent.DiscountFor(envs.Traits{TimeLimit: 300, FiniteStates: true}) != 0.995 {
+		t.Errorf("DiscountFor(300) = %v", agent.DiscountFor(envs.Traits{TimeLimit: 300, FiniteStates: true}))
 	}
 }

@@ -25,8 +25,11 @@ func TestRules(t *testing.T) {
 		{0, 0.99}, {-5, 0.99}, {1, 0.99}, {50, 0.99}, {100, 0.99},
 		{150, 0.9933}, {200, 0.995}, {500, 0.995}, {1_000_000, 0.995},
 	} {
-		if got := DiscountFor(c.limit); got != c.want {
-			t.Errorf("DiscountFor(%d) = %v, want %v", c.limit, got, c.want)
+		if got := DiscountFor(envs.Traits{TimeLimit: c.limit, FiniteStates: true}); got != c.want {
+			t.Errorf("DiscountFor(%d, finite states) = %v, want %v", c.limit, got, c.want)
+		}
+		if got := DiscountFor(envs.Traits{TimeLimit: c.limit}); got != 0.99 {
+			t.Errorf("DiscountFor(%d) = %v, want 0.99", c.limit, got)
 		}
 	}
 	for _, c := range []struct {
@@ -85,11 +88,11 @@ func TestRulesFromTraits(t *testing.T) {
 		{"gridworld/frozenlake-4x4", "pixels", 20000, 0.99, 1, -1, 0.3, 0.1, 0.02},
 		{"gridworld/frozenlake-8x8", "state", 100000, 0.995, 1, -1, 0.3, 0.1, 0.02},
 		{"gridworld/windy", "pixels", 50000, 0.995, 1, -1, 0.3, 0.1, 0.02},
-		{"physics/cartpole", "pixels", 50000, 0.995, 3, 128, 0, 0.5, 0.05},
-		{"physics/cartpole", "state", 50000, 0.995, 1, -1, 0, 0.5, 0.05},
-		{"physics/pendulum", "pixels", 30000, 0.995, 3, 128, 0, 0.5, 0.05},
-		{"physics/pendulum-gusty", "state", 30000, 0.995, 1, -1, 0, 0.5, 0.05},
-		{"physics/mountaincar", "pixels", 50000, 0.995, 3, 128, 0, 0.5, 0.05},
+		{"physics/cartpole", "pixels", 50000, 0.99, 3, 128, 0, 0.5, 0.05},
+		{"physics/cartpole", "state", 50000, 0.99, 1, -1, 0, 0.5, 0.05},
+		{"physics/pendulum", "pixels", 30000, 0.99, 3, 128, 0, 0.5, 0.05},
+		{"physics/pendulum-gusty", "state", 30000, 0.99, 1, -1, 0, 0.5, 0.05},
+		{"physics/mountaincar", "pixels", 50000, 0.99, 3, 128, 0, 0.5, 0.05},
 	} {
 		cfg, err := Preset("default")
 		if err != nil {

@@ -131,7 +131,7 @@ chose.
 | setting | rule |
 |---|---|
 | ` + "`steps`" + ` | the declared budget; 50000 if there is none (a map file declares one with ` + "`budget = N`" + `) |
-| ` + "`model.discount`" + `, ` + "`planner.discount`" + ` | γ = 1 − 1/T for the time limit T, rounded to four decimals and kept within [0.99, 0.995]; 0.99 without a limit |
+| ` + "`model.discount`" + `, ` + "`planner.discount`" + ` | finitely many states: γ = 1 − 1/T for the time limit T, rounded to four decimals and kept within [0.99, 0.995] (a goal's reward must count from the start); otherwise, or without a limit, 0.99 |
 | ` + "`model.frame_stack`" + ` | 1 from state or where one frame shows the whole state, 3 otherwise (velocities show across frames) |
 | ` + "`model.encoder_hidden`" + ` | 128 where frames are stacked (a velocity is a difference between them), none otherwise |
 | ` + "`explore`" + `, ` + "`explore_final`" + `, ` + "`explore_directed`" + ` | finitely many states and discrete actions: ε from 0.1 to 0.02 beside directed exploration (β = 0.3), which counts recurring observations; otherwise ε or action noise from 0.5 to 0.05, no directed exploration |
