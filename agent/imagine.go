@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,6 +65,18 @@ const stateTile = 64
 // and γ the planner's discount; the real return is Σ_h γ^h r_{t+h} over
 // the steps actually played.
 //
+// Under the futures, the picture shows the risk the planner weighed when
+// it chose a_t: for each first action (each of a discrete space; the
+// elite candidates of a box), the sample of returns its risk measure
+// aggregated, as planner.MPC.Outcomes records it (K futures, or their
+// K·M atoms with a distributional value), with its 10%, 50% and 90%
+// quantiles, its mean and the risk measure's value ρ, the score the
+// planner compared:
+//
+//	ρ_a = Risk(G_a1, …, G_aN),   N = K·M,   each G_ai of mass 1/N
+//
+// These are the planner's own numbers at step t, not a second draw.
+//
 // Pictures come complete: Step plays the environment up to H steps ahead
 // of the picture it returns, so that the real frames t+1 … t+H (or those
 // up to the end of the episode) are known, and the GIF and the viewer
@@ -119,6 +132,8 @@ type played struct {
 	z       []float32
 	plan    []float64
 	reward  float64
+	// returns is what the planner saw of each first action.
+	returns []picture.ReturnDist
 }
 
 // OpenTrained opens a run directory that holds a checkpoint, for
@@ -214,6 +229,7 @@ func (im *Imaginer) SetHorizon(h int) (int, error) {
 	if err != nil {
 		return im.horizon, fmt.Errorf("imagine: horizon %d: %w", h, err)
 	}
+	p.RecordOutcomes(true)
 	im.horizon, im.plan = h, p
 	return h, nil
 }
@@ -236,6 +252,7 @@ func (im *Imaginer) start() error {
 		if err != nil {
 			return fmt.Errorf("imagine: %w", err)
 		}
+		p.RecordOutcomes(true)
 		im.plan = p
 	}
 	im.plan.Reset()
@@ -273,6 +290,7 @@ func (im *Imaginer) playOne() {
 	cur.decided = true
 	cur.z = append([]float32(nil), z...)
 	cur.plan = append([]float64(nil), im.plan.Sequence()...)
+	cur.returns = im.returnDists(im.plan.Outcomes())
 	o, r, term, trunc := im.env.Step(a)
 	cur.reward = r
 	im.obs.Push(o)
@@ -319,6 +337,8 @@ func (im *Imaginer) Scene() picture.Scene {
 		Env: im.cfg.Env, Dynamics: im.cfg.Model.Dynamics, Step: t,
 		Current:   rec.frame,
 		SigmaName: "mean σ of the next latent",
+		Returns:   rec.returns,
+		RiskName:  im.plan.Config().Risk.String(),
 	}
 	if !rec.decided {
 		return s
@@ -340,6 +360,28 @@ func (im *Imaginer) Scene() picture.Scene {
 	}
 	s.Futures, s.Sigma, s.PredReturn = im.imagine(rec, h, gamma, rand.New(rand.NewPCG(im.episodeSeed(), streamImagineFuture+uint64(t))))
 	return s
+}
+
+// returnDists summarises what the planner saw of each first action for
+// the picture. The quantiles are the planner's own (quantile:q, linear
+// between order statistics) over the outcomes, and the risk is the score
+// less any bonus: the risk measure's value on the sample.
+func (im *Imaginer) returnDists(outs []planner.ActionOutcomes) []picture.ReturnDist {
+	dists := make([]picture.ReturnDist, len(outs))
+	for i, o := range outs {
+		d := picture.ReturnDist{Action: im.label(o.Action), Chosen: o.Chosen}
+		if n := len(o.Returns); n > 0 {
+			d.Outcomes = slices.Clone(o.Returns)
+			q := func(level float64) float64 {
+				return planner.Risk{Kind: planner.RiskQuantile, Level: level}.Aggregate(d.Outcomes) // sorted already
+			}
+			d.P10, d.P50, d.P90 = q(0.1), q(0.5), q(0.9)
+			d.Mean = planner.Risk{}.Aggregate(d.Outcomes)
+			d.Risk = o.Score - o.Bonus
+		}
+		dists[i] = d
+	}
+	return dists
 }
 
 // picture is what the real row shows of a step: the observation frame,

@@ -19,6 +19,7 @@ import (
 	"github.com/dreamrl/dream/envs/gridworld"
 	"github.com/dreamrl/dream/envs/physics"
 	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -405,6 +406,109 @@ func TestOpenTrained(t *testing.T) {
 			_, err := OpenTrained(c.dir)
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) || !strings.Contains(err.Error(), c.dir) {
 				t.Errorf("error %v, want %v naming %s and saying %q", err, c.want, c.dir, c.text)
+			}
+		})
+	}
+}
+
+// TestImaginerShowsTheRisk checks that every picture carries the
+// distribution of each first action's return exactly as the planner
+// aggregated it: one per action of a discrete space (the one taken
+// marked, and labelled as the plan's first step), the elites of a box;
+// K·M outcomes each, whose risk measure is the drawn risk and whose
+// quantiles the drawn ones; the first step's equal to what a fresh
+// planner records from the same latent and stream; and that the
+// composed picture has room for the strips. The models are untrained:
+// the check is of the plumbing, not of the values.
+func TestImaginerShowsTheRisk(t *testing.T) {
+	cvar := planner.Risk{Kind: planner.RiskCVaR, Level: 0.25}
+	cases := []struct {
+		name, env string
+		method    planner.Method
+		risk      planner.Risk
+		quantiles int
+	}{
+		{"cem cvar quantiles", "gridworld/frozenlake-4x4", planner.CEM, cvar, 4},
+		{"rollout cvar quantiles", "gridworld/frozenlake-4x4", planner.Rollout, cvar, 4},
+		{"cem mean box", "physics/pendulum", planner.CEM, planner.Risk{}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := debugConfig(t, c.env, 100)
+			cfg.Model.QQuantiles = c.quantiles
+			cfg.Planner.Method, cfg.Planner.Risk = c.method, c.risk
+			cfg.Planner.Samples, cfg.Planner.Horizon = 3, 2
+			run, err := New(cfg, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer run.Close()
+			const seed = 5
+			im, err := NewImaginer(run, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc := im.plan.Config()
+			discrete := im.space.Kind == envs.KindDiscrete
+			wantN, wantChosen := pc.Elites, 0
+			if discrete {
+				wantN, wantChosen = im.space.N, 1
+			}
+			per := pc.Samples * max(c.quantiles, 1)
+			for step := range 3 {
+				s := im.Step()
+				if s.RiskName != c.risk.String() || len(s.Returns) != wantN {
+					t.Fatalf("step %d: %d distributions of risk %q, want %d of %q", step, len(s.Returns), s.RiskName, wantN, c.risk)
+				}
+				chosen := 0
+				for _, d := range s.Returns {
+					if len(d.Outcomes) == 0 {
+						continue // CEM drew no plan that began with it
+					}
+					if len(d.Outcomes) != per || !slices.IsSorted(d.Outcomes) {
+						t.Fatalf("step %d %s: %d outcomes, want %d sorted", step, d.Action, len(d.Outcomes), per)
+					}
+					q := func(level float64) float64 {
+						return planner.Risk{Kind: planner.RiskQuantile, Level: level}.Aggregate(slices.Clone(d.Outcomes))
+					}
+					if r := c.risk.Aggregate(slices.Clone(d.Outcomes)); math.Abs(r-d.Risk) > 1e-12*(1+math.Abs(r)) ||
+						d.P10 != q(0.1) || d.P50 != q(0.5) || d.P90 != q(0.9) {
+						t.Errorf("step %d %s: risk %g and quantiles %g %g %g; the outcomes give %g and %g %g %g", step, d.Action, d.Risk, d.P10, d.P50, d.P90, r, q(0.1), q(0.5), q(0.9))
+					}
+					if d.Chosen {
+						chosen++
+						if d.Action != s.Actions[0] {
+							t.Errorf("step %d: %s marked taken, the plan begins with %s", step, d.Action, s.Actions[0])
+						}
+					}
+				}
+				if chosen != wantChosen {
+					t.Errorf("step %d: %d marked taken, want %d", step, chosen, wantChosen)
+				}
+				plain := s
+				plain.Returns = nil
+				if a, b := picture.Compose(s, 16).Rect.Dy(), picture.Compose(plain, 16).Rect.Dy(); a <= b {
+					t.Errorf("step %d: the picture is %d high with the strips, %d without", step, a, b)
+				}
+			}
+
+			// The first step's distributions are the planner's own.
+			p, err := newPlanner(im.cfg, im.space, im.model, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.RecordOutcomes(true)
+			first := im.played[0]
+			p.Plan(first.z, rand.New(rand.NewPCG(seed, streamImaginePlan)))
+			want := im.returnDists(p.Outcomes())
+			if len(want) != len(first.returns) {
+				t.Fatalf("%d distributions, the planner %d", len(first.returns), len(want))
+			}
+			for i, d := range first.returns {
+				w := want[i]
+				if d.Action != w.Action || d.Risk != w.Risk || d.Chosen != w.Chosen || !slices.Equal(d.Outcomes, w.Outcomes) {
+					t.Errorf("action %d: %s risk %g chosen %v, the planner's %s %g %v", i, d.Action, d.Risk, d.Chosen, w.Action, w.Risk, w.Chosen)
+				}
 			}
 		})
 	}

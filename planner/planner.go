@@ -200,8 +200,9 @@ type MPC struct {
 	atoms          []float64 // rows×nq: the atoms of every row's return (nil without)
 	plan, action   []float64 // H×width, width
 	score          float64
-	bonus          []float64 // per first action (discrete), or nil
-	ro             *rollout  // the Rollout method's buffers, or nil
+	bonus          []float64   // per first action (discrete), or nil
+	ro             *rollout    // the Rollout method's buffers, or nil
+	log            *outcomeLog // the record of RecordOutcomes, or nil
 }
 
 // byScore sorts candidate indices by descending score, ties by index, so
@@ -351,12 +352,16 @@ func (p *MPC) resetStep(h int) {
 // to the prior. For a box the std of every step returns to the prior, as
 // in TD-MPC2 and PETS; a categorical, which has no separate spread, is
 // instead mixed half and half with the uniform distribution.
+//
+// With RecordOutcomes on, Outcomes then returns the sample of returns
+// behind each first action's score, as the risk measure saw it.
 func (p *MPC) Plan(z []float32, rng *rand.Rand) []float64 {
 	if len(z) != p.latent {
 		panic(fmt.Sprintf("planner: Plan with a latent of length %d, model has %d", len(z), p.latent))
 	}
 	if p.ro != nil {
 		p.planRollout(z, rng)
+		p.recordOutcomes()
 		return p.action
 	}
 	for range p.cfg.Iterations {
@@ -380,6 +385,7 @@ func (p *MPC) Plan(z []float32, rng *rand.Rand) []float64 {
 		copy(p.plan, p.mean)
 	}
 	copy(p.action, p.plan[:w])
+	p.recordOutcomes()
 	p.shift()
 	return p.action
 }

@@ -451,13 +451,21 @@ func TestZeroAllocs(t *testing.T) {
 		{"rollout cvar quantiles lambda", Config{Method: Rollout, Horizon: 3, Samples: 8, Lambda: 0.5, Risk: Risk{Kind: RiskCVaR, Level: 0.1}}, ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustNew(t, tt.cfg, tt.spec, tt.m)
-			rng := rand.New(rand.NewPCG(1, 1))
-			if a := testing.AllocsPerRun(20, func() { p.Plan(tt.z, rng) }); a != 0 {
-				t.Errorf("%v allocs per decision, want 0", a)
-			}
-		})
+		// Recording the outcomes (RecordOutcomes) allocates its buffers
+		// once, before the decisions.
+		for _, record := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s record %v", tt.name, record), func(t *testing.T) {
+				p := mustNew(t, tt.cfg, tt.spec, tt.m)
+				p.RecordOutcomes(record)
+				rng := rand.New(rand.NewPCG(1, 1))
+				if a := testing.AllocsPerRun(20, func() { p.Plan(tt.z, rng) }); a != 0 {
+					t.Errorf("%v allocs per decision, want 0", a)
+				}
+				if (p.Outcomes() != nil) != record {
+					t.Errorf("outcomes recorded %v, want %v", p.Outcomes() != nil, record)
+				}
+			})
+		}
 	}
 }
 

@@ -74,11 +74,16 @@ func (tails) ActionValueQuantiles(dst, z, a []float32, rows int) {
 	}
 }
 
-// tailsScore is the risk measure of a future's atoms on tails, from the
-// formulas of the package documentation: per atom j the λ-weighted h-step
-// returns G⁽ʰ⁾_j = Σ_{i<h−1} (γc)^i r + (γc)^{h−1} θ_j, aggregated over the
-// atoms (the K futures are all alike).
+// tailsScore is the risk measure of a future's atoms on tails (the K
+// futures are all alike).
 func tailsScore(risk Risk, risky bool, h int, gamma, lambda float64) float64 {
+	return risk.Aggregate(tailsReturns(risky, h, gamma, lambda))
+}
+
+// tailsReturns are the atoms of a future on tails, from the formulas of
+// the package documentation: per atom j the λ-weighted h-step returns
+// G⁽ʰ⁾_j = Σ_{i<h−1} (γc)^i r + (γc)^{h−1} θ_j.
+func tailsReturns(risky bool, h int, gamma, lambda float64) []float64 {
 	theta := tailsAtoms(risky)
 	gc := gamma * tailsCont
 	atoms := make([]float64, tailsM)
@@ -96,7 +101,7 @@ func tailsScore(risk Risk, risky bool, h int, gamma, lambda float64) float64 {
 		}
 		atoms[j] = v
 	}
-	return risk.Aggregate(atoms)
+	return atoms
 }
 
 // TestQuantilesReachPastTheHorizon checks that a risk measure sees the

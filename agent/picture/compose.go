@@ -14,7 +14,8 @@ import (
 // Scene is what one picture of imagined futures shows: the real current
 // frame, the plan the agent made from it, K futures the world model
 // imagined along that plan (decoded by its probe decoder) with their
-// uncertainty, and, once known, the real frames that followed.
+// uncertainty, once known the real frames that followed, and the
+// distribution of each first action's return as the planner saw it.
 //
 // Index h of Real, Actions, Futures[k] and Sigma[k] is the step t+h+1
 // that follows the current step t.
@@ -49,6 +50,13 @@ type Scene struct {
 	// RealKnown.
 	PredReturn, RealReturn float64
 	RealKnown              bool
+	// Returns holds the distribution of the return of each candidate
+	// first action as the planner saw it, drawn as one strip per action
+	// on one scale shared by the strips; nil draws none.
+	Returns []ReturnDist
+	// RiskName names the planner's risk measure ("cvar:0.1"), whose value
+	// each strip marks; empty means "risk".
+	RiskName string
 }
 
 // Colours of a picture, 0xRRGGBB (see rgb).
@@ -109,7 +117,11 @@ type layout struct {
 	realY, actY, rowY int // top of the real row, the action row, the first sample row
 	rowH, barH        int
 	bars              bool
-	w, h              int
+	// The return panel: whether there is one, the top of its title, and
+	// the width of its strips.
+	dist          bool
+	distY, stripW int
+	w, h          int
 }
 
 func (s Scene) horizon() int {
@@ -174,6 +186,9 @@ func newLayout(s Scene, cell int) layout {
 	for k := 0; k < l.samples; k++ {
 		l.labelW = max(l.labelW, textWidth(s.rowLabel(k)))
 	}
+	for _, d := range s.Returns {
+		l.labelW = max(l.labelW, textWidth(d.label()))
+	}
 	l.labelW = max(l.labelW, textWidth("real"), textWidth("plan")) + pad
 	l.gridX = pad + l.big + pad + l.labelW
 	l.gridY = pad + 2*lineH + pad
@@ -190,6 +205,17 @@ func newLayout(s Scene, cell int) layout {
 		l.w = max(l.w, 2*pad+textWidth(line))
 	}
 	l.h = bottom + pad
+	if l.dist = len(s.Returns) > 0; l.dist {
+		l.stripW = max(l.horizon*(cell+l.gap)-l.gap, minStrip)
+		valueW := 0
+		for _, d := range s.Returns {
+			valueW = max(valueW, textWidth(d.valueText()))
+		}
+		l.w = max(l.w, l.gridX+l.stripW+pad+valueW+pad,
+			2*pad+textWidth(s.returnsTitle()), 2*pad+legendWidth(s.returnsLegend()))
+		l.distY = l.h
+		l.h += s.returnsHeight() + pad
+	}
 	if l.bars {
 		text, lo, hi := s.legend(s.maxSigma())
 		lw := textWidth(text)
@@ -216,6 +242,8 @@ func (l layout) col(h int) int { return l.gridX + h*(l.cell+l.gap) }
 //	         with a bar under each frame whose length and colour (green
 //	         low → red high) give the step's uncertainty on one scale
 //	         shared by all bars, its value printed beneath
+//	returns  with Returns, a strip per first action: the distribution of
+//	         its return as the planner saw it (see drawReturns)
 //	legend   the colour scale from 0 to the largest uncertainty shown
 //
 // The output depends on the scene alone. Compose panics if cell < 8.
@@ -293,6 +321,10 @@ func Compose(s Scene, cell int) *image.RGBA {
 			label := fitText(FormatSigma(v), cell)
 			drawText(img, face, r.Min.X+(cell-textWidth(label))/2, by+l.barH+1, rgb(colDim), label)
 		}
+	}
+
+	if l.dist {
+		drawReturns(img, face, s, l)
 	}
 
 	if l.bars {

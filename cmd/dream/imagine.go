@@ -38,8 +38,12 @@ func newImagineCmd(runF func(context.Context, *imagineOptions) error) *cobra.Com
 		Long: `Play a trained agent (greedy, from its latest checkpoint) on fresh episodes and
 draw, at every step, the plan it made, K futures its world model sampled along
 that plan (decoded by the probe decoder, with the predicted uncertainty of each
-step as a green-to-red bar) and the real frames that followed. Each picture is
-complete: the real frames t+1 … t+H are played before picture t is drawn.
+step as a green-to-red bar) and the real frames that followed. Under them, one
+strip per first action shows the distribution of its return as the planner
+saw it (the K sampled futures, or their K·M quantile atoms with q_quantiles):
+its outcomes, 10-90% box, median, mean and the risk measure's value, the
+action taken outlined. Each picture is complete: the real frames t+1 … t+H
+are played before picture t is drawn.
 
 --gif writes one picture per step for --steps steps; --png writes the first.`,
 		Args: cobra.NoArgs,

@@ -131,6 +131,19 @@ func TestViewer(t *testing.T) {
 	if step() != 0 || v.Paused() || len(v.scenes) != 2 {
 		t.Fatalf("start: step %d, paused %v, %d panes", step(), v.Paused(), len(v.scenes))
 	}
+	// Both panes show the planner's return distribution of each of the
+	// four first actions, the one taken marked.
+	for i, sc := range v.scenes {
+		chosen := 0
+		for _, d := range sc.Returns {
+			if d.Chosen {
+				chosen++
+			}
+		}
+		if len(sc.Returns) != 4 || chosen != 1 || sc.RiskName != "mean" {
+			t.Fatalf("pane %d: %d return distributions (%d chosen) of risk %q, want 4 (1) of mean", i, len(sc.Returns), chosen, sc.RiskName)
+		}
+	}
 	start := v.Picture()
 	if v.Picture() != start {
 		t.Fatal("Picture drew again without a change")
