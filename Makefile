@@ -7,11 +7,13 @@
 #   make bench   runs the benchmarks.
 
 GO        ?= go
-DEB_PKGS  := libopenblas-dev python3 python3-numpy xvfb xauth libx11-dev libxrandr-dev libxcursor-dev \
+DEB_PKGS  := libopenblas-dev python3 python3-numpy python3-torch xvfb xauth libx11-dev libxrandr-dev libxcursor-dev \
              libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev pkg-config
 # python3 and python3-numpy run the Gymnasium bridge in the tests
-# (testdata/gym stands in for gymnasium). OpenBLAS is used when it is
-# installed; the pure-Go BLAS otherwise.
+# (testdata/gym stands in for gymnasium); python3-torch runs the PyTorch
+# twin of the world model, whose agreement with dream's training step
+# experiments/bench tests. OpenBLAS is used when it is installed; the
+# pure-Go BLAS otherwise.
 BLAS_TAGS := $(shell test -e /usr/include/x86_64-linux-gnu/cblas.h -o -e /usr/include/cblas.h -o -e /usr/include/openblas/cblas.h && echo openblas)
 export CGO_LDFLAGS := $(if $(BLAS_TAGS),-lopenblas,)
 TAGS      := $(if $(BLAS_TAGS),-tags $(BLAS_TAGS),)

@@ -63,6 +63,7 @@ type trainGraph struct {
 	// mixture, logVars and mus hold every component (B × M·d) and
 	// mixLogits the logits (B × M).
 	total, pred, guard            []float32
+	entropy                       []float32 // the mixture's weighted entropy sum; nil without it
 	rewardLoss, contLoss, valLoss []float32
 	qLoss                         []float32 // ValueQ only
 	quantLoss                     []float32 // QQuantiles only
@@ -358,6 +359,7 @@ func (m *Model) buildGraph(B, K int) (tg *trainGraph, err error) {
 	}
 	total := b.scale(predLoss, predWeight)
 	if entropySum != nil {
+		tg.entropy = tap(entropySum)
 		// The mixture's entropy bonus, −c·Σ_j w_j H(π_j), weighted as the
 		// prediction loss.
 		_, bonus := c.mixtureOptions()

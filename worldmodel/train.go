@@ -127,6 +127,11 @@ func (m *Model) checkBatch(b *Batch) error {
 // ErrNonFinite that names it, and nothing is applied. The graph is built
 // on the first step and rebuilt when B or K change.
 func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
+	return m.trainStep(b, rng, nil)
+}
+
+// trainStep is TrainStep, recording the step into tr when it is not nil.
+func (m *Model) trainStep(b *Batch, rng *rand.Rand, tr *StepTrace) (Metrics, error) {
 	if m.averagedView {
 		panic("worldmodel: TrainStep on an Averaged view")
 	}
@@ -183,6 +188,9 @@ func (m *Model) TrainStep(b *Batch, rng *rand.Rand) (Metrics, error) {
 		return met, fmt.Errorf("%w: gradient of %s", ErrNonFinite, bad)
 	}
 	met.GradNorm = math.Sqrt(modelSq)
+	if tr != nil {
+		m.fillTrace(tr, tg, met, modelSq, decSq)
+	}
 	m.adam(tg, m.clipScale(modelSq), m.clipScale(decSq))
 	m.updateTargets()
 	return met, nil

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,21 +22,23 @@ import (
 	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
-	"github.com/dreamrl/dream/experiments/bench"
 	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
 type benchOptions struct {
-	out     io.Writer
-	json    bool
-	quick   bool
-	python  string
-	noTorch bool
-	scaling string
-	budget  time.Duration
-	e2e     int
-	gym     string
+	out      io.Writer
+	json     bool
+	quick    bool
+	python   string
+	noTorch  bool
+	twin     string
+	twinArgs string
+	env      string
+	scaling  string
+	budget   time.Duration
+	e2e      int
+	gym      string
 }
 
 func newBenchCmd(runF func(context.Context, *benchOptions) error) *cobra.Command {
@@ -46,17 +47,22 @@ func newBenchCmd(runF func(context.Context, *benchOptions) error) *cobra.Command
 		Use:   "bench",
 		Short: "Time the hot paths on this machine (and PyTorch's, when installed)",
 		Long: `Time the hot paths of the default agent on this machine: a training step of
-the default world model (Gaussian and deterministic) at batch 256, one planner
-decision at the default budget, one batched imagination step, an environment
-step with its 32x32 frame for every built-in environment, and the environment
-steps per second of the default 'dream train' run with its projected wall time.
-Each row gives the best time per operation over a few rounds and the
-allocations per operation.
+the default world model (Gaussian, deterministic and mixture) at batch 256, one
+planner decision at the default budget, one batched imagination step, an
+environment step with its 32x32 frame for every built-in environment, and the
+environment steps per second of the default 'dream train' run with its
+projected wall time. Each row gives the best and the median time per operation
+over three rounds and the allocations per operation of the best round. --env
+takes the defaults of another environment (physics/cartpole, say).
 
 When python3 with torch is installed, the PyTorch twin of the world model
-(experiments/bench/torch_twin.py: same architecture, loss and batch, float32,
-Adam) runs too, with 1 and 2 threads, and the table gives the ratio
-ours/PyTorch of the training and imagination steps.
+(experiments/bench/torch_twin.py) runs too: dream hands it the model files of
+its rows (the resolved config, the same initial weights) and the same batch,
+and the twin times the same steps in rounds of the same length, with 1 and 2
+threads. Each ratio ours/PyTorch names the twin it was measured against:
+--twin tuned (default) is the twin as a PyTorch engineer tunes it, plain the
+twin as a PyTorch user writes it, both runs the two; --twin-args passes knobs
+to the tuned twin (--sigreg rotation, --optim flat, --patchify conv, --jit).
 
 --gym ID (default CartPole-v1) times the Gymnasium bridge on gym:ID with the
 --python interpreter (default python3), when it has gymnasium: the rows
@@ -82,6 +88,9 @@ and scaling.png into DIR.`,
 	f.StringVar(&opts.python, "python", "", "Python interpreter with torch, or gymnasium for --gym (default: python3, then /usr/bin/python3 for torch)")
 	f.StringVar(&opts.gym, "gym", "CartPole-v1", "Gymnasium ID whose bridge overhead to time (empty: none)")
 	f.BoolVar(&opts.noTorch, "no-torch", false, "skip the PyTorch twin")
+	f.StringVar(&opts.twin, "twin", "tuned", "PyTorch twin to compare with: tuned, plain or both")
+	f.StringVar(&opts.twinArgs, "twin-args", "", "knobs of the tuned twin, such as \"--sigreg rotation --optim flat\"")
+	f.StringVar(&opts.env, "env", "", "environment whose defaults to time (default: the agent's default environment)")
 	f.StringVar(&opts.scaling, "scaling", "", "also measure how the cost grows and write the table and plot into this directory")
 	f.DurationVar(&opts.budget, "time", time.Second, "time spent on each row")
 	f.IntVar(&opts.e2e, "e2e-steps", 400, "environment steps of the default run measured after its seed steps")
@@ -94,14 +103,16 @@ type benchRow struct {
 	What string `json:"what"`
 	// NsPerOp is the best time per operation over the rounds; AllocsPerOp
 	// and BytesPerOp are the heap allocations of that round.
-	NsPerOp     float64 `json:"ns_per_op"`
-	AllocsPerOp float64 `json:"allocs_per_op"`
-	BytesPerOp  float64 `json:"bytes_per_op"`
-	Ops         int     `json:"ops"`
-	// TorchNsPerOp is PyTorch's best time (1 or 2 threads) on the same
-	// operation and Ratio = NsPerOp/TorchNsPerOp; zero without PyTorch.
-	TorchNsPerOp float64 `json:"torch_ns_per_op,omitempty"`
-	Ratio        float64 `json:"ratio,omitempty"`
+	// MedianNsPerOp is the median round's.
+	NsPerOp       float64 `json:"ns_per_op"`
+	MedianNsPerOp float64 `json:"median_ns_per_op,omitempty"`
+	AllocsPerOp   float64 `json:"allocs_per_op"`
+	BytesPerOp    float64 `json:"bytes_per_op"`
+	// Ops is the number of operations of each round.
+	Ops int `json:"ops"`
+	// Twins are the PyTorch twins' times of the same operation, each
+	// with the ratios to ours; none without PyTorch.
+	Twins []twinRow `json:"twins,omitempty"`
 	// Note adds what the columns cannot say (steps per second, projections).
 	Note string `json:"note,omitempty"`
 }
@@ -116,20 +127,13 @@ type benchReport struct {
 	// timings on a machine that others use are worth little without it.
 	Load    string         `json:"load,omitempty"`
 	Preset  string         `json:"preset"`
+	Env     string         `json:"env"`
 	Rows    []benchRow     `json:"rows"`
-	Torch   *torchResult   `json:"torch,omitempty"`
+	Twins   []*twinResult  `json:"twins,omitempty"`
 	NoTorch string         `json:"no_torch,omitempty"`
 	NoGym   string         `json:"no_gym,omitempty"`
 	E2E     *e2eResult     `json:"e2e,omitempty"`
 	Scaling *scalingReport `json:"scaling,omitempty"`
-}
-
-// torchResult is what torch_twin.py prints.
-type torchResult struct {
-	Version string                        `json:"torch"`
-	Threads map[string]map[string]float64 `json:"threads"`
-	Best    map[string]float64            `json:"best"`
-	Config  map[string]any                `json:"config"`
 }
 
 // e2eResult is the measured part of the default `dream train` run and its
@@ -146,20 +150,26 @@ type e2eResult struct {
 	ProjectedSecond float64 `json:"projected_seconds"`
 }
 
+// benchRounds is the number of timed rounds of a row (the PyTorch twin's
+// too).
+const benchRounds = 3
+
 // measure runs f until budget is spent, in rounds, after one warm-up call,
-// and returns the best round's time and allocations per call. The rounds'
-// length comes from a second call: the first may build what later calls
-// reuse (a training graph takes far longer to build than to run).
+// and returns the best round's time and allocations per call and the
+// median round's time. The rounds' length comes from a second call: the
+// first may build what later calls reuse (a training graph takes far
+// longer to build than to run).
 func measure(budget time.Duration, f func()) benchRow {
-	const rounds = 3
+	const rounds = benchRounds
 	f()
 	start := time.Now()
 	f()
 	once := max(time.Since(start), time.Microsecond)
 	n := max(1, int(budget/rounds/once))
 	best := benchRow{NsPerOp: math.Inf(1)}
+	var per [rounds]float64
 	var ms0, ms1 runtime.MemStats
-	for range rounds {
+	for i := range rounds {
 		runtime.ReadMemStats(&ms0)
 		t0 := time.Now()
 		for range n {
@@ -168,12 +178,15 @@ func measure(budget time.Duration, f func()) benchRow {
 		el := time.Since(t0)
 		runtime.ReadMemStats(&ms1)
 		ns := float64(el.Nanoseconds()) / float64(n)
+		per[i] = ns
 		if ns < best.NsPerOp {
 			best = benchRow{NsPerOp: ns, Ops: n,
 				AllocsPerOp: float64(ms1.Mallocs-ms0.Mallocs) / float64(n),
 				BytesPerOp:  float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(n)}
 		}
 	}
+	slices.Sort(per[:])
+	best.MedianNsPerOp = per[rounds/2]
 	return best
 }
 
@@ -182,13 +195,17 @@ type benchFixture struct {
 	cfg   agent.Config
 	spec  worldmodel.Spec
 	batch func(B int) *worldmodel.Batch
+	// trainBatches are the training rows' batches by B, one per size, so
+	// that the PyTorch twin gets the batch a row was timed on.
+	trainBatches map[int]*worldmodel.Batch
 }
 
-func newBenchFixture(preset string) (*benchFixture, error) {
+func newBenchFixture(preset, envName string) (*benchFixture, error) {
 	cfg, err := agent.Preset(preset)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Env = envName
 	cfg = cfg.WithDefaults()
 	env, err := registry.Make(cfg.Env, envs.Options{Obs: envs.ObsMode(cfg.Obs), Size: cfg.Size})
 	if err != nil {
@@ -212,7 +229,7 @@ func newBenchFixture(preset string) (*benchFixture, error) {
 			obs = env.Reset(uint64(i))
 		}
 	}
-	f := &benchFixture{cfg: cfg, spec: spec}
+	f := &benchFixture{cfg: cfg, spec: spec, trainBatches: map[int]*worldmodel.Batch{}}
 	f.batch = func(B int) *worldmodel.Batch {
 		K := cfg.Model.Horizon
 		b := &worldmodel.Batch{B: B, K: K,
@@ -295,13 +312,28 @@ func actionSpec(spec worldmodel.Spec) planner.ActionSpec {
 	return planner.ActionSpec{Dim: spec.ActionDim, Low: lo, High: hi}
 }
 
+// trainModel is the fresh model a training row times.
+func (f *benchFixture) trainModel(mc worldmodel.Config) (*worldmodel.Model, error) {
+	return worldmodel.New(mc, f.spec, rand.New(rand.NewPCG(3, 4)))
+}
+
+// trainBatch is the batch of the training rows at batch size B.
+func (f *benchFixture) trainBatch(B int) *worldmodel.Batch {
+	b, ok := f.trainBatches[B]
+	if !ok {
+		b = f.batch(B)
+		f.trainBatches[B] = b
+	}
+	return b
+}
+
 // trainRow times TrainStep of a fresh model at batch size B.
 func (f *benchFixture) trainRow(mc worldmodel.Config, B int, budget time.Duration) (benchRow, error) {
-	m, err := worldmodel.New(mc, f.spec, rand.New(rand.NewPCG(3, 4)))
+	m, err := f.trainModel(mc)
 	if err != nil {
 		return benchRow{}, err
 	}
-	b := f.batch(B)
+	b := f.trainBatch(B)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var stepErr error
 	row := measure(budget, func() {
@@ -329,22 +361,33 @@ func (f *benchFixture) decisionRow(cfg agent.Config, budget time.Duration) (benc
 	return measure(budget, func() { p.Plan(z, rng) }), pc, nil
 }
 
-// imagineRow times one sampled Model.Step on rows rows.
-func (f *benchFixture) imagineRow(mc worldmodel.Config, rows int, budget time.Duration) (benchRow, error) {
-	m, err := worldmodel.New(mc, f.spec, rand.New(rand.NewPCG(3, 4)))
+// imagineInputs are the model, the latents (rows×d) and the one-hot
+// actions (rows×A) of the imagination row, and its generator.
+func (f *benchFixture) imagineInputs(mc worldmodel.Config, rows int) (m *worldmodel.Model, z, act []float32, rng *rand.Rand, err error) {
+	m, err = worldmodel.New(mc, f.spec, rand.New(rand.NewPCG(3, 4)))
 	if err != nil {
-		return benchRow{}, err
+		return nil, nil, nil, nil, err
 	}
 	d, a := m.LatentDim(), m.ActionDim()
-	rng := rand.New(rand.NewPCG(9, 10))
-	z, next := make([]float32, rows*d), make([]float32, rows*d)
-	act, rew, cont := make([]float32, rows*a), make([]float32, rows), make([]float32, rows)
+	rng = rand.New(rand.NewPCG(9, 10))
+	z, act = make([]float32, rows*d), make([]float32, rows*a)
 	for i := range z {
 		z[i] = float32(rng.NormFloat64())
 	}
 	for r := 0; r < rows; r++ {
 		act[r*a+rng.IntN(a)] = 1
 	}
+	return m, z, act, rng, nil
+}
+
+// imagineRow times one sampled Model.Step on rows rows.
+func (f *benchFixture) imagineRow(mc worldmodel.Config, rows int, budget time.Duration) (benchRow, error) {
+	m, z, act, rng, err := f.imagineInputs(mc, rows)
+	if err != nil {
+		return benchRow{}, err
+	}
+	next := make([]float32, len(z))
+	rew, cont := make([]float32, rows), make([]float32, rows)
 	return measure(budget, func() { m.Step(next, rew, cont, z, act, rows, true, rng) }), nil
 }
 
@@ -430,7 +473,7 @@ func findTorch(ctx context.Context, python string) (string, error) {
 	var why []string
 	for _, c := range cands {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		out, err := exec.CommandContext(ctx, c, "-c", "import torch").CombinedOutput()
+		out, err := exec.CommandContext(ctx, c, "-c", "import torch, numpy").CombinedOutput()
 		cancel()
 		if err == nil {
 			return c, nil
@@ -446,46 +489,6 @@ func firstLineOf(s string) string {
 		s = s[i+1:]
 	}
 	return s
-}
-
-// runTorchTwin runs torch_twin.py with the model's sizes and parses its
-// JSON.
-func runTorchTwin(ctx context.Context, python string, args []string) (*torchResult, error) {
-	f, err := os.CreateTemp("", "torch_twin-*.py")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(bench.TorchTwin()); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, append([]string{f.Name()}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// glibc gives PyTorch's large tensors back to the system after every
-	// step and maps them again at the next, which made its step swing
-	// from 25 to 390 ms on the project's machine; raising the thresholds
-	// keeps them, as a tuned PyTorch deployment would (a caller's own
-	// settings win).
-	cmd.Env = os.Environ()
-	for _, kv := range []string{"MALLOC_MMAP_THRESHOLD_=1073741824", "MALLOC_TRIM_THRESHOLD_=1073741824"} {
-		if _, ok := os.LookupEnv(strings.SplitN(kv, "=", 2)[0]); !ok {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("torch twin: %v: %s", err, firstLineOf(stderr.String()))
-	}
-	var res torchResult
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		return nil, fmt.Errorf("torch twin: read its output: %w", err)
-	}
-	return &res, nil
 }
 
 // loadAverage is the 1-minute load average, or "" where unknown.
@@ -521,14 +524,19 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 	if measured < 1 {
 		return fmt.Errorf("--e2e-steps %d is not valid (allowed: a positive number of steps)", opts.e2e)
 	}
+	styles, err := twinStyles(opts.twin)
+	if err != nil {
+		return err
+	}
 	rep := &benchReport{BLAS: worldmodel.UseFastBLAS(), Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		CPU: cpuName(), CPUs: runtime.NumCPU(), Preset: preset}
 	load := loadAverage()
-	fx, err := newBenchFixture(preset)
+	fx, err := newBenchFixture(preset, opts.env)
 	if err != nil {
 		return err
 	}
 	cfg := fx.cfg
+	rep.Env = cfg.Env
 	trainBatch := 256
 	if opts.quick {
 		trainBatch = 16
@@ -537,7 +545,7 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 		row.Name, row.What = name, what
 		rep.Rows = append(rep.Rows, row)
 	}
-	for _, dyn := range []string{worldmodel.DynamicsGaussian, worldmodel.DynamicsDeterministic} {
+	for _, dyn := range benchDynamics() {
 		mc := cfg.Model
 		mc.Dynamics = dyn
 		row, err := fx.trainRow(mc, trainBatch, budget)
@@ -592,23 +600,8 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 		rep.NoTorch = "skipped (--no-torch)"
 	} else if py, err := findTorch(ctx, opts.python); err != nil {
 		rep.NoTorch = err.Error()
-	} else {
-		args := []string{"--batch", strconv.Itoa(trainBatch), "--rows", strconv.Itoa(rows),
-			"--latent", strconv.Itoa(cfg.Model.LatentDim), "--hidden", strconv.Itoa(cfg.Model.Hidden),
-			"--horizon", strconv.Itoa(cfg.Model.Horizon), "--size", strconv.Itoa(cfg.Size),
-			"--actions", strconv.Itoa(fx.spec.ActionDim),
-			"--value-target", cfg.Model.ValueTarget, "--n-step", strconv.Itoa(cfg.Model.NStep),
-			"--embed-norm", cfg.Model.EmbedNorm, "--value-latents", cfg.Model.ValueLatents}
-		if opts.quick {
-			args = append(args, "--rounds", "1", "--train-steps", "1", "--imagine-steps", "2")
-		}
-		tr, err := runTorchTwin(ctx, py, args)
-		if err != nil {
-			rep.NoTorch = err.Error()
-		} else {
-			rep.Torch = tr
-			compareTorch(rep, tr)
-		}
+	} else if err := timeTwins(ctx, py, fx, rep, trainBatch, rows, styles, opts.twinArgs); err != nil {
+		rep.NoTorch = err.Error()
 	}
 
 	if opts.scaling != "" {
@@ -627,22 +620,6 @@ func runBench(ctx context.Context, opts *benchOptions) error {
 		return enc.Encode(rep)
 	}
 	return printBench(opts.out, rep)
-}
-
-// compareTorch fills in PyTorch's best times and the ratios.
-func compareTorch(rep *benchReport, tr *torchResult) {
-	keys := map[string]string{
-		"train/" + worldmodel.DynamicsGaussian:      "train_gaussian_ms",
-		"train/" + worldmodel.DynamicsDeterministic: "train_deterministic_ms",
-		"imagine/step": "imagine_ms",
-	}
-	for i := range rep.Rows {
-		r := &rep.Rows[i]
-		if ms, ok := tr.Best[keys[r.Name]]; ok && ms > 0 {
-			r.TorchNsPerOp = ms * 1e6
-			r.Ratio = r.NsPerOp / r.TorchNsPerOp
-		}
-	}
 }
 
 // formatNs prints a duration in ns with three significant digits.
@@ -681,37 +658,57 @@ func formatBytes(b float64) string {
 }
 
 func printBench(out io.Writer, rep *benchReport) error {
-	fmt.Fprintf(out, "dream bench: %s, %d CPUs, %s; BLAS %s; preset %s", rep.CPU, rep.CPUs, rep.Go, rep.BLAS, rep.Preset)
+	fmt.Fprintf(out, "dream bench: %s, %d CPUs, %s; BLAS %s; preset %s, env %s", rep.CPU, rep.CPUs, rep.Go, rep.BLAS, rep.Preset, rep.Env)
 	if rep.Load != "" {
 		fmt.Fprintf(out, "; load average %s", rep.Load)
 	}
 	fmt.Fprint(out, "\n\n")
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tWHAT\tTIME/OP\tALLOCS/OP\tBYTES/OP\tPYTORCH\tOURS/PYTORCH\tNOTE")
+	head := "NAME\tWHAT\tTIME/OP\tMEDIAN\tALLOCS/OP\tBYTES/OP"
+	for _, tr := range rep.Twins {
+		// Each ratio names the twin it was measured against.
+		head += "\tPYTORCH " + tr.Twin + "\tOURS/" + tr.Twin
+	}
+	fmt.Fprintln(w, head+"\tNOTE")
 	for _, r := range rep.Rows {
-		torch, ratio := "-", "-"
-		if r.TorchNsPerOp > 0 {
-			torch, ratio = formatNs(r.TorchNsPerOp), fmt.Sprintf("%.2f", r.Ratio)
-		}
-		allocs, bytes := fmt.Sprintf("%.0f", r.AllocsPerOp), formatBytes(r.BytesPerOp)
+		allocs, bytes, median := fmt.Sprintf("%.0f", r.AllocsPerOp), formatBytes(r.BytesPerOp), formatNs(r.MedianNsPerOp)
 		if r.Name == "train/e2e" {
-			allocs, bytes = "-", "-"
+			allocs, bytes, median = "-", "-", "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.What, formatNs(r.NsPerOp), allocs, bytes, torch, ratio, r.Note)
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.Name, r.What, formatNs(r.NsPerOp), median, allocs, bytes)
+		for _, tr := range rep.Twins {
+			torch, ratio := "-", "-"
+			for _, t := range r.Twins {
+				if t.Twin == tr.Twin {
+					torch, ratio = formatNs(t.NsPerOp), fmt.Sprintf("%.2f", t.Ratio)
+				}
+			}
+			line += "\t" + torch + "\t" + ratio
+		}
+		fmt.Fprintln(w, line+"\t"+r.Note)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if rep.Torch != nil {
-		fmt.Fprintf(out, "\nPyTorch %s (best of 1 and 2 threads):", rep.Torch.Version)
-		for _, th := range []string{"1", "2"} {
-			if t, ok := rep.Torch.Threads[th]; ok {
-				fmt.Fprintf(out, " %s thread(s): train gaussian %.3g ms, deterministic %.3g ms, imagine %.3g ms;",
-					th, t["train_gaussian_ms"], t["train_deterministic_ms"], t["imagine_ms"])
+	if len(rep.Twins) > 0 {
+		fmt.Fprintln(out, "\nPyTorch twins (best and median of their rounds per thread count; each row above takes the best thread count):")
+		for _, tr := range rep.Twins {
+			fmt.Fprintf(out, "  twin %s, torch %s:", tr.Twin, tr.Torch)
+			for _, th := range sortedKeys(tr.Threads) {
+				fmt.Fprintf(out, " %s thread(s)", th)
+				if ob := tr.OpenBLASThreads[th]; ob != "" {
+					fmt.Fprintf(out, " (OpenBLAS %s)", ob)
+				}
+				for _, row := range sortedKeys(tr.Threads[th]) {
+					t := tr.Threads[th][row]
+					fmt.Fprintf(out, " %s %.3g/%.3g ms", row, t.BestMs, t.MedianMs)
+				}
+				fmt.Fprint(out, ";")
 			}
+			fmt.Fprintln(out)
 		}
-		fmt.Fprintln(out)
-	} else if rep.NoTorch != "" {
+	}
+	if rep.NoTorch != "" {
 		fmt.Fprintf(out, "\nPyTorch: %s\n", rep.NoTorch)
 	}
 	if rep.NoGym != "" {
@@ -726,4 +723,14 @@ func printBench(out io.Writer, rep *benchReport) error {
 		fmt.Fprintf(out, "scaling: %s\n", strings.Join(rep.Scaling.Files, ", "))
 	}
 	return nil
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -29,13 +29,23 @@ func runBenchArgs(t *testing.T, args ...string) string {
 }
 
 // fakeTwin writes an executable that stands in for a Python with torch: it
-// answers the import check and prints the twin's JSON with known times.
+// answers the import check, checks that the fixture holds what the twin
+// reads, and prints the twin's JSON with known times, named after the
+// style it was asked for ("2-tuned" for tuned). The plain twin is twice as
+// slow.
 func fakeTwin(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "python-fake")
 	script := `#!/bin/sh
 if [ "$1" = "-c" ]; then exit 0; fi
-echo '{"torch": "9.9", "threads": {"1": {"train_gaussian_ms": 8, "train_deterministic_ms": 6, "imagine_ms": 0.5}, "2": {"train_gaussian_ms": 4, "train_deterministic_ms": 7, "imagine_ms": 0.25}}, "best": {"train_gaussian_ms": 4, "train_deterministic_ms": 6, "imagine_ms": 0.25}, "config": {"batch": 16}}'
+for f in fixture.json obs.npy gaussian.dwm deterministic.dwm mixture.dwm imagine.dwm imagine-z.npy; do
+	[ -s "$3/$f" ] || { echo "no $f" >&2; exit 1; }
+done
+k=1; [ "$5" = plain ] && k=2
+row() { echo "\"$1\": {\"best_ms\": $(($2*k)), \"median_ms\": $(($3*k))}"; }
+one="$(row train/gaussian 8 9), $(row train/deterministic 6 6), $(row train/mixture 10 10), $(row imagine/step 1 1)"
+two="$(row train/gaussian 4 5), $(row train/deterministic 7 7), $(row train/mixture 20 20), $(row imagine/step 2 2)"
+echo "{\"twin\": \"2-$5\", \"version\": 2, \"style\": \"$5\", \"torch\": \"9.9\", \"threads\": {\"1\": {$one}, \"2\": {$two}}}"
 `
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -44,13 +54,13 @@ echo '{"torch": "9.9", "threads": {"1": {"train_gaussian_ms": 8, "train_determin
 }
 
 func TestBenchJSON(t *testing.T) {
-	out := runBenchArgs(t, "--quick", "--json", "--python", fakeTwin(t))
+	out := runBenchArgs(t, "--quick", "--json", "--twin", "both", "--python", fakeTwin(t))
 	var rep benchReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out)
 	}
-	want := map[string]bool{"train/gaussian": false, "train/deterministic": false, "planner/decision": false,
-		"imagine/step": false, "train/e2e": false}
+	want := map[string]bool{"train/gaussian": false, "train/deterministic": false, "train/mixture": false,
+		"planner/decision": false, "imagine/step": false, "train/e2e": false}
 	for _, e := range registry.Entries() {
 		if e.Name != "gridworld" {
 			want["env/"+e.Name] = false
@@ -65,27 +75,42 @@ func TestBenchJSON(t *testing.T) {
 		if !(r.NsPerOp > 0) || math.IsInf(r.NsPerOp, 0) || r.Ops < 1 {
 			t.Errorf("%s: %g ns/op over %d ops", r.Name, r.NsPerOp, r.Ops)
 		}
+		if r.Name != "train/e2e" && r.MedianNsPerOp < r.NsPerOp {
+			t.Errorf("%s: median %g ns/op below the best %g", r.Name, r.MedianNsPerOp, r.NsPerOp)
+		}
 	}
 	for name, seen := range want {
 		if !seen {
 			t.Errorf("no row %q", name)
 		}
 	}
-	if rep.Torch == nil || rep.Torch.Version != "9.9" {
-		t.Fatalf("torch result %+v (%s), want the fake twin's", rep.Torch, rep.NoTorch)
+	if len(rep.Twins) != 2 || rep.Twins[0].Twin != "2-plain" || rep.Twins[1].Twin != "2-tuned" || rep.Twins[1].Torch != "9.9" {
+		t.Fatalf("twins %+v (%s), want the fake plain and tuned twins", rep.Twins, rep.NoTorch)
 	}
-	// The ratios use the best PyTorch time of 1 and 2 threads.
-	best := map[string]float64{"train/gaussian": 4e6, "train/deterministic": 6e6, "imagine/step": 0.25e6}
+	// Each ratio names its twin and uses its best thread count.
+	type best struct {
+		ns, median float64
+		threads    string
+	}
+	tuned := map[string]best{"train/gaussian": {4e6, 5e6, "2"}, "train/deterministic": {6e6, 6e6, "1"},
+		"train/mixture": {10e6, 10e6, "1"}, "imagine/step": {1e6, 1e6, "1"}}
 	for _, r := range rep.Rows {
-		tn, ok := best[r.Name]
+		b, ok := tuned[r.Name]
 		if !ok {
-			if r.Ratio != 0 {
-				t.Errorf("%s has a ratio %g, want none", r.Name, r.Ratio)
+			if len(r.Twins) != 0 {
+				t.Errorf("%s has twins %+v, want none", r.Name, r.Twins)
 			}
 			continue
 		}
-		if r.TorchNsPerOp != tn || math.Abs(r.Ratio-r.NsPerOp/tn) > 1e-12*r.Ratio {
-			t.Errorf("%s: torch %g ns, ratio %g; want %g ns, ratio %g", r.Name, r.TorchNsPerOp, r.Ratio, tn, r.NsPerOp/tn)
+		if len(r.Twins) != 2 {
+			t.Fatalf("%s: twins %+v, want plain and tuned", r.Name, r.Twins)
+		}
+		for i, tw := range r.Twins {
+			k := float64(2 - i) // the plain twin is twice as slow
+			if tw.Twin != rep.Twins[i].Twin || tw.NsPerOp != k*b.ns || tw.MedianNsPerOp != k*b.median || tw.Threads != b.threads ||
+				math.Abs(tw.Ratio-r.NsPerOp/tw.NsPerOp) > 1e-12*tw.Ratio || math.Abs(tw.MedianRatio-r.MedianNsPerOp/tw.MedianNsPerOp) > 1e-12*tw.MedianRatio {
+				t.Errorf("%s: twin %+v; want %s at %g ns (median %g) with %s thread(s) and the ratios to ours", r.Name, tw, rep.Twins[i].Twin, k*b.ns, k*b.median, b.threads)
+			}
 		}
 	}
 	if e := rep.E2E; e == nil || !(e.StepsPerSecond > 0) || !(e.ProjectedSecond > 0) {
@@ -108,8 +133,8 @@ func TestBenchNoTorchExplains(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Torch != nil || !strings.Contains(rep.NoTorch, "python3-torch") {
-		t.Errorf("no_torch %q, torch %+v; want an explanation naming python3-torch", rep.NoTorch, rep.Torch)
+	if rep.Twins != nil || !strings.Contains(rep.NoTorch, "python3-torch") {
+		t.Errorf("no_torch %q, twins %+v; want an explanation naming python3-torch", rep.NoTorch, rep.Twins)
 	}
 }
 
@@ -160,6 +185,7 @@ func TestBenchBadFlags(t *testing.T) {
 	}{
 		{[]string{"--time", "0s"}, "--time"},
 		{[]string{"--e2e-steps", "0"}, "--e2e-steps"},
+		{[]string{"--twin", "fast"}, "--twin"},
 	} {
 		cmd := newRootCmd()
 		var out bytes.Buffer

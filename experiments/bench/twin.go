@@ -1,6 +1,8 @@
-// Package bench holds the PyTorch twin of dream's default world model
+// Package bench holds the PyTorch twin of dream's world model
 // (torch_twin.py), which `dream bench` runs to time PyTorch on the same
-// training and imagination steps, and the benchmark results of this
+// training and imagination steps, the fixtures that hand it dream's
+// models and batches (Fixture), the test that pins it to dream's training
+// step term by term (twin_test.go), and the benchmark results of this
 // machine (README.md, scaling.md and the plots).
 package bench
 
