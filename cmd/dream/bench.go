@@ -23,6 +23,7 @@ import (
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
 	"github.com/dreamrl/dream/planner"
+	"github.com/dreamrl/dream/replay"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -266,12 +267,7 @@ func fillInput(dst []float32, raw []uint8, obs envs.Observation, spec worldmodel
 	for f := 0; f < spec.Stack; f++ {
 		if spec.Pixels() {
 			h, w := spec.Frame[0], spec.Frame[1]
-			for y := 0; y < h; y++ {
-				for x := 0; x < w; x++ {
-					o := obs.Frame.PixOffset(x, y)
-					copy(raw[(y*w+x)*3:(y*w+x)*3+3], obs.Frame.Pix[o:o+3])
-				}
-			}
+			raw = replay.PackRGB(raw, obs.Frame)
 			worldmodel.PixelsToInput(dst[f*n:(f+1)*n], raw, 1, h, w)
 			continue
 		}

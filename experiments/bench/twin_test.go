@@ -13,6 +13,7 @@ import (
 	"github.com/dreamrl/dream/agent"
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/envs/registry"
+	"github.com/dreamrl/dream/replay"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -344,12 +345,7 @@ func playFrames(env envs.Env, spec worldmodel.Spec, n int, rng *rand.Rand) [][]f
 		row := make([]float32, unit)
 		if spec.Pixels() {
 			h, w := spec.Frame[0], spec.Frame[1]
-			for y := 0; y < h; y++ {
-				for x := 0; x < w; x++ {
-					p := o.Frame.PixOffset(x, y)
-					copy(raw[(y*w+x)*3:(y*w+x)*3+3], o.Frame.Pix[p:p+3])
-				}
-			}
+			raw = replay.PackRGB(raw, o.Frame)
 			worldmodel.PixelsToInput(row, raw, 1, h, w)
 			return row
 		}
