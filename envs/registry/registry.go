@@ -302,13 +302,10 @@ func builtins() []Entry {
 		}
 	}
 	// The built-ins are cheap to make: their traits are read from one.
-	made := func(newSim func(envs.Options) (envs.Simulator, error)) func(envs.Options) (envs.Traits, error) {
+	made := func(e Entry) func(envs.Options) (envs.Traits, error) {
 		return func(opts envs.Options) (envs.Traits, error) {
-			sim, err := newSim(opts)
-			if err != nil {
-				return envs.Traits{}, err
-			}
-			return envs.TraitsOf(sim), nil
+			a := traitsOfNew(e.Name, e, opts)
+			return a.t, a.err
 		}
 	}
 	entries := []Entry{
@@ -346,7 +343,7 @@ func builtins() []Entry {
 			New: fixed(func() envs.Simulator { return physics.NewPendulumGusty() })},
 	}
 	for i := range entries {
-		entries[i].Traits = made(entries[i].New)
+		entries[i].Traits = made(entries[i])
 	}
 	return entries
 }
