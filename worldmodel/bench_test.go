@@ -77,6 +77,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		{"agent+average/pixels32/B256", agentAveraged, true, 256},
 		{"agent+gridworld/state/B64", agentGridworld, false, 64},
 		{"agent+gridworld/pixels32/B256", agentGridworld, true, 256},
+		{"agent+gridworld/pixels32/B64", agentGridworld, true, 64},
 		{"agent+gridworld+own-q/state/B64", agentOwnQ, false, 64},
 		{"agent+gridworld+own-q/pixels32/B256", agentOwnQ, true, 256},
 		{"gaussian/state/B64", DynamicsGaussian, false, 64},
@@ -88,13 +89,17 @@ func BenchmarkTrainStep(b *testing.B) {
 			if _, err := m.TrainStep(batch, rng); err != nil {
 				b.Fatal(err)
 			}
+			flops := countFLOPs(b)
 			b.ReportAllocs()
 			b.ResetTimer()
+			flops.flops.Store(0)
 			for i := 0; i < b.N; i++ {
 				if _, err := m.TrainStep(batch, rng); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.StopTimer()
+			reportFLOPs(b, flops)
 		})
 	}
 }
