@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/dreamrl/dream/envs"
 	"github.com/dreamrl/dream/planner"
@@ -32,40 +31,11 @@ type Eval struct {
 	HasGoal   bool    `json:"has_goal"`
 	// Length is the mean episode length.
 	Length float64 `json:"length"`
-	// Worst10 is the mean of the lowest tenth of the episodes' returns
-	// (at least one episode): the empirical CVaR at 10 % of the return,
-	// what a risk-averse planner should raise (WorstMean).
+	// Worst10 is the mean of the lowest tenth of the episodes' returns,
+	// the empirical CVaR at 10 % that the planner's cvar:0.1 measures
+	// (planner.Risk.Aggregate; with fewer than ten episodes, the lowest
+	// return).
 	Worst10 float64 `json:"worst_10pct"`
-}
-
-// WorstCount is how many of n returns WorstMean averages at level α:
-// ⌈α·n⌉, at least one (none of none).
-func WorstCount(n int, alpha float64) int {
-	if n <= 0 {
-		return 0
-	}
-	return min(n, max(1, int(math.Ceil(alpha*float64(n)-1e-9))))
-}
-
-// WorstMean is the mean of the lowest share α of returns, ⌈α·n⌉ of them
-// and at least one: the empirical conditional value at risk at level α
-// (Rockafellar and Uryasev 2000). It sorts a copy, leaving returns as they
-// are, and is 0 for no returns. It panics unless 0 < α ≤ 1.
-func WorstMean(returns []float64, alpha float64) float64 {
-	if !(alpha > 0 && alpha <= 1) {
-		panic(fmt.Sprintf("agent: WorstMean at level %g (allowed: 0 < α ≤ 1)", alpha))
-	}
-	if len(returns) == 0 {
-		return 0
-	}
-	sorted := slices.Clone(returns)
-	slices.Sort(sorted)
-	k := WorstCount(len(sorted), alpha)
-	sum := 0.0
-	for _, r := range sorted[:k] {
-		sum += r
-	}
-	return sum / float64(k)
 }
 
 // z95 is the standard normal quantile Φ⁻¹(0.975): a mean ± z95 standard
@@ -214,7 +184,7 @@ func (r *Run) evaluate(ctx context.Context, episodes int, firstSeed uint64, hook
 	}
 	ev := Eval{Episodes: episodes, Return: mean, ReturnLo: mean - half, ReturnHi: mean + half, Length: length / n, HasGoal: hasGoal}
 	if episodes > 0 {
-		ev.Worst10 = WorstMean(returns, 0.1)
+		ev.Worst10 = planner.Risk{Kind: planner.RiskCVaR, Level: 0.1}.Aggregate(returns)
 	}
 	if hasGoal {
 		ev.Success = float64(wins) / n

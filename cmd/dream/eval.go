@@ -138,7 +138,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	if ev.HasGoal {
 		fmt.Fprintf(opts.out, "  success %.3f  95%% CI [%.3f, %.3f]\n", ev.Success, ev.SuccessLo, ev.SuccessHi)
 	}
-	fmt.Fprintf(opts.out, "  worst 10%%  %.3f  (mean of the lowest %d returns)\n", ev.Worst10, agent.WorstCount(ev.Episodes, 0.1))
+	fmt.Fprintf(opts.out, "  worst 10%%  %.3f  (the mean of the lowest tenth of the returns)\n", ev.Worst10)
 	fmt.Fprintf(opts.out, "  length  %.1f\n", ev.Length)
 	return nil
 }
