@@ -146,6 +146,10 @@ func TestTrainEvalDebug(t *testing.T) {
 	if err != nil || !strings.Contains(out, "planned with rollout, horizon 3") || !strings.Contains(out, "λ 0.3") {
 		t.Errorf("eval with the rollout planner on snapped latents: %v\n%s", err, out)
 	}
+	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "2", "--candidates", "16", "--iterations", "2")
+	if err != nil || !strings.Contains(out, "16 candidates × 2 iterations") {
+		t.Errorf("eval with a narrower search: %v\n%s", err, out)
+	}
 	out, err = run(t, "eval", "--run-dir", dir, "--episodes", "3", "--horizon", "2", "--json")
 	if err != nil || !strings.Contains(out, `"horizon": 2`) {
 		t.Errorf("eval --json with another horizon: %v\n%s", err, out)

@@ -83,6 +83,8 @@ func TestEveryCommandBadFlags(t *testing.T) {
 		{"eval bad plan-with", []string{"eval", "--run-dir", fresh, "--plan-with", "dreams"}, `--plan-with "dreams"`, "samples, mean, components"},
 		{"eval bad risk", []string{"eval", "--run-dir", fresh, "--risk", "worst"}, "--risk", risks},
 		{"eval bad planner", []string{"eval", "--run-dir", fresh, "--planner", "ilqr"}, `--planner "ilqr"`, "cem, mppi, rollout"},
+		{"eval zero candidates", []string{"eval", "--run-dir", fresh, "--candidates", "0"}, "--candidates 0", "1 to 4096"},
+		{"eval many iterations", []string{"eval", "--run-dir", fresh, "--iterations", "65"}, "--iterations 65", "1 to 64"},
 		{"eval bad lambda", []string{"eval", "--run-dir", fresh, "--lambda", "1.5"}, "--lambda 1.5", "0 < λ ≤ 1"},
 		{"eval bad snap", []string{"eval", "--run-dir", fresh, "--snap-latents", "-3"}, "--snap-latents -3", "0 for none to 65536"},
 

@@ -149,11 +149,12 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 }
 
 // plannerFlags are the values of the flags that choose how to plan:
-// --planner, --samples, --horizon, --lambda, --risk and --plan-with.
+// --planner, --samples, --horizon, --lambda, --risk and --plan-with, and
+// eval's --candidates and --iterations.
 type plannerFlags struct {
-	method, risk, planWith string
-	samples, horizon       int
-	lambda                 float64
+	method, risk, planWith              string
+	samples, horizon, cands, iterations int
+	lambda                              float64
 }
 
 // apply checks the flags that set reports as given and writes them over
@@ -177,6 +178,18 @@ func (p plannerFlags) apply(set func(string) bool, pc *planner.Config, planWith 
 			return false, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", p.horizon)
 		}
 		pc.Horizon, changed = p.horizon, true
+	}
+	if set("candidates") {
+		if p.cands < 1 || p.cands > 4096 {
+			return false, fmt.Errorf("--candidates %d is not valid (allowed: 1 to 4096)", p.cands)
+		}
+		pc.Candidates, changed = p.cands, true
+	}
+	if set("iterations") {
+		if p.iterations < 1 || p.iterations > 64 {
+			return false, fmt.Errorf("--iterations %d is not valid (allowed: 1 to 64)", p.iterations)
+		}
+		pc.Iterations, changed = p.iterations, true
 	}
 	if set("lambda") {
 		if !(p.lambda > 0 && p.lambda <= 1) {
