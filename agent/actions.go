@@ -67,6 +67,9 @@ func (s *scaledModel) ActionDim() int { return s.m.ActionDim() }
 func (s *scaledModel) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
 	s.m.Step(next, reward, cont, z, s.scale(a, rows), rows, sample, rng)
 }
+func (s *scaledModel) StepCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand) {
+	stepCommon(s.m, next, reward, cont, z, s.scale(a, rows), rows, period, rng)
+}
 func (s *scaledModel) Value(dst, z []float32, rows int) { s.m.Value(dst, z, rows) }
 func (s *scaledModel) HasActionValue() bool             { return s.q != nil }
 func (s *scaledModel) ActionValue(dst, z, a []float32, rows int) {
@@ -75,6 +78,17 @@ func (s *scaledModel) ActionValue(dst, z, a []float32, rows int) {
 func (s *scaledModel) QuantileCount() int { return quantileCount(s.qv) }
 func (s *scaledModel) ActionValueQuantiles(dst, z, a []float32, rows int) {
 	s.qv.ActionValueQuantiles(dst, z, s.scale(a, rows), rows)
+}
+
+// stepCommon samples a step of m with common random numbers where m can
+// (planner.CommonNoiseModel), else with independent ones, for the planner
+// models that wrap m to pass on.
+func stepCommon(m planner.Model, next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand) {
+	if cn, ok := m.(planner.CommonNoiseModel); ok {
+		cn.StepCommon(next, reward, cont, z, a, rows, period, rng)
+		return
+	}
+	m.Step(next, reward, cont, z, a, rows, true, rng)
 }
 
 // actionValues returns m as an action valuer if it has an action value
@@ -103,6 +117,7 @@ func quantileCount(qv planner.QuantileValuer) int {
 // mixture component and following its mean (worldmodel.Model.StepComponents).
 type componentStepper interface {
 	StepComponents(next, reward, cont, z, a []float32, rows int, rng *rand.Rand)
+	StepComponentsCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand)
 }
 
 // componentModel is a planner model whose sampled steps follow a drawn
@@ -127,6 +142,9 @@ func (c *componentModel) Step(next, reward, cont, z, a []float32, rows int, samp
 		return
 	}
 	c.c.StepComponents(next, reward, cont, z, a, rows, rng)
+}
+func (c *componentModel) StepCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand) {
+	c.c.StepComponentsCommon(next, reward, cont, z, a, rows, period, rng)
 }
 func (c *componentModel) HasActionValue() bool { return c.q != nil }
 func (c *componentModel) ActionValue(dst, z, a []float32, rows int) {

@@ -37,6 +37,10 @@ func BenchmarkDecision(b *testing.B) {
 			planner.Config{Method: planner.Rollout, Samples: 64, Horizon: 3, Lambda: 0.3}, ""},
 		{"gaussian/cem/H3λ0.3", worldmodel.DynamicsGaussian, PlanSamples,
 			planner.Config{Horizon: 3, Lambda: 0.3}, ""},
+		{"gaussian/cem/H3λ0.3/common", worldmodel.DynamicsGaussian, PlanSamples,
+			planner.Config{Horizon: 3, Lambda: 0.3, Noise: planner.NoiseCommon}, ""},
+		{"mixture/cem/H3λ0.3/common", worldmodel.DynamicsMixture, PlanSamples,
+			planner.Config{Horizon: 3, Lambda: 0.3, Noise: planner.NoiseCommon}, ""},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			cfg, err := Preset("default")

@@ -31,6 +31,16 @@ func newSnapModel(m planner.Model, book []float32) *snapModel {
 
 func (s *snapModel) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
 	s.Model.Step(next, reward, cont, z, a, rows, sample, rng)
+	s.snap(next, rows)
+}
+
+func (s *snapModel) StepCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand) {
+	stepCommon(s.Model, next, reward, cont, z, a, rows, period, rng)
+	s.snap(next, rows)
+}
+
+// snap replaces each of rows latents in next with the nearest real one.
+func (s *snapModel) snap(next []float32, rows int) {
 	d, n := s.d, len(s.book)/s.d
 	for r := range rows {
 		zr := next[r*d : (r+1)*d]

@@ -92,7 +92,22 @@ type Config struct {
 	// (default 1: the H-step return alone). It applies to a model with an
 	// action value (see the package documentation).
 	Lambda float64 `json:"lambda" yaml:"lambda"`
+	// Noise is how the K futures of different candidates draw their
+	// noise: NoiseIndependent (default) draws anew for every future of
+	// every candidate; NoiseCommon gives future k of every candidate the
+	// same draws (common random numbers, one scenario per k, fixed for a
+	// decision's iterations), so that candidates are compared on the same
+	// K scenarios. It applies to a model that implements CommonNoiseModel
+	// and to sampled futures (K > 1).
+	Noise string `json:"noise" yaml:"noise"`
 }
+
+// The values of Config.Noise.
+const (
+	NoiseIndependent = "independent"
+	NoiseCommon      = "common"
+	DefaultNoise     = NoiseIndependent
+)
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
@@ -120,6 +135,9 @@ func (c Config) WithDefaults() Config {
 	deff(&c.MinStd, DefaultMinStd)
 	deff(&c.Smoothing, DefaultSmoothing)
 	deff(&c.Lambda, DefaultLambda)
+	if c.Noise == "" {
+		c.Noise = DefaultNoise
+	}
 	return c
 }
 
@@ -164,6 +182,8 @@ func (c Config) Validate() error {
 		return bad("smoothing", c.Smoothing, fmt.Sprintf("0 < ε < 1, 0 for %g", DefaultSmoothing))
 	case !in(r.Lambda, 0, 1, true, false):
 		return bad("lambda", c.Lambda, fmt.Sprintf("0 < λ ≤ 1, 0 for %g", DefaultLambda))
+	case r.Noise != NoiseIndependent && r.Noise != NoiseCommon:
+		return bad("noise", strconv.Quote(c.Noise), "independent, common")
 	}
 	return r.Risk.validate()
 }

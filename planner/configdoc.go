@@ -18,6 +18,7 @@ func KeyDocs() map[string]string {
 		"momentum":    "share m of the previous distribution kept at each refit; 0 ≤ m < 1",
 		"smoothing":   "share ε of the uniform distribution mixed into each discrete action's refitted categorical; 0 < ε < 1",
 		"lambda":      "weight λ of TD(λ) over a future's h-step returns, each bootstrapped by the action value q (1: the H-step return alone; without q it has no effect); 0 < λ ≤ 1",
+		"noise":       "how the sampled futures of different candidates draw their noise: independent, or common (future k of every candidate shares one draw, fixed for a decision, so that candidates are compared on the same scenarios)",
 		"risk":        "how a candidate's K sampled scores are aggregated: mean, cvar:α (mean of the worst α, 0 < α ≤ 1) or quantile:q (0 ≤ q ≤ 1)",
 	}
 }

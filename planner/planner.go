@@ -102,6 +102,15 @@ type Model interface {
 	Value(dst, z []float32, rows int)
 }
 
+// CommonNoiseModel is a Model that can sample a step with common random
+// numbers: StepCommon is Step with sample true, except that it draws the
+// noise of period rows only and row i uses the draws of row i mod period.
+// Config.Noise "common" uses it with period K, so that future k of every
+// candidate shares one draw.
+type CommonNoiseModel interface {
+	StepCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand)
+}
+
 // ActionValuer is a Model that may learn an action value. When
 // HasActionValue reports true, the planner scores the last step of every
 // candidate with ActionValue, which writes q(z, a) of rows (latent,
@@ -200,9 +209,16 @@ type MPC struct {
 	atoms          []float64 // rows×nq: the atoms of every row's return (nil without)
 	plan, action   []float64 // H×width, width
 	score          float64
-	bonus          []float64   // per first action (discrete), or nil
-	ro             *rollout    // the Rollout method's buffers, or nil
-	log            *outcomeLog // the record of RecordOutcomes, or nil
+	bonus          []float64 // per first action (discrete), or nil
+	ro             *rollout  // the Rollout method's buffers, or nil
+	// With Config.Noise "common": the model's common-noise step, and the
+	// source of a decision's scenarios, reseeded with seed before every
+	// evaluation so that each iteration draws the same ones.
+	cn       CommonNoiseModel
+	scenSrc  *rand.PCG
+	scen     *rand.Rand
+	scenSeed uint64
+	log      *outcomeLog // the record of RecordOutcomes, or nil
 }
 
 // byScore sorts candidate indices by descending score, ties by index, so
@@ -280,6 +296,10 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 		}
 	}
 	p.acc = make([]float64, n*k*max(p.nq, 1))
+	if cn, ok := model.(CommonNoiseModel); ok && cfg.Noise == NoiseCommon && p.sample {
+		p.cn, p.scenSrc = cn, rand.NewPCG(0, 0)
+		p.scen = rand.New(p.scenSrc)
+	}
 	if cfg.Method == Rollout {
 		p.ro = newRollout(spec.Discrete*k, spec.Discrete, h, l)
 	}
@@ -358,6 +378,9 @@ func (p *MPC) resetStep(h int) {
 func (p *MPC) Plan(z []float32, rng *rand.Rand) []float64 {
 	if len(z) != p.latent {
 		panic(fmt.Sprintf("planner: Plan with a latent of length %d, model has %d", len(z), p.latent))
+	}
+	if p.cn != nil {
+		p.scenSeed = rng.Uint64()
 	}
 	if p.ro != nil {
 		p.planRollout(z, rng)
@@ -439,6 +462,7 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 		p.ret[r], p.disc[r] = 0, 1
 	}
 	clear(p.acc)
+	p.scenarios()
 	blend := p.blends()
 	weight := 1 - p.cfg.Lambda // of G⁽ˢ⁺¹⁾
 	g := 1.0
@@ -468,7 +492,7 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 			p.finish(g)
 			return
 		}
-		p.model.Step(p.next, p.rew, p.cont, p.z, p.act, p.rows, p.sample, rng)
+		p.step(p.rows, rng)
 		for r := range p.rows {
 			p.ret[r] += g * p.disc[r] * float64(p.rew[r])
 			p.disc[r] *= float64(p.cont[r])
@@ -478,6 +502,25 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	}
 	p.model.Value(p.val, p.z, p.rows)
 	p.finish(g)
+}
+
+// scenarios restarts the draws of the decision's scenarios (Config.Noise
+// "common"): every evaluation of a decision then samples the same ones.
+func (p *MPC) scenarios() {
+	if p.cn != nil {
+		p.scenSrc.Seed(p.scenSeed, 0)
+	}
+}
+
+// step advances the first rows rows one imagined step: sampled with
+// independent noise from rng, or with the decision's common scenarios,
+// future k of each candidate (row c·K + k) drawing as the others' k do.
+func (p *MPC) step(rows int, rng *rand.Rand) {
+	if p.cn != nil {
+		p.cn.StepCommon(p.next, p.rew, p.cont, p.z, p.act, rows, p.cfg.Samples, p.scen)
+		return
+	}
+	p.model.Step(p.next, p.rew, p.cont, p.z, p.act, rows, p.sample, rng)
 }
 
 // blends reports whether scores are TD(λ) returns: Lambda < 1, H > 1 and

@@ -446,6 +446,7 @@ func TestZeroAllocs(t *testing.T) {
 		{"rollout cvar", Config{Method: Rollout, Horizon: 3, Samples: 16, Risk: Risk{Kind: RiskCVaR, Level: 0.25}}, ActionSpec{Discrete: 2}, fork{}, []float32{0}},
 		{"rollout lambda", Config{Method: Rollout, Horizon: 3, Samples: 16, Lambda: 0.3}, ActionSpec{Discrete: 2}, fork{}, []float32{0}},
 		{"cem lambda", Config{Horizon: 3, Lambda: 0.3}, ActionSpec{Discrete: 2}, fork{}, []float32{0}},
+		{"cem common noise", Config{Horizon: 3, Samples: 4, Noise: NoiseCommon}, ActionSpec{Discrete: 2}, drift{gap: 0.1}, []float32{0}},
 		{"cem cvar quantiles", Config{Horizon: 3, Risk: Risk{Kind: RiskCVaR, Level: 0.1}}, ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}},
 		{"mppi quantile quantiles lambda", Config{Method: MPPI, Horizon: 3, Lambda: 0.5, Risk: Risk{Kind: RiskQuantile, Level: 0.2}}, ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}},
 		{"rollout cvar quantiles lambda", Config{Method: Rollout, Horizon: 3, Samples: 8, Lambda: 0.5, Risk: Risk{Kind: RiskCVaR, Level: 0.1}}, ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}},

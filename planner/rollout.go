@@ -77,6 +77,7 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 		p.ret[r], p.disc[r] = 0, 1
 		ro.cur[r] = r / k
 	}
+	p.scenarios()
 	lam := p.cfg.Lambda
 	blend := p.blends()
 	weight := 1 - lam // of G⁽ˢ⁺¹⁾
@@ -113,7 +114,7 @@ func (p *MPC) planRollout(z0 []float32, rng *rand.Rand) {
 			break
 		}
 		p.oneHot(rows)
-		p.model.Step(p.next, p.rew, p.cont, p.z, p.act, rows, p.sample, rng)
+		p.step(rows, rng)
 		for r := range rows {
 			p.ret[r] += g * p.disc[r] * float64(p.rew[r])
 			p.disc[r] *= float64(p.cont[r])

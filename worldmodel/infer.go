@@ -352,7 +352,20 @@ func (m *Model) meanHead(dst, t, z []float32, rows int) {
 // step: one start latent, a few first actions), the trunk and the heads
 // run once per distinct row; the samples are drawn per row as always.
 func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, rng *rand.Rand) {
-	m.step(next, reward, cont, z, a, rows, sample, sample, rng)
+	m.step(next, reward, cont, z, a, rows, sample, sample, rows, rng)
+}
+
+// StepCommon is Step with sample true and common random numbers: it draws
+// the noise of period rows only (in the order Step draws it), and row i
+// uses the draws of row i mod period. A planner whose rows are candidate
+// c's future k at row c·K + k passes period K: the futures k of every
+// candidate then share one draw (one scenario), and two candidates' scores
+// differ by what their actions do, not by their draws. The same draws
+// again (rng in the same state) give the same scenarios to candidates of
+// a later iteration, as PEGASUS fixes its scenarios for a policy search.
+// period must divide rows.
+func (m *Model) StepCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand) {
+	m.step(next, reward, cont, z, a, rows, true, true, period, rng)
 }
 
 // StepComponents is Step with sample true, less the noise within a
@@ -367,15 +380,25 @@ func (m *Model) Step(next, reward, cont, z, a []float32, rows int, sample bool, 
 // were trained on. A model of one component (Gaussian or deterministic)
 // has nothing to draw: next is its mean, as Step with sample false.
 func (m *Model) StepComponents(next, reward, cont, z, a []float32, rows int, rng *rand.Rand) {
-	m.step(next, reward, cont, z, a, rows, m.cfg.Dynamics == DynamicsMixture, false, rng)
+	m.step(next, reward, cont, z, a, rows, m.cfg.Dynamics == DynamicsMixture, false, rows, rng)
+}
+
+// StepComponentsCommon is StepComponents with common random numbers: row
+// i draws its component with the u of row i mod period (see StepCommon).
+func (m *Model) StepComponentsCommon(next, reward, cont, z, a []float32, rows, period int, rng *rand.Rand) {
+	m.step(next, reward, cont, z, a, rows, m.cfg.Dynamics == DynamicsMixture, false, period, rng)
 }
 
 // step is Step with the two kinds of randomness apart: pick draws the
 // mixture's component (else the most likely one), noisy draws the noise
-// of a Gaussian or of the picked component (else its mean).
-func (m *Model) step(next, reward, cont, z, a []float32, rows int, pick, noisy bool, rng *rand.Rand) {
+// of a Gaussian or of the picked component (else its mean). The noise is
+// drawn for period rows, row i using that of row i mod period.
+func (m *Model) step(next, reward, cont, z, a []float32, rows int, pick, noisy bool, period int, rng *rand.Rand) {
 	sample := pick && noisy
 	d, A := m.cfg.LatentDim, m.spec.ActionDim
+	if rows > 0 && (period < 1 || rows%period != 0) {
+		panic(fmt.Sprintf("worldmodel: Step with %d rows and a noise period of %d (allowed: a divisor of the rows)", rows, period))
+	}
 	checkLen("Step", "z", z, rows*d)
 	checkLen("Step", "a", a, rows*A)
 	checkLen("Step", "next", next, rows*d)
@@ -409,21 +432,21 @@ func (m *Model) step(next, reward, cont, z, a []float32, rows int, pick, noisy b
 	var draw func()
 	switch {
 	case gauss:
-		noise = grow(&m.buf.noise, rows*(d+r))
+		noise = grow(&m.buf.noise, period*(d+r))
 		draw = func() {
 			for i := range noise {
 				noise[i] = float32(rng.NormFloat64())
 			}
 		}
 	case mix && pick && !noisy:
-		noise = grow(&m.buf.noise, rows)
+		noise = grow(&m.buf.noise, period)
 		draw = func() {
 			for i := range noise {
 				noise[i] = float32(rng.Float64())
 			}
 		}
 	case mix && sample:
-		noise = grow(&m.buf.noise, rows*(d+1))
+		noise = grow(&m.buf.noise, period*(d+1))
 		draw = func() {
 			for i := range noise {
 				if i%(d+1) == 0 {
@@ -437,7 +460,7 @@ func (m *Model) step(next, reward, cont, z, a []float32, rows int, pick, noisy b
 	m.workers().splitWhile(n, 16, work, &m.buf.stepJob, draw)
 	m.buf.stepJob = stepJob{}
 	if mix {
-		m.mixtureRows(next, reward, cont, z, h, noise, src, rows, w, pick, noisy)
+		m.mixtureRows(next, reward, cont, z, h, noise, src, rows, period, w, pick, noisy)
 		return
 	}
 	for i := 0; i < rows; i++ {
@@ -459,7 +482,8 @@ func (m *Model) step(next, reward, cont, z, a []float32, rows int, pick, noisy b
 		if !gauss {
 			continue
 		}
-		eps := noise[i*(d+r) : (i+1)*(d+r)]
+		e := i % period
+		eps := noise[e*(d+r) : (e+1)*(d+r)]
 		for j, sd := range hk[d : 2*d] {
 			row[j] += sd * eps[j]
 		}

@@ -424,3 +424,72 @@ func TestInferencePanics(t *testing.T) {
 		})
 	}
 }
+
+// TestStepCommon checks common random numbers: rows c·K + k of StepCommon
+// with period K take the draws that Step makes for its first K rows, so
+// that two candidates with the same action reach the same futures, and a
+// period that does not divide the rows panics.
+func TestStepCommon(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		mod        func(*Config)
+		components bool
+	}{
+		{"gaussian", func(c *Config) { c.Rank = 2 }, false},
+		{"mixture", func(c *Config) { c.Dynamics = DynamicsMixture }, false},
+		{"mixture components", func(c *Config) { c.Dynamics = DynamicsMixture }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, 12))
+			m, _ := testModel(t, tc.mod, false, 20, rng)
+			d := m.cfg.LatentDim
+			const n, k = 3, 4 // candidates 0 and 2 take action 0, candidate 1 action 1
+			rows := n * k
+			z0 := make([]float32, d)
+			for i := range z0 {
+				z0[i] = float32(rng.NormFloat64())
+			}
+			zs, as := make([]float32, rows*d), make([]float32, rows*2)
+			for r := range rows {
+				copy(zs[r*d:], z0)
+				as[r*2+(r/k)%2] = 1
+			}
+			common, alone := make([]float32, rows*d), make([]float32, k*d)
+			if tc.components {
+				m.StepComponentsCommon(common, nil, nil, zs, as, rows, k, rand.New(rand.NewPCG(3, 4)))
+				m.StepComponents(alone, nil, nil, zs[:k*d], as[:k*2], k, rand.New(rand.NewPCG(3, 4)))
+			} else {
+				m.StepCommon(common, nil, nil, zs, as, rows, k, rand.New(rand.NewPCG(3, 4)))
+				m.Step(alone, nil, nil, zs[:k*d], as[:k*2], k, true, rand.New(rand.NewPCG(3, 4)))
+			}
+			for i, v := range alone {
+				if common[i] != v {
+					t.Fatalf("candidate 0 row %d component %d: %g with common noise, %g from Step's first draws", i/d, i%d, common[i], v)
+				}
+				if common[2*k*d+i] != v {
+					t.Fatalf("candidate 2 (the same action) row %d component %d: %g, candidate 0 has %g", i/d, i%d, common[2*k*d+i], v)
+				}
+			}
+			if !tc.components {
+				for kk := 1; kk < k; kk++ {
+					if common[kk*d] == common[0] && common[kk*d+1] == common[1] {
+						t.Errorf("futures 0 and %d of a candidate are the same: one draw for all K", kk)
+					}
+				}
+			}
+			moved := false
+			for i := range k * d {
+				moved = moved || common[k*d+i] != common[i]
+			}
+			if !moved {
+				t.Error("candidate 1 (another action) reached the futures of candidate 0")
+			}
+			defer func() {
+				if recover() == nil {
+					t.Error("StepCommon with a period that does not divide the rows did not panic")
+				}
+			}()
+			m.StepCommon(common, nil, nil, zs, as, rows, 5, rng)
+		})
+	}
+}

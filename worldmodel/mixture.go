@@ -353,7 +353,7 @@ func (op pickOp) String() string {
 // μ_c (+ σ_c⊙ε with noisy) into next and the reward and continuation heads. h holds
 // the packed heads of the computed rows (see packHeads), src the computed
 // row of each row (nil: row i is row i).
-func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int32, rows, w int, pick, noisy bool) {
+func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int32, rows, period, w int, pick, noisy bool) {
 	d, M := m.cfg.LatentDim, m.cfg.Components
 	floor, _ := m.cfg.mixtureOptions()
 	sample := pick && noisy
@@ -371,9 +371,9 @@ func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int
 			k = int(src[i])
 		}
 		hk := h[k*w : (k+1)*w]
-		u := -1.0
+		u, e := -1.0, i%period
 		if pick {
-			u = float64(noise[i*stride])
+			u = float64(noise[e*stride])
 		}
 		c := pickComponent(hk[lo:lo+M], floor, u)
 		row, zi := next[i*d:(i+1)*d], z[i*d:(i+1)*d]
@@ -381,7 +381,7 @@ func (m *Model) mixtureRows(next, reward, cont, z, h, noise []float32, src []int
 			row[j] = zi[j] + dm
 		}
 		if sample {
-			eps := noise[i*(d+1)+1 : (i+1)*(d+1)]
+			eps := noise[e*(d+1)+1 : (e+1)*(d+1)]
 			for j, v := range hk[(M+c)*d : (M+c+1)*d] {
 				row[j] += float32(math.Sqrt(float64(base+expHi/(1+exp32(hi-v))))) * eps[j]
 			}

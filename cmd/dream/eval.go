@@ -34,8 +34,8 @@ func newEvalCmd(runF func(context.Context, *evalOptions) error) *cobra.Command {
 planner, the mean return with its 95% interval and, where the environment has
 a goal, the success rate with its 95% Wilson interval.
 
---planner, --horizon, --samples, --candidates, --iterations, --lambda, --risk
-and --plan-with make the evaluation plan otherwise than the run was trained to
+--planner, --horizon, --samples, --candidates, --iterations, --noise, --lambda,
+--risk and --plan-with make the evaluation plan otherwise than the run was trained to
 (config.json is not changed): what the same trained model does with longer
 plans, more sampled futures, a wider search or a risk measure.`,
 		Args: cobra.NoArgs,
@@ -58,6 +58,7 @@ plans, more sampled futures, a wider search or a risk measure.`,
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (default: the run's)")
 	f.IntVar(&opts.plan.cands, "candidates", 0, "action sequences per planning iteration, N (default: the run's)")
 	f.IntVar(&opts.plan.iterations, "iterations", 0, "planning iterations per decision, I (default: the run's)")
+	f.StringVar(&opts.plan.noise, "noise", "", "noise of the candidates' sampled futures: independent or common (default: the run's)")
 	f.Float64Var(&opts.plan.lambda, "lambda", 0, "TD(λ) weight of a plan's h-step returns, 0 < λ ≤ 1 (default: the run's)")
 	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the futures: mean, cvar:ALPHA or quantile:Q (default: the run's)")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples, mean or components (default: the run's)")
@@ -133,9 +134,9 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	fmt.Fprintf(opts.out, "%s (%s dynamics) after %d steps, %d episodes:\n", run.Config().Env, run.Config().Model.Dynamics, ev.Steps, ev.Episodes)
 	if changed {
 		p, own := pc.WithDefaults(), run.Config().Planner.WithDefaults()
-		fmt.Fprintf(opts.out, "  planned with %s, horizon %d, %d samples, λ %g, risk %s, on %s, %d candidates × %d iterations (the run's own: horizon %d, %d samples, λ %g, risk %s, on %s, %d × %d)\n",
-			p.Method, p.Horizon, p.Samples, p.Lambda, p.Risk, with, p.Candidates, p.Iterations,
-			own.Horizon, own.Samples, own.Lambda, own.Risk, run.Config().PlanWith, own.Candidates, own.Iterations)
+		fmt.Fprintf(opts.out, "  planned with %s, horizon %d, %d samples, λ %g, risk %s, on %s, %d candidates × %d iterations, %s noise (the run's own: horizon %d, %d samples, λ %g, risk %s, on %s, %d × %d, %s noise)\n",
+			p.Method, p.Horizon, p.Samples, p.Lambda, p.Risk, with, p.Candidates, p.Iterations, p.Noise,
+			own.Horizon, own.Samples, own.Lambda, own.Risk, run.Config().PlanWith, own.Candidates, own.Iterations, own.Noise)
 	}
 	fmt.Fprintf(opts.out, "  return  %.3f  95%% CI [%.3f, %.3f]\n", ev.Return, ev.ReturnLo, ev.ReturnHi)
 	if ev.HasGoal {

@@ -150,9 +150,9 @@ func resolveTrainConfig(opts *trainOptions) (agent.Config, error) {
 
 // plannerFlags are the values of the flags that choose how to plan:
 // --planner, --samples, --horizon, --lambda, --risk and --plan-with, and
-// eval's --candidates and --iterations.
+// eval's --candidates, --iterations and --noise.
 type plannerFlags struct {
-	method, risk, planWith              string
+	method, risk, planWith, noise       string
 	samples, horizon, cands, iterations int
 	lambda                              float64
 }
@@ -203,6 +203,12 @@ func (p plannerFlags) apply(set func(string) bool, pc *planner.Config, planWith 
 			return false, fmt.Errorf("--risk: %v", err)
 		}
 		pc.Risk, changed = r, true
+	}
+	if set("noise") {
+		if p.noise != planner.NoiseIndependent && p.noise != planner.NoiseCommon {
+			return false, fmt.Errorf("--noise %q is not valid (allowed: independent, common)", p.noise)
+		}
+		pc.Noise, changed = p.noise, true
 	}
 	if set("plan-with") {
 		if err := checkPlanWith(p.planWith); err != nil {
