@@ -75,3 +75,42 @@ func TestCommonNoiseSameScenarios(t *testing.T) {
 		t.Errorf("with independent noise one candidate scores %g after one iteration and after three; the test cannot tell", a)
 	}
 }
+
+// TestExhaustive checks that a discrete space whose n^H sequences fit in
+// the candidates is searched exactly: every sequence once, in one
+// iteration, each on the futures of the candidates it replaces; and that
+// one sequence more than the candidates leaves the sampled search.
+func TestExhaustive(t *testing.T) {
+	p := mustNew(t, Config{Horizon: 3, Candidates: 64, Samples: 2, Iterations: 4}, ActionSpec{Discrete: 3}, line{target: 2})
+	if c := p.Config(); c.Candidates != 27 || c.Iterations != 1 || c.Samples != 4 || c.Elites != 2 {
+		t.Errorf("27 sequences in 64 candidates: candidates %d, iterations %d, samples %d, elites %d; want 27, 1, 4, 2", c.Candidates, c.Iterations, c.Samples, c.Elites)
+	}
+	seen := map[[3]float64]bool{}
+	p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 2)))
+	for i := range 27 {
+		seen[[3]float64(p.cand[i*3:i*3+3])] = true
+	}
+	if len(seen) != 27 {
+		t.Errorf("%d distinct candidates of 27", len(seen))
+	}
+	// On the walk to 2 from 0 the best three moves are up, up, stay: the
+	// one elite.
+	p = mustNew(t, Config{Horizon: 3, Candidates: 64, Elites: 1}, ActionSpec{Discrete: 3}, line{target: 2})
+	p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 2)))
+	if got := p.Sequence(); got[0] != 2 || got[1] != 2 || got[2] != 1 {
+		t.Errorf("sequence %v, want [2 2 1]", got)
+	}
+	p = mustNew(t, Config{Horizon: 3, Candidates: 26, Samples: 2, Iterations: 4}, ActionSpec{Discrete: 3}, line{target: 2})
+	if c := p.Config(); c.Candidates != 26 || c.Iterations != 4 || c.Samples != 2 {
+		t.Errorf("27 sequences in 26 candidates: candidates %d, iterations %d, samples %d; want the sampled search's 26, 4, 2", c.Candidates, c.Iterations, c.Samples)
+	}
+	for _, tt := range []struct{ n, h, cands, want int }{{4, 3, 64, 64}, {2, 3, 64, 8}, {4, 4, 64, -1}, {5, 1, 4, -1}, {1000, 3, 128, -1}} {
+		got, ok := sequences(tt.n, tt.h, tt.cands)
+		if !ok {
+			got = -1
+		}
+		if got != tt.want {
+			t.Errorf("sequences(%d, %d, %d) = %d, want %d", tt.n, tt.h, tt.cands, got, tt.want)
+		}
+	}
+}

@@ -43,15 +43,18 @@ func TestOutcomesAreWhatTheRiskAggregated(t *testing.T) {
 	}{
 		{"rollout cvar quantiles λ", Config{Method: Rollout, Horizon: 3, Samples: 3, Discount: gamma, Lambda: 0.5, Risk: cvar},
 			ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}, nil, tailsWant(3, 3, 0.5)},
-		{"cem cvar quantiles", Config{Horizon: 3, Samples: 2, Candidates: 16, Iterations: 2, Discount: gamma, Risk: cvar},
+		// 8 candidates, 2 actions, H = 3: every sequence once (exhaustive).
+		{"cem cvar quantiles", Config{Horizon: 3, Samples: 2, Candidates: 8, Iterations: 2, Discount: gamma, Risk: cvar},
 			ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}, nil, tailsWant(2, 3, 1)},
+		// 16 candidates for 2 sequences: each on 8 times the K futures.
 		{"mppi mean quantiles H1", Config{Method: MPPI, Horizon: 1, Samples: 2, Candidates: 16, Discount: gamma},
-			ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}, nil, tailsWant(2, 1, 1)},
+			ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}, nil, tailsWant(16, 1, 1)},
 		// fork: a slip then the right move, 0 + γ·1, or the safe 0.6.
 		{"rollout mean bonus", Config{Method: Rollout, Horizon: 2, Samples: 8, Discount: gamma},
 			ActionSpec{Discrete: 2}, fork{}, []float32{0}, []float64{0, 0.5},
 			[][]float64{repeat(8, []float64{gamma}), repeat(8, []float64{0.6})}},
-		{"cem cvar sampled", Config{Horizon: 2, Samples: 16, Candidates: 32, Risk: Risk{Kind: RiskCVaR, Level: 0.25}},
+		// 2^2 sequences, more than the 3 candidates: sampled.
+		{"cem cvar sampled", Config{Horizon: 2, Samples: 16, Candidates: 3, Iterations: 3, Risk: Risk{Kind: RiskCVaR, Level: 0.25}},
 			ActionSpec{Discrete: 2}, gamble{}, []float32{start}, nil, nil},
 		{"cem box", Config{Horizon: 3, Candidates: 40, Iterations: 2, Samples: 2},
 			box(2, -1, 1), linear{[]float32{0.5, -0.25}}, []float32{0, 0}, nil, nil},
@@ -120,7 +123,7 @@ func TestOutcomesAreWhatTheRiskAggregated(t *testing.T) {
 					// The best of the last iteration's candidates that begin
 					// with the action.
 					best := math.Inf(-1)
-					for i := range cfg.Candidates {
+					for i := range p.Config().Candidates {
 						if p.cand[i*h] == float64(j) {
 							best = max(best, p.scores[i])
 						}

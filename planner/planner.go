@@ -211,6 +211,7 @@ type MPC struct {
 	score          float64
 	bonus          []float64 // per first action (discrete), or nil
 	ro             *rollout  // the Rollout method's buffers, or nil
+	exhaustive     bool      // the candidates are every discrete sequence (see sequences)
 	// With Config.Noise "common": the model's common-noise step, and the
 	// source of a decision's scenarios, reseeded with seed before every
 	// evaluation so that each iteration draws the same ones.
@@ -246,7 +247,21 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	elites := cfg.Elites
 	cfg = cfg.WithDefaults()
+	exhaustive := false
+	if seqs, ok := sequences(spec.Discrete, cfg.Horizon, cfg.Candidates); ok && cfg.Method != Rollout {
+		// Every sequence once, in one iteration: an exact search, each
+		// sequence on the futures of the candidates it replaces.
+		if cfg.Samples > 1 {
+			cfg.Samples *= cfg.Candidates / seqs
+		}
+		exhaustive, cfg.Candidates, cfg.Iterations = true, seqs, 1
+		cfg.Elites = min(max(elites, 1), seqs)
+		if elites == 0 {
+			cfg.Elites = max(1, seqs/10)
+		}
+	}
 	mw := spec.Dim
 	if spec.Discrete > 0 {
 		mw = spec.Discrete
@@ -269,7 +284,7 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 		n = max(n, spec.Discrete) // the rollout evaluates every first action
 	}
 	p := &MPC{
-		cfg: cfg, spec: spec, model: model,
+		cfg: cfg, spec: spec, model: model, exhaustive: exhaustive,
 		latent: l, width: spec.width(), modelWidth: mw, rows: n * k, sample: k > 1,
 		scores: make([]float64, n),
 		weight: make([]float64, n),
@@ -423,9 +438,42 @@ func (p *MPC) Sequence() []float64 { return p.plan }
 // candidates' scores for MPPI.
 func (p *MPC) Score() float64 { return p.score }
 
-// draw samples N candidate sequences from the current distribution.
+// sequences returns the number n^h of the sequences of h actions of a
+// discrete space of n actions, and whether they are few enough (at most
+// candidates) to be scored one by one: CEM and MPPI then score every
+// sequence once, in one iteration, instead of sampling candidates
+// (FrozenLake's 4 actions at H = 3 make 64 sequences, CartPole's 2 make
+// 8). Each sequence is scored on K·⌊N/n^h⌋ sampled futures, the rows of
+// the candidates it replaces, so that the search is exact and a decision
+// costs one sampled iteration's rows.
+func sequences(n, h, candidates int) (int, bool) {
+	if n < 1 {
+		return 0, false
+	}
+	seqs := 1
+	for range h {
+		seqs *= n
+		if seqs > candidates {
+			return 0, false
+		}
+	}
+	return seqs, true
+}
+
+// draw samples N candidate sequences from the current distribution, or
+// writes every sequence (exhaustive), step 0 varying slowest.
 func (p *MPC) draw(rng *rand.Rand) {
 	n, h := p.cfg.Candidates, p.cfg.Horizon
+	if k := p.spec.Discrete; k > 0 && p.exhaustive {
+		for i := range n {
+			c := i
+			for s := h - 1; s >= 0; s-- {
+				p.cand[i*h+s] = float64(c % k)
+				c /= k
+			}
+		}
+		return
+	}
 	if k := p.spec.Discrete; k > 0 {
 		for i := range n {
 			for s := range h {
