@@ -65,7 +65,18 @@
 // not with the single best sample, which overfits the model's errors.
 //
 // The distribution is warm-started from the previous decision's plan
-// shifted by one step.
+// shifted by one step. A discrete space whose n^H sequences number no
+// more than N is searched exactly instead: every sequence is a candidate,
+// scored once on the futures of the candidates it replaces, and one
+// iteration refits to the best of them (see sequences).
+//
+// The K futures of a candidate are drawn independently of the other
+// candidates' by default. With Config.Noise "common" future k of every
+// candidate takes the same draws (common random numbers, one scenario per
+// k, the same for every iteration of a decision), as PEGASUS fixes its
+// scenarios: two candidates then differ in score by what their actions
+// do, not by their luck, which on a model whose action gaps are small
+// next to its noise keeps sampled futures from choosing at random.
 //
 // For a discrete action space and a model with an action value, the
 // Rollout method searches no open-loop sequence: it scores every first
