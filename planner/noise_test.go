@@ -114,3 +114,42 @@ func TestExhaustive(t *testing.T) {
 		}
 	}
 }
+
+// qtable is a 1-d model whose action value is a table over the actions.
+type qtable struct{ q []float32 }
+
+func (qtable) LatentDim() int   { return 1 }
+func (m qtable) ActionDim() int { return len(m.q) }
+func (qtable) Step(next, reward, cont, z, _ []float32, rows int, _ bool, _ *rand.Rand) {
+	for r := range rows {
+		next[r], reward[r], cont[r] = z[r], 0, 1
+	}
+}
+func (qtable) Value(dst, _ []float32, rows int) { clear(dst[:rows]) }
+func (qtable) HasActionValue() bool             { return true }
+func (m qtable) ActionValue(dst, _, a []float32, rows int) {
+	n := len(m.q)
+	for r := range rows {
+		for j, v := range a[r*n : (r+1)*n] {
+			if v == 1 {
+				dst[r] = m.q[j]
+			}
+		}
+	}
+}
+
+// TestExhaustiveElites checks the share of elites of an exact search: a
+// config with its defaults resolved (6 elites of 64 candidates, as a run's
+// config.json holds them) searching 4 first actions at H = 1 refits to
+// one, the best, and acts on it; refitting to all four would leave a
+// uniform distribution and act on the first action whatever q says.
+func TestExhaustiveElites(t *testing.T) {
+	cfg := Config{Horizon: 1, Candidates: 64, Elites: 6, Iterations: 3, Samples: 4}
+	p := mustNew(t, cfg, ActionSpec{Discrete: 4}, qtable{[]float32{0.1, 0.2, 0.5, 0.3}})
+	if c := p.Config(); c.Candidates != 4 || c.Elites != 1 || c.Samples != 4 {
+		t.Errorf("candidates %d, elites %d, samples %d; want 4, 1 and 4 (nothing is sampled at H = 1)", c.Candidates, c.Elites, c.Samples)
+	}
+	if a := p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1))); a[0] != 2 {
+		t.Errorf("action %v, want 2, the best q", a[0])
+	}
+}

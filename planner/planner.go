@@ -258,20 +258,17 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	elites := cfg.Elites
 	cfg = cfg.WithDefaults()
 	exhaustive := false
 	if seqs, ok := sequences(spec.Discrete, cfg.Horizon, cfg.Candidates); ok && cfg.Method != Rollout {
 		// Every sequence once, in one iteration: an exact search, each
-		// sequence on the futures of the candidates it replaces.
-		if cfg.Samples > 1 {
+		// sequence on the futures of the candidates it replaces, with
+		// the same share of elites.
+		if cfg.Samples > 1 && cfg.Horizon > 1 {
 			cfg.Samples *= cfg.Candidates / seqs
 		}
+		cfg.Elites = max(1, cfg.Elites*seqs/cfg.Candidates)
 		exhaustive, cfg.Candidates, cfg.Iterations = true, seqs, 1
-		cfg.Elites = min(max(elites, 1), seqs)
-		if elites == 0 {
-			cfg.Elites = max(1, seqs/10)
-		}
 	}
 	mw := spec.Dim
 	if spec.Discrete > 0 {
@@ -454,9 +451,10 @@ func (p *MPC) Score() float64 { return p.score }
 // candidates) to be scored one by one: CEM and MPPI then score every
 // sequence once, in one iteration, instead of sampling candidates
 // (FrozenLake's 4 actions at H = 3 make 64 sequences, CartPole's 2 make
-// 8). Each sequence is scored on K·⌊N/n^h⌋ sampled futures, the rows of
-// the candidates it replaces, so that the search is exact and a decision
-// costs one sampled iteration's rows.
+// 8). Each sequence is scored on K·⌊N/n^h⌋ sampled futures (h > 1), the
+// rows of the candidates it replaces, and CEM refits to the same share of them as
+// of N candidates (max(1, ⌊E·n^h/N⌋) elites), so that the search is exact
+// and a decision costs one sampled iteration's rows.
 func sequences(n, h, candidates int) (int, bool) {
 	if n < 1 {
 		return 0, false
