@@ -140,16 +140,27 @@ func (m qtable) ActionValue(dst, _, a []float32, rows int) {
 
 // TestExhaustiveElites checks the share of elites of an exact search: a
 // config with its defaults resolved (6 elites of 64 candidates, as a run's
-// config.json holds them) searching 4 first actions at H = 1 refits to
-// one, the best, and acts on it; refitting to all four would leave a
-// uniform distribution and act on the first action whatever q says.
+// config.json holds them) searching the 16 sequences of 4 actions at
+// H = 2 refits to one, the best, and plans its second action on it;
+// refitting to six would spread the distribution over several. At H = 1
+// the sampled search stays.
 func TestExhaustiveElites(t *testing.T) {
-	cfg := Config{Horizon: 1, Candidates: 64, Elites: 6, Iterations: 3, Samples: 4}
-	p := mustNew(t, cfg, ActionSpec{Discrete: 4}, qtable{[]float32{0.1, 0.2, 0.5, 0.3}})
-	if c := p.Config(); c.Candidates != 4 || c.Elites != 1 || c.Samples != 4 {
-		t.Errorf("candidates %d, elites %d, samples %d; want 4, 1 and 4 (nothing is sampled at H = 1)", c.Candidates, c.Elites, c.Samples)
+	q := qtable{[]float32{0.1, 0.2, 0.5, 0.3}}
+	cfg := Config{Horizon: 2, Candidates: 64, Elites: 6, Iterations: 3, Samples: 4}
+	p := mustNew(t, cfg, ActionSpec{Discrete: 4}, q)
+	if c := p.Config(); c.Candidates != 16 || c.Elites != 1 || c.Samples != 16 || c.Iterations != 1 {
+		t.Errorf("candidates %d, elites %d, samples %d, iterations %d; want 16, 1, 16 and 1", c.Candidates, c.Elites, c.Samples, c.Iterations)
+	}
+	p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1)))
+	if a := p.Sequence()[1]; a != 2 {
+		t.Errorf("second action %v, want 2, the best q", a)
+	}
+	cfg.Horizon = 1
+	p = mustNew(t, cfg, ActionSpec{Discrete: 4}, q)
+	if c := p.Config(); c.Candidates != 64 || c.Iterations != 3 {
+		t.Errorf("H = 1: candidates %d, iterations %d; want the sampled search's 64 and 3", c.Candidates, c.Iterations)
 	}
 	if a := p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1))); a[0] != 2 {
-		t.Errorf("action %v, want 2, the best q", a[0])
+		t.Errorf("H = 1: action %v, want 2, the best q", a[0])
 	}
 }

@@ -46,7 +46,6 @@ func TestOutcomesAreWhatTheRiskAggregated(t *testing.T) {
 		// 8 candidates, 2 actions, H = 3: every sequence once (exhaustive).
 		{"cem cvar quantiles", Config{Horizon: 3, Samples: 2, Candidates: 8, Iterations: 2, Discount: gamma, Risk: cvar},
 			ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}, nil, tailsWant(2, 3, 1)},
-		// 16 candidates for 2 sequences, which at H = 1 step nothing.
 		{"mppi mean quantiles H1", Config{Method: MPPI, Horizon: 1, Samples: 2, Candidates: 16, Discount: gamma},
 			ActionSpec{Discrete: 2}, tails{quantiles: true}, []float32{0, 0}, nil, tailsWant(2, 1, 1)},
 		// fork: a slip then the right move, 0 + γ·1, or the safe 0.6.

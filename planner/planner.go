@@ -65,8 +65,8 @@
 // not with the single best sample, which overfits the model's errors.
 //
 // The distribution is warm-started from the previous decision's plan
-// shifted by one step. A discrete space whose n^H sequences number no
-// more than N is searched exactly instead: every sequence is a candidate,
+// shifted by one step. A discrete space whose n^H sequences (H > 1)
+// number no more than N is searched exactly instead: every sequence is a candidate,
 // scored once on the futures of the candidates it replaces, and one
 // iteration refits to the best of them (see sequences).
 //
@@ -260,11 +260,11 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 	}
 	cfg = cfg.WithDefaults()
 	exhaustive := false
-	if seqs, ok := sequences(spec.Discrete, cfg.Horizon, cfg.Candidates); ok && cfg.Method != Rollout {
+	if seqs, ok := sequences(spec.Discrete, cfg.Horizon, cfg.Candidates); ok && cfg.Method != Rollout && cfg.Horizon > 1 {
 		// Every sequence once, in one iteration: an exact search, each
 		// sequence on the futures of the candidates it replaces, with
 		// the same share of elites.
-		if cfg.Samples > 1 && cfg.Horizon > 1 {
+		if cfg.Samples > 1 {
 			cfg.Samples *= cfg.Candidates / seqs
 		}
 		cfg.Elites = max(1, cfg.Elites*seqs/cfg.Candidates)
@@ -451,10 +451,12 @@ func (p *MPC) Score() float64 { return p.score }
 // candidates) to be scored one by one: CEM and MPPI then score every
 // sequence once, in one iteration, instead of sampling candidates
 // (FrozenLake's 4 actions at H = 3 make 64 sequences, CartPole's 2 make
-// 8). Each sequence is scored on K·⌊N/n^h⌋ sampled futures (h > 1), the
-// rows of the candidates it replaces, and CEM refits to the same share of them as
+// 8). Each sequence is scored on K·⌊N/n^h⌋ sampled futures, the rows of
+// the candidates it replaces, and CEM refits to the same share of them as
 // of N candidates (max(1, ⌊E·n^h/N⌋) elites), so that the search is exact
-// and a decision costs one sampled iteration's rows.
+// and a decision costs one sampled iteration's rows. New applies it from
+// H = 2 on: at H = 1 nothing is imagined, and the sampled search's refits
+// already settle on the first action of the best q.
 func sequences(n, h, candidates int) (int, bool) {
 	if n < 1 {
 		return 0, false
