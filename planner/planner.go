@@ -307,6 +307,9 @@ func New(cfg Config, spec ActionSpec, model Model) (*MPC, error) {
 		disc:   make([]float64, n*k),
 	}
 	p.cand = make([]float64, n*h*p.width)
+	if exhaustive {
+		p.enumerate()
+	}
 	p.plan = make([]float64, h*p.width)
 	p.action = make([]float64, p.width)
 	p.order = byScore{idx: make([]int, n), scores: p.scores}
@@ -471,20 +474,26 @@ func sequences(n, h, candidates int) (int, bool) {
 	return seqs, true
 }
 
-// draw samples N candidate sequences from the current distribution, or
-// writes every sequence (exhaustive), step 0 varying slowest.
-func (p *MPC) draw(rng *rand.Rand) {
-	n, h := p.cfg.Candidates, p.cfg.Horizon
-	if k := p.spec.Discrete; k > 0 && p.exhaustive {
-		for i := range n {
-			c := i
-			for s := h - 1; s >= 0; s-- {
-				p.cand[i*h+s] = float64(c % k)
-				c /= k
-			}
+// enumerate writes every sequence of the discrete space into the
+// candidates, step 0 varying slowest (the exact search; see sequences).
+func (p *MPC) enumerate() {
+	n, h, k := p.cfg.Candidates, p.cfg.Horizon, p.spec.Discrete
+	for i := range n {
+		c := i
+		for s := h - 1; s >= 0; s-- {
+			p.cand[i*h+s] = float64(c % k)
+			c /= k
 		}
+	}
+}
+
+// draw samples N candidate sequences from the current distribution; the
+// exact search keeps the sequences New enumerated.
+func (p *MPC) draw(rng *rand.Rand) {
+	if p.exhaustive {
 		return
 	}
+	n, h := p.cfg.Candidates, p.cfg.Horizon
 	if k := p.spec.Discrete; k > 0 {
 		for i := range n {
 			for s := range h {

@@ -167,29 +167,23 @@ func (p plannerFlags) apply(set func(string) bool, pc *planner.Config, planWith 
 		}
 		pc.Method, changed = planner.Method(p.method), true
 	}
-	if set("samples") {
-		if p.samples < 1 || p.samples > 1024 {
-			return false, fmt.Errorf("--samples %d is not valid (allowed: 1 to 1024)", p.samples)
+	for _, f := range []struct {
+		name    string
+		v, hi   int
+		setting *int
+	}{
+		{"samples", p.samples, 1024, &pc.Samples},
+		{"horizon", p.horizon, 256, &pc.Horizon},
+		{"candidates", p.cands, 4096, &pc.Candidates},
+		{"iterations", p.iterations, 64, &pc.Iterations},
+	} {
+		if !set(f.name) {
+			continue
 		}
-		pc.Samples, changed = p.samples, true
-	}
-	if set("horizon") {
-		if p.horizon < 1 || p.horizon > 256 {
-			return false, fmt.Errorf("--horizon %d is not valid (allowed: 1 to 256)", p.horizon)
+		if f.v < 1 || f.v > f.hi {
+			return false, fmt.Errorf("--%s %d is not valid (allowed: 1 to %d)", f.name, f.v, f.hi)
 		}
-		pc.Horizon, changed = p.horizon, true
-	}
-	if set("candidates") {
-		if p.cands < 1 || p.cands > 4096 {
-			return false, fmt.Errorf("--candidates %d is not valid (allowed: 1 to 4096)", p.cands)
-		}
-		pc.Candidates, changed = p.cands, true
-	}
-	if set("iterations") {
-		if p.iterations < 1 || p.iterations > 64 {
-			return false, fmt.Errorf("--iterations %d is not valid (allowed: 1 to 64)", p.iterations)
-		}
-		pc.Iterations, changed = p.iterations, true
+		*f.setting, changed = f.v, true
 	}
 	if set("lambda") {
 		if !(p.lambda > 0 && p.lambda <= 1) {
