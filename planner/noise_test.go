@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -162,5 +163,59 @@ func TestExhaustiveElites(t *testing.T) {
 	}
 	if a := p.Plan([]float32{0}, rand.New(rand.NewPCG(1, 1))); a[0] != 2 {
 		t.Errorf("H = 1: action %v, want 2, the best q", a[0])
+	}
+}
+
+// driftQ is drift with an action value: q(z, a) = z·z + gap·a, so that the
+// TD(λ) scores read it at every step.
+type driftQ struct{ drift }
+
+func (driftQ) HasActionValue() bool { return true }
+func (m driftQ) ActionValue(dst, z, a []float32, rows int) {
+	for r := range rows {
+		dst[r] = z[r]*z[r] + m.gap*a[2*r+1]
+	}
+}
+
+// TestExhaustiveTree checks that the exact search on common scenarios,
+// rolled out as a tree of prefixes, scores every sequence as the flat
+// rollout of every sequence's rows does, with and without an action value.
+func TestExhaustiveTree(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		model  Model
+		h      int
+		lambda float64
+	}{
+		{"value", drift{gap: 0.3}, 3, 1},
+		{"action value", driftQ{drift{gap: 0.3}}, 3, 1},
+		{"TD(λ)", driftQ{drift{gap: 0.3}}, 4, 0.3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{Horizon: tt.h, Candidates: 16, Samples: 2, Lambda: tt.lambda, Noise: NoiseCommon}
+			tree := mustNew(t, cfg, ActionSpec{Discrete: 2}, tt.model)
+			flat := mustNew(t, cfg, ActionSpec{Discrete: 2}, tt.model)
+			flat.flat = true
+			if !tree.tree() || flat.tree() {
+				t.Fatalf("tree %v, flat %v: want a tree and a flat rollout", tree.tree(), flat.tree())
+			}
+			z := []float32{0.5}
+			tree.Plan(z, rand.New(rand.NewPCG(3, 4)))
+			flat.Plan(z, rand.New(rand.NewPCG(3, 4)))
+			distinct := map[float64]bool{}
+			for i, want := range flat.scores {
+				distinct[want] = true
+				if got := tree.scores[i]; math.Abs(got-want) > 1e-9*max(1, math.Abs(want)) {
+					t.Errorf("sequence %v: tree scores %g, flat %g", flat.cand[i*tt.h:(i+1)*tt.h], got, want)
+				}
+			}
+			if len(distinct) < len(flat.scores)/2 {
+				t.Errorf("%d distinct scores of %d sequences: the test cannot tell sequences apart", len(distinct), len(flat.scores))
+			}
+		})
+	}
+	p := mustNew(t, Config{Horizon: 3, Candidates: 64, Samples: 4}, ActionSpec{Discrete: 2}, drift{gap: 0.3})
+	if p.tree() {
+		t.Error("independent noise rolls out a tree; its sequences must keep their own draws")
 	}
 }
