@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -531,5 +532,50 @@ func TestLRSchedule(t *testing.T) {
 	// 0.75 × 3/100.
 	if got := run.model.LRScale(); got < 0.25 || got > 0.25+0.75*3/100 {
 		t.Errorf("after the last step the model trains at ×%g, want about ×0.25", got)
+	}
+}
+
+// TestQuantilesFollowTheRisk checks QuantilesFor through WithDefaults: a
+// risk other than the mean turns on DefaultQuantiles quantiles, the mean
+// none; −1 keeps a risk without them and a config's own number wins; a
+// value without q gets none; and a resolved config resolves to itself.
+func TestQuantilesFollowTheRisk(t *testing.T) {
+	cvar := planner.Risk{Kind: planner.RiskCVaR, Level: 0.1}
+	for _, tt := range []struct {
+		name        string
+		risk        planner.Risk
+		set, target string
+		quantiles   int
+		want        int
+	}{
+		{"mean", planner.Risk{}, "", "", 0, 0},
+		{"cvar", cvar, "", "", 0, DefaultQuantiles},
+		{"quantile", planner.Risk{Kind: planner.RiskQuantile, Level: 0.2}, "", "", 0, DefaultQuantiles},
+		{"cvar without them", cvar, "", "", -1, -1},
+		{"cvar with 8", cvar, "", "", 8, 8},
+		{"mean with 8", planner.Risk{}, "", "", 8, 8},
+		{"no action value", cvar, "", worldmodel.ValueLambda, 0, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Preset("default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Env, c.Obs = "gridworld/cliff-ice", "state"
+			c.Planner.Risk, c.Model.QQuantiles = tt.risk, tt.quantiles
+			if tt.target != "" {
+				c.Model.ValueTarget = tt.target
+			}
+			r := c.WithDefaults()
+			if r.Model.QQuantiles != tt.want {
+				t.Errorf("q_quantiles %d, want %d", r.Model.QQuantiles, tt.want)
+			}
+			if err := r.Validate(); err != nil {
+				t.Errorf("resolved config: %v", err)
+			}
+			if again := r.WithDefaults(); again.Model.QQuantiles != r.Model.QQuantiles {
+				t.Errorf("resolved again: q_quantiles %d, want %d", again.Model.QQuantiles, r.Model.QQuantiles)
+			}
+		})
 	}
 }

@@ -212,6 +212,7 @@ func (c Config) WithDefaultsIn(reg *registry.Registry) Config {
 			c.Model.QHead = v.QHead
 		}
 		setFloat(&c.Model.ValueWeight, v.Weight)
+		setInt(&c.Model.QQuantiles, QuantilesFor(c.Planner.Risk))
 	}
 	g := DiscountFor(t)
 	setFloat(&c.Model.Discount, g)

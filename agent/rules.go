@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/dreamrl/dream/envs"
+	"github.com/dreamrl/dream/planner"
 	"github.com/dreamrl/dream/worldmodel"
 )
 
@@ -149,6 +150,30 @@ func ValueLearningFor(t envs.Traits) ValueLearning {
 		return ValueLearning{LRFinal: 0.1, AverageTau: 0.9998, Expectile: 0.7, Weight: 50, QHead: worldmodel.QHeadAdvantage}
 	}
 	return ValueLearning{LRFinal: 1}
+}
+
+// DefaultQuantiles is the number of quantiles of the distributional action
+// value that a risk other than the mean turns on (QuantilesFor).
+const DefaultQuantiles = 16
+
+// QuantilesFor is model.q_quantiles of a run that sets none (0), with
+// value_target q: DefaultQuantiles where the planner's risk is not the
+// mean, none otherwise. A risk measure over K futures of H steps sees
+// nothing past the horizon while the action value there is a mean, and at
+// the default horizon of 1 it sees nothing at all: no future is imagined,
+// and `--risk cvar:0.1` would act exactly as the mean does. The quantiles
+// carry the risk past the horizon (planner package documentation), so the
+// flag that asks for a risk also asks for them; −1 keeps a risk without
+// them. Under the mean the run stays as it was: the quantiles are a second
+// network to train, and the risk-neutral targets were measured without.
+// 16 quantiles are QR-DQN's resolution halved: on cliff-ice they took
+// CVaR at 10 % over the rock detour on 4 of 5 seeds
+// (experiments/README.md, "A distributional action value on cliff-ice").
+func QuantilesFor(risk planner.Risk) int {
+	if risk.Kind == planner.RiskMean {
+		return 0
+	}
+	return DefaultQuantiles
 }
 
 // DefaultHorizon is the planning horizon of a run that sets none, on every

@@ -51,6 +51,8 @@ func TestConfigValidate(t *testing.T) {
 		{"65 quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, 65 }, "q_quantiles"},
 		{"negative quantiles", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, -2 }, "q_quantiles"},
 		{"quantiles without q", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueLambda, 8 }, "q_quantiles"},
+		{"quantiles -1 for none", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, -1 }, ""},
+		{"quantiles -2", func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, -2 }, "q_quantiles"},
 		{"negative kappa", func(c *Config) { c.ValueTarget, c.QQuantiles, c.QQuantileKappa = ValueQ, 8, -1 }, "q_quantile_kappa"},
 		{"kappa NaN", func(c *Config) { c.QQuantileKappa = math.NaN() }, "q_quantile_kappa"},
 		{"expectile without q", func(c *Config) { c.ValueTarget, c.ValueExpectile = ValueLambda, 0.9 }, "value_expectile"},

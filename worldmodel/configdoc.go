@@ -37,7 +37,7 @@ func KeyDocs() map[string]string {
 		"value_greedy":      "with value_target q and no expectile, the value's greedy action: max (of q) or average (ranked by the averaged weights' q; needs average_tau)",
 		"q_head":            "with value_target q, the action value's form: direct (its own head) or advantage (V(z) + A(z, a))",
 		"q_net":             "with value_target q, the action value's network: trunk (a linear head on the predictor's trunk) or own (a network of its own on (z, a))",
-		"q_quantiles":       "with value_target q, quantiles M of a distributional action value that the planner reads past its horizon (under the mean risk their mean replaces q); 0 for none, else 2 to 64",
+		"q_quantiles":       "with value_target q, quantiles M of a distributional action value that the planner reads past its horizon (under the mean risk their mean replaces q); 2 to 64, -1 for none, 0 for the rule: 16 under a risk other than the mean, none under the mean",
 		"q_quantile_kappa":  "κ of q_quantiles' quantile Huber loss, in units of the return; small next to the gaps between outcomes, or the quantiles become expectiles; 0 < κ ≤ 1e6",
 		"value_latents":     "latents the value and action value train on: imagined (the predictor's rollout) or real (the encoded frames)",
 		"value_transform":   "space the values regress their targets in: none, or symlog (sign(G)·ln(1+|G|), read back through symexp)",

@@ -194,7 +194,7 @@ type architecture struct {
 func (m *Model) architecture() architecture {
 	c := m.cfg
 	return architecture{c.Dynamics, c.LatentDim, c.Hidden, c.Patch, c.Channels, c.Rank, m.components(), c.FrameStack, c.DecoderHidden,
-		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), c.QHead == QHeadAdvantage, c.QNet == QNetOwn, c.QQuantiles, m.spec}
+		max(c.EncoderHidden, 0), c.ValueTarget == ValueQ, c.averaged(), c.QHead == QHeadAdvantage, c.QNet == QNetOwn, max(c.QQuantiles, 0), m.spec}
 }
 
 // reader reads little-endian values from a byte slice; after the first

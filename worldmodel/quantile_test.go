@@ -299,13 +299,21 @@ func TestQuantileFiles(t *testing.T) {
 
 	plain, batch := testModel(t, func(c *Config) { c.ValueTarget = ValueQ }, false, 2, rng)
 	file := write(plain)
+	// −1 is none as 0 is: the same architecture.
+	none, _ := testModel(t, func(c *Config) { c.ValueTarget, c.QQuantiles = ValueQ, -1 }, false, 2, rng)
+	if none.QuantileCount() != 0 {
+		t.Errorf("q_quantiles -1: %d quantiles, want none", none.QuantileCount())
+	}
+	if _, err := none.ReadFrom(bytes.NewReader(file)); err != nil {
+		t.Errorf("q_quantiles -1 reading a file of none: %v", err)
+	}
 	// Cut the key out of the config blob, which follows the magic and
 	// the version, and mend its length and the checksum.
 	start := len(fileMagic) + 4
 	n := int(binary.LittleEndian.Uint32(file[start:]))
 	blob := string(file[start+4 : start+4+n])
-	old := strings.Replace(strings.Replace(blob, `"q_quantiles":0,`, "", 1), `"q_quantile_kappa":1,`, "", 1)
-	if len(old) != len(blob)-len(`"q_quantiles":0,`)-len(`"q_quantile_kappa":1,`) {
+	old := strings.Replace(strings.Replace(blob, `"q_quantiles":0,`, "", 1), `"q_quantile_kappa":0.05,`, "", 1)
+	if len(old) != len(blob)-len(`"q_quantiles":0,`)-len(`"q_quantile_kappa":0.05,`) {
 		t.Fatalf("config blob %s lacks the keys to cut", blob)
 	}
 	var out []byte
@@ -317,8 +325,8 @@ func TestQuantileFiles(t *testing.T) {
 	if _, err := plain.ReadFrom(bytes.NewReader(out)); err != nil {
 		t.Fatalf("a file without q_quantiles: %v", err)
 	}
-	if plain.QuantileCount() != 0 || plain.Config().QQuantileKappa != 1 {
-		t.Errorf("loaded %d quantiles, κ %g; want none and the default 1", plain.QuantileCount(), plain.Config().QQuantileKappa)
+	if plain.QuantileCount() != 0 || plain.Config().QQuantileKappa != 0.05 {
+		t.Errorf("loaded %d quantiles, κ %g; want none and the default 0.05", plain.QuantileCount(), plain.Config().QQuantileKappa)
 	}
 	if _, err := plain.TrainStep(batch(4, plain.cfg.Horizon), rng); err != nil {
 		t.Errorf("training after loading: %v", err)

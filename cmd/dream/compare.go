@@ -118,7 +118,7 @@ and with a Kubernetes Indexed Job of 4 completions: --shard $JOB_COMPLETION_INDE
 	f.StringVar(&opts.config, "config", "", "config file (YAML or JSON) shared by every run; flags override it")
 	f.Float64Var(&opts.threshold, "threshold", 0, "return to reach for steps-to-threshold (default best − 0.1·|best| of the final means)")
 	f.StringVar(&opts.shard, "shard", "", "run only part i of n of the grid, as i/n (0 ≤ i < n)")
-	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
+	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures and the return past the horizon: mean, cvar:ALPHA or quantile:Q (a risk other than mean learns 16 quantiles of the return unless model.q_quantiles says otherwise)")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 	f.BoolVar(&opts.merge, "merge", false, "build the report from the finished runs in the directories given as arguments")
 	f.IntVar(&opts.calEpisodes, "calibration-episodes", 10, "held-out episodes per run for the world model's calibration")

@@ -137,6 +137,7 @@ chose.
 | ` + "`explore`" + `, ` + "`explore_final`" + `, ` + "`explore_directed`" + ` | finitely many states and discrete actions: ε from 0.1 to 0.02 beside directed exploration (β = 0.3), which counts recurring observations; otherwise ε or action noise from 0.5 to 0.05, no directed exploration |
 | ` + "`lr_final`" + `, ` + "`model.average_tau`" + `, ` + "`model.value_expectile`" + `, ` + "`model.q_head`" + `, ` + "`model.value_weight`" + ` | finitely many states, whose actions' values differ by a thousandth of the return: a rate falling to 0.1, acting with weights averaged at τ = 0.9998, an expectile value at 0.7, q as value plus advantage, value losses weighing 50; otherwise a constant rate and the model's defaults |
 | ` + "`planner.horizon`" + ` | 1 everywhere (` + "`agent.DefaultHorizon`" + `) |
+| ` + "`model.q_quantiles`" + ` | not from the environment but from ` + "`planner.risk`" + `: 16 quantiles of the return where the risk is not the mean, so that the risk reaches past the horizon (at H = 1 it would change nothing without them); none under the mean; −1 keeps a risk without them |
 `)
 	sections := []struct{ prefix, title string }{
 		{"", "The run"},

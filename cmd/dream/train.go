@@ -79,7 +79,7 @@ func addConfigFlags(f *pflag.FlagSet, opts *trainOptions) {
 	f.IntVar(&opts.plan.samples, "samples", 0, "futures sampled per candidate (K)")
 	f.IntVar(&opts.plan.horizon, "horizon", 0, "planning horizon (H)")
 	f.Float64Var(&opts.plan.lambda, "lambda", 0, "TD(λ) weight of a plan's h-step returns, 0 < λ ≤ 1 (default 1: the H-step return)")
-	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures: mean, cvar:ALPHA or quantile:Q")
+	f.StringVar(&opts.plan.risk, "risk", "", "risk measure over the K futures and the return past the horizon: mean, cvar:ALPHA or quantile:Q (a risk other than mean learns 16 quantiles of the return unless model.q_quantiles says otherwise)")
 	f.StringVar(&opts.plan.planWith, "plan-with", "", "plan on: samples (default), mean or components")
 	addGymFlags(f, &opts.gym)
 }
