@@ -96,7 +96,12 @@ func (r RunResult) Final() Point {
 // older version, missing). It also reports whether any row had a success
 // rate.
 func ReadCurve(dir string) (curve []Point, hasGoal bool, err error) {
-	path := filepath.Join(dir, agent.MetricsFile)
+	return ReadCurveFile(filepath.Join(dir, agent.MetricsFile))
+}
+
+// ReadCurveFile is ReadCurve of a metrics file by its path, such as one
+// kept apart from its run directory.
+func ReadCurveFile(path string) (curve []Point, hasGoal bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("compare: curve %s: %w", path, err)
