@@ -36,7 +36,7 @@ func TestCurves(t *testing.T) {
 	a1 := writeCurve(t, filepath.Join(tmp, "a1"), 0, 10, 20) // AUC 10
 	a2 := writeCurve(t, filepath.Join(tmp, "a2"), 0, 20, 20) // AUC 15
 	b1 := filepath.Join(tmp, "b1")
-	writeCurve(t, b1, 0, 30, 60) // AUC 30, read from its directory
+	writeCurve(t, b1, 0, 30, 60)                             // AUC 30, read from its directory
 	b2 := writeCurve(t, filepath.Join(tmp, "b2"), 0, 40, 40) // AUC 30
 	var out, errOut bytes.Buffer
 	if err := run([]string{"A=" + a1 + "," + a2, "B=" + b1 + "," + b2}, &out, &errOut); err != nil {
