@@ -166,7 +166,7 @@ const DefaultQuantiles = 16
 // flag that asks for a risk also asks for them; −1 keeps a risk without
 // them. Under the mean the run stays as it was: the quantiles are a second
 // network to train, and the risk-neutral targets were measured without.
-// 16 quantiles are QR-DQN's resolution halved: on cliff-ice they took
+// 16 quantiles are what the runs behind it used: on cliff-ice they took
 // CVaR at 10 % over the rock detour on 4 of 5 seeds
 // (experiments/README.md, "A distributional action value on cliff-ice").
 func QuantilesFor(risk planner.Risk) int {

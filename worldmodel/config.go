@@ -312,9 +312,9 @@ type Config struct {
 	// outcomes: where every target lies within κ of the quantiles, the
 	// loss is an asymmetric squared error, whose minimisers are expectiles
 	// rather than quantiles (returns of 0 or 1 need κ ≲ 0.1). Default
-	// 0.05: small next to the outcomes of a gridworld's returns (0 or 1;
-	// −5 or 1 on cliff-ice, where 16 quantiles at κ = 0.05 took CVaR over
-	// the rock detour); on returns of tens or hundreds almost every error
+	// 0.05: small next to the gaps between a gridworld's returns (0 or 1
+	// on FrozenLake; between −5 and 1 on cliff-ice, where 16 quantiles at
+	// κ = 0.05 took CVaR over the rock detour); on returns of tens or hundreds almost every error
 	// lies beyond either κ, where the gradient, τ or τ − 1, is the same as
 	// at QR-DQN's κ = 1 (Pendulum-gusty trained at 1); 0 < κ ≤ 1e6.
 	QQuantileKappa float64 `json:"q_quantile_kappa"`
