@@ -1,8 +1,9 @@
 // Command valuemap prints, for a trained gridworld run, the learned value
 // of every cell next to the optimal one, and the action a one-step
 // lookahead in the model (or the learned action value q, where the model
-// has one) picks next to the optimal action, with the weights the agent
-// acts with (the averaged ones where the model keeps them):
+// has one, or the mean of its quantiles, where it has them, as the
+// planner reads them) picks next to the optimal action, with the weights
+// the agent acts with (the averaged ones where the model keeps them):
 //
 //	go run ./experiments/valuemap RUN_DIR
 //
@@ -75,6 +76,7 @@ func run(dir string) error {
 	cont := make([]float32, A)
 	vn := make([]float32, A)
 	qa := make([]float32, A)
+	qt := make([]float32, A*m.QuantileCount())
 	var o envs.Observation
 	if spec.Pixels() {
 		o.Frame = image.NewRGBA(image.Rect(0, 0, spec.Frame[1], spec.Frame[0]))
@@ -119,6 +121,17 @@ func run(dir string) error {
 			m.Value(vn, next, A)
 			if m.HasActionValue() {
 				m.ActionValue(qa, za, acts, A)
+			}
+			if nq := m.QuantileCount(); nq > 0 {
+				// The planner acts on the quantiles' mean, not on q.
+				m.ActionValueQuantiles(qt, za, acts, A)
+				for a := range A {
+					sum := 0.0
+					for _, v := range qt[a*nq : (a+1)*nq] {
+						sum += float64(v)
+					}
+					qa[a] = float32(sum / float64(nq))
+				}
 			}
 			best, bq := 0, math.Inf(-1)
 			qs := ""
