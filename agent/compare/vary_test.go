@@ -81,8 +81,9 @@ func TestVariants(t *testing.T) {
 				"model.encoder_hidden=128,model.frame_stack=2,planner.horizon=1", "model.encoder_hidden=128,model.frame_stack=2,planner.horizon=3"}, ""},
 		{"values read back from the config", []Vary{{"explore", []string{"0.10", "0.2"}}},
 			[]string{"explore=0.1", "explore=0.2"}, ""},
+		// q_quantiles follows the risk (agent.QuantilesFor).
 		{"a string", []Vary{{"planner.risk", []string{"mean", "cvar:0.1"}}},
-			[]string{"planner.risk=cvar:0.1", "planner.risk=mean"}, ""},
+			[]string{"model.q_quantiles=0,planner.risk=mean", "model.q_quantiles=16,planner.risk=cvar:0.1"}, ""},
 		// explore_steps defaults to steps/2: it follows.
 		{"a derived default follows", []Vary{{"steps", []string{"400", "240"}}},
 			[]string{"explore_steps=120,steps=240", "explore_steps=200,steps=400"}, ""},
