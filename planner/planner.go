@@ -529,7 +529,8 @@ func (p *MPC) draw(rng *rand.Rand) {
 func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	n, h, k, l, mw := p.cfg.Candidates, p.cfg.Horizon, p.cfg.Samples, p.latent, p.modelWidth
 	rows, groups, stride := p.rows, n, 1
-	if p.tree() {
+	tree := p.tree()
+	if tree {
 		// One group of K futures, the empty prefix, branching at every step.
 		rows, groups, stride = k, 1, n
 	}
@@ -544,7 +545,7 @@ func (p *MPC) evaluate(z0 []float32, rng *rand.Rand) {
 	g := 1.0
 	for s := range h {
 		last := s == h-1
-		if p.tree() {
+		if tree {
 			p.branch(rows)
 			rows, groups, stride = rows*p.spec.Discrete, groups*p.spec.Discrete, stride/p.spec.Discrete
 		}
