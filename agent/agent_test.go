@@ -183,6 +183,45 @@ func TestFailedCheckpointKeepsPrevious(t *testing.T) {
 	}
 }
 
+// A process killed between a checkpoint's write and the removal of the
+// oldest leaves one checkpoint too many; the next write must not add to
+// it, or repeated kills would fill the run directory.
+func TestCheckpointRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	run, err := New(debugConfig(t, "gridworld/frozenlake-4x4", 200), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Train(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := Checkpoints(dir)
+	if len(ck) != run.Config().KeepCheckpoints {
+		t.Fatalf("%d checkpoints after training, want %d", len(ck), run.Config().KeepCheckpoints)
+	}
+	data, _ := os.ReadFile(ck[len(ck)-1])
+	for _, n := range []int{1, 2} { // two leftovers older than every kept one
+		if err := os.WriteFile(filepath.Join(dir, checkpointName(n)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run.FailAfterBytes = 1000
+	if err := run.Checkpoint(); err == nil {
+		t.Fatal("checkpoint with a failing writer succeeded")
+	}
+	after, _ := Checkpoints(dir)
+	if len(after) != len(ck) || after[0] != ck[0] {
+		t.Errorf("after a failed write: %v, want %v", after, ck)
+	}
+	run.FailAfterBytes = 0
+	if err := run.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ = Checkpoints(dir); len(after) != run.Config().KeepCheckpoints {
+		t.Errorf("after a write: %v, want %d checkpoints", after, run.Config().KeepCheckpoints)
+	}
+}
+
 func TestCorruptCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	run, err := New(debugConfig(t, "gridworld/frozenlake-4x4", 200), dir)

@@ -79,9 +79,16 @@ func Checkpoints(dir string) ([]string, error) {
 }
 
 // Checkpoint writes the run's state atomically and removes checkpoints
-// beyond KeepCheckpoints. If the write fails, the older checkpoints are
-// left as they were.
+// beyond KeepCheckpoints. If the write fails, the newest KeepCheckpoints
+// older checkpoints are left as they were.
+//
+// Extra checkpoints left by a process killed between its write and its
+// removal are removed before the write, so a run directory never holds
+// more than KeepCheckpoints+1 however often the process is killed.
 func (r *Run) Checkpoint() error {
+	if err := r.pruneCheckpoints(); err != nil {
+		return err
+	}
 	path := filepath.Join(r.dir, checkpointName(r.st.EnvSteps))
 	err := atomicfile.Write(path, func(w io.Writer) error {
 		if r.FailAfterBytes > 0 {
@@ -92,6 +99,11 @@ func (r *Run) Checkpoint() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	return r.pruneCheckpoints()
+}
+
+// pruneCheckpoints removes the oldest checkpoints beyond KeepCheckpoints.
+func (r *Run) pruneCheckpoints() error {
 	all, err := Checkpoints(r.dir)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", r.dir, err)
