@@ -22,6 +22,7 @@ package main
 import (
 	"fmt"
 	"image"
+	"io"
 	"math"
 	"os"
 
@@ -37,13 +38,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: valuemap RUN_DIR")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	if err := run(os.Args[1], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "valuemap:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string) error {
+func run(dir string, w io.Writer) error {
 	r, err := agent.OpenTrained(dir)
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func run(dir string) error {
 	}
 	zo := make([]float32, d)
 	vo := make([]float32, 1)
-	fmt.Printf("cell     tile  V       V*      Q(L,D,R,U) model                 a  a*\n")
+	fmt.Fprintf(w, "cell     tile  V       V*      Q(L,D,R,U) model                 a  a*\n")
 	agree, cells := 0, 0
 	policy := make([]int, mp.Rows*mp.Cols)
 	optimal := make([]int, mp.Rows*mp.Cols)
@@ -171,13 +172,13 @@ func run(dir string) error {
 					tv += o.Prob * float64(vo[0])
 				}
 			}
-			fmt.Printf("    a*: r̂ %.3f (%.3f)  ĉ %.3f (%.3f)  V(μ) %.3f  E[c V(s')] %.3f\n", rew[ob], tr, cont[ob], tc, vn[ob], tv)
-			fmt.Printf("(%d,%d)    %c   %6.3f  %6.3f  %s %s  %s %s\n", row, col, rune(t), v[0], opt[row*mp.Cols+col], qs, names[best], names[ob], same)
+			fmt.Fprintf(w, "    a*: r̂ %.3f (%.3f)  ĉ %.3f (%.3f)  V(μ) %.3f  E[c V(s')] %.3f\n", rew[ob], tr, cont[ob], tc, vn[ob], tv)
+			fmt.Fprintf(w, "(%d,%d)    %c   %6.3f  %6.3f  %s %s  %s %s\n", row, col, rune(t), v[0], opt[row*mp.Cols+col], qs, names[best], names[ob], same)
 		}
 	}
-	fmt.Printf("greedy one-step lookahead optimal in %d of %d cells\n", agree, cells)
+	fmt.Fprintf(w, "greedy one-step lookahead optimal in %d of %d cells\n", agree, cells)
 	if m.HasActionValue() {
-		qAgainstValue(m, g, encodeCell, policy)
+		qAgainstValue(w, m, g, encodeCell, policy)
 	}
 	base := gridworld.PolicySuccess(g, policy, mp.MaxSteps)
 	// What each wrong cell costs: the success with that cell's action
@@ -188,10 +189,10 @@ func run(dir string) error {
 		}
 		fixed := append([]int(nil), policy...)
 		fixed[s] = optimal[s]
-		fmt.Printf("(%d,%d) %s instead of %s: success %+.3f if fixed\n", s/mp.Cols, s%mp.Cols, names[a], names[optimal[s]],
+		fmt.Fprintf(w, "(%d,%d) %s instead of %s: success %+.3f if fixed\n", s/mp.Cols, s%mp.Cols, names[a], names[optimal[s]],
 			gridworld.PolicySuccess(g, fixed, mp.MaxSteps)-base)
 	}
-	fmt.Printf("its exact success within %d steps: %.3f (best policy %.3f)\n", mp.MaxSteps, base, gridworld.OptimalSuccess(g, mp.MaxSteps))
+	fmt.Fprintf(w, "its exact success within %d steps: %.3f (best policy %.3f)\n", mp.MaxSteps, base, gridworld.OptimalSuccess(g, mp.MaxSteps))
 	return nil
 }
 
@@ -201,7 +202,7 @@ func run(dir string) error {
 // the greedy policy takes and at the others; and the exact success of the
 // policy greedy on that one-step return, which ranks the actions by the
 // learned V alone.
-func qAgainstValue(m *worldmodel.Model, g *gridworld.Env, encodeCell func(row, col int, z []float32), policy []int) {
+func qAgainstValue(w io.Writer, m *worldmodel.Model, g *gridworld.Env, encodeCell func(row, col int, z []float32), policy []int) {
 	mp := g.Map()
 	d, A := m.LatentDim(), m.ActionDim()
 	gamma := m.Config().Discount
@@ -250,8 +251,8 @@ func qAgainstValue(m *worldmodel.Model, g *gridworld.Env, encodeCell func(row, c
 		}
 		return s / float64(max(len(x), 1))
 	}
-	fmt.Printf("q − E[r + γ(1−d)V(s')] (true transitions): mean %+.3f at the greedy actions, %+.3f at the others\n", mean(taken), mean(other))
-	fmt.Printf("greedy on E[r + γ(1−d)V(s')] instead of q: exact success %.3f\n", gridworld.PolicySuccess(g, byValue, mp.MaxSteps))
+	fmt.Fprintf(w, "q − E[r + γ(1−d)V(s')] (true transitions): mean %+.3f at the greedy actions, %+.3f at the others\n", mean(taken), mean(other))
+	fmt.Fprintf(w, "greedy on E[r + γ(1−d)V(s')] instead of q: exact success %.3f\n", gridworld.PolicySuccess(g, byValue, mp.MaxSteps))
 }
 
 // qOf is the true action value of a in the cell under the optimal values.
