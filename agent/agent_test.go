@@ -187,14 +187,7 @@ func TestFailedCheckpointKeepsPrevious(t *testing.T) {
 // oldest leaves one checkpoint too many; the next write must not add to
 // it, or repeated kills would fill the run directory.
 func TestCheckpointRemovesLeftovers(t *testing.T) {
-	dir := t.TempDir()
-	run, err := New(debugConfig(t, "gridworld/frozenlake-4x4", 200), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := run.Train(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	run, dir := trained(t, "gridworld/frozenlake-4x4", 200, nil)
 	ck, _ := Checkpoints(dir)
 	if len(ck) != run.Config().KeepCheckpoints {
 		t.Fatalf("%d checkpoints after training, want %d", len(ck), run.Config().KeepCheckpoints)
